@@ -1,0 +1,54 @@
+"""Orthogonal-polynomial bases on ``tanh(x)`` in ``[-1, 1]``: Chebyshev, Legendre (KALN), Gram (KAGN).
+
+The input is squashed with ``tanh`` (as ChebyKAN does) so that the recurrences stay bounded for any
+``x``; KALN/KAGN normalise by batch statistics instead, which makes a model's output depend on its
+batch: we avoid that.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+
+def chebyshev_basis(x: Tensor, degree: int) -> Tensor:
+    """``T_0 .. T_degree`` of ``tanh(x)``; ``(..., B, in) -> (..., B, in, degree + 1)``."""
+    t = torch.tanh(x)
+    out = [torch.ones_like(t)]
+    if degree >= 1:
+        out.append(t)
+    for _ in range(2, degree + 1):
+        out.append(2 * t * out[-1] - out[-2])
+    return torch.stack(out, -1)
+
+
+def legendre_basis(x: Tensor, degree: int) -> Tensor:
+    """``P_0 .. P_degree`` of ``tanh(x)`` (Bonnet's recursion); ``(..., B, in, degree + 1)``."""
+    t = torch.tanh(x)
+    out = [torch.ones_like(t)]
+    if degree >= 1:
+        out.append(t)
+    for n in range(1, degree):
+        out.append(((2 * n + 1) * t * out[-1] - n * out[-2]) / (n + 1))
+    return torch.stack(out, -1)
+
+
+def gram_beta_init(degree: int, dtype=None, device=None) -> Tensor:
+    """Initial Gram recursion coefficients ``beta_n = n^2 / (4 n^2 - 1)`` (monic Legendre), ``(degree,)``."""
+    n = torch.arange(1, degree + 1, dtype=dtype or torch.get_default_dtype(), device=device)
+    return n * n / (4 * n * n - 1)
+
+
+def gram_basis(x: Tensor, beta: Tensor, degree: int) -> Tensor:
+    """Gram polynomials with learnable recursion ``P_{n+1} = t P_n - beta_n P_{n-1}`` of ``t = tanh(x)``.
+
+    Shapes: ``x: (..., B, in)``, ``beta: (..., degree)`` -> ``(..., B, in, degree + 1)``.
+    """
+    t = torch.tanh(x)
+    out = [torch.ones_like(t)]
+    if degree >= 1:
+        out.append(t)
+    for n in range(1, degree):
+        b = beta[..., n - 1, None, None] if beta.dim() > 1 else beta[n - 1]
+        out.append(t * out[-1] - b * out[-2])
+    return torch.stack(out, -1)

@@ -1,0 +1,141 @@
+"""The pure functional forward of a KAN layer, shared by layers, MetaKAN and the batched engine.
+
+Every edge ``(o, i)`` of a layer computes pykan's univariate function
+
+    phi_oi(x) = mask_oi * (w_b_oi * b(x) + w_s_oi * sum_j c_oij B_j(x))
+
+with ``b`` the base activation (SiLU) and ``B_j`` the basis of the spec; output ``o`` sums its edges and,
+with ``spec.affine``, applies ``node_scale_o * y + node_bias_o``. For wavelets the coefficient vector is
+``(s, tau, w)`` and ``sum_j c_j B_j(x)`` becomes ``w * psi((x - tau) / s)``.
+
+Parameter tensors of one layer (torch layout, ``(out, in, ...)``), each optionally with leading model
+dimensions ``...`` (``M`` KANs at once):
+
+=============  =====================  ================================================
+name           shape                  meaning
+=============  =====================  ================================================
+scale_base     (..., out, in)         ``w_b``
+scale_sp       (..., out, in)         ``w_s``
+coef           (..., out, in, n)      ``c``, ``n = spec.num_coefficients``
+mask           (..., out, in)         0/1 pruning mask
+grid           (..., in, G + 2k + 1)  B-spline knots per input (``bspline`` only)
+beta           (..., degree)          Gram recursion coefficients (``gram`` only)
+node_scale     (..., out)             output affine (``spec.affine`` only)
+node_bias      (..., out)
+=============  =====================  ================================================
+
+Inputs are ``(..., B, in)`` and outputs ``(..., B, out)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from .basis import (
+    WAVELET_FUNCTIONS,
+    bspline_basis,
+    chebyshev_basis,
+    gram_basis,
+    legendre_basis,
+    rbf_basis,
+    rbf_centers,
+)
+from .spec import KANSpec
+
+__all__ = ["base_activation", "basis_features", "layer_forward", "layer_edges", "kan_forward"]
+
+Params = Mapping[str, Tensor]
+
+
+def base_activation(x: Tensor, spec: KANSpec) -> Tensor:
+    """The residual activation ``b(x)``."""
+    if spec.base_activation == "silu":
+        return F.silu(x)
+    if spec.base_activation == "identity":
+        return x
+    return torch.zeros_like(x)
+
+
+def basis_features(x: Tensor, p: Params, spec: KANSpec, uniform: bool | None = None) -> Tensor:
+    """Basis values ``B_j(x_i)``: ``(..., B, in) -> (..., B, in, n)`` (not for wavelets)."""
+    if spec.basis == "bspline":
+        return bspline_basis(x, p["grid"], spec.spline_order, uniform=uniform)
+    if spec.basis == "rbf":
+        return rbf_basis(x, rbf_centers(spec.grid_size, spec.grid_range, dtype=x.dtype, device=x.device))
+    if spec.basis == "chebyshev":
+        return chebyshev_basis(x, spec.degree)
+    if spec.basis == "legendre":
+        return legendre_basis(x, spec.degree)
+    if spec.basis == "gram":
+        return gram_basis(x, p["beta"], spec.degree)
+    raise ValueError(f"basis {spec.basis!r} has no linear feature map")
+
+
+def _wavelet_edges(x: Tensor, p: Params, spec: KANSpec) -> Tensor:
+    """Spline-term of every edge for wavelets, ``(..., B, out, in)``."""
+    c = p["coef"]
+    s, tau, w = c[..., 0].unsqueeze(-3), c[..., 1].unsqueeze(-3), c[..., 2].unsqueeze(-3)
+    t = (x.unsqueeze(-2) - tau) / s
+    return w * WAVELET_FUNCTIONS[spec.wavelet](t)
+
+
+def _affine(y: Tensor, p: Params, spec: KANSpec) -> Tensor:
+    if spec.affine:
+        y = y * p["node_scale"].unsqueeze(-2) + p["node_bias"].unsqueeze(-2)
+    return y
+
+
+def layer_forward(x: Tensor, p: Params, spec: KANSpec, uniform: bool | None = None) -> Tensor:
+    """One KAN layer: ``(..., B, in) -> (..., B, out)``.
+
+    The spline term is one matmul over the flattened bases, ``(B, in * n) @ (in * n, out)``, with the
+    masked, scaled coefficients ``mask * w_s * c`` as its weight; the base term a second, small one.
+    ``uniform`` tells the B-spline basis that the grid is uniform (``None``: inspect it).
+    """
+    mask = p["mask"]
+    wb = mask * p["scale_base"]
+    batched = x.dim() > 2 or p["coef"].dim() > 3
+    if spec.basis == "wavelet":
+        edges = _wavelet_edges(x, p, spec) * (mask * p["scale_sp"]).unsqueeze(-3)
+        y = edges.sum(-1)
+        y = y + (base_activation(x, spec) @ wb.transpose(-1, -2) if batched else F.linear(base_activation(x, spec), wb))
+        return _affine(y, p, spec)
+    feats = basis_features(x, p, spec, uniform)  # (..., B, in, n)
+    w = ((mask * p["scale_sp"]).unsqueeze(-1) * p["coef"]).flatten(-2)  # (..., out, in * n)
+    f = feats.flatten(-2)  # (..., B, in * n)
+    b = base_activation(x, spec)
+    if batched:
+        y = f @ w.transpose(-1, -2) + b @ wb.transpose(-1, -2)
+    else:
+        y = F.linear(f, w) + F.linear(b, wb)
+    return _affine(y, p, spec)
+
+
+def layer_edges(x: Tensor, p: Params, spec: KANSpec, uniform: bool | None = None) -> Tensor:
+    """Every edge's activation ``phi_oi(x_i)`` (post-mask, pre-affine): ``(..., B, in) -> (..., B, out, in)``.
+
+    ``layer_edges(x).sum(-1)`` equals the layer's output before the node affine.
+    """
+    b = base_activation(x, spec).unsqueeze(-2)  # (..., B, 1, in)
+    if spec.basis == "wavelet":
+        spline = _wavelet_edges(x, p, spec)
+    else:
+        feats = basis_features(x, p, spec, uniform)  # (..., B, in, n)
+        spline = torch.einsum("...bin,...oin->...boi", feats, p["coef"])
+    edges = p["scale_base"].unsqueeze(-3) * b + p["scale_sp"].unsqueeze(-3) * spline
+    return p["mask"].unsqueeze(-3) * edges
+
+
+def kan_forward(
+    x: Tensor, layers: list[Params], spec: KANSpec, uniform: list[bool | None] | None = None
+) -> Tensor:
+    """A whole KAN: ``(..., B, d_0) -> (..., B, d_L)``; ``layers[l]`` holds layer ``l``'s tensors."""
+    if len(layers) != spec.depth:
+        raise ValueError(f"spec has {spec.depth} layers but {len(layers)} parameter sets were given")
+    for l, p in enumerate(layers):
+        x = layer_forward(x, p, spec, None if uniform is None else uniform[l])
+    return x

@@ -1,0 +1,131 @@
+"""The KAN model: a stack of :class:`~kan_core.layers.EdgeLayer` built from a :class:`KANSpec`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from .layers import LAYER_CLASSES, EdgeLayer
+from .spec import KANSpec
+
+__all__ = ["KAN"]
+
+
+class KAN(nn.Module):
+    """A Kolmogorov-Arnold network ``x -> Phi_{L-1} o ... o Phi_0 (x)``.
+
+    Args:
+        spec: the architecture (widths, basis, hyper-parameters).
+        generator: ``torch.Generator`` for the initialisation; without one the global RNG is used.
+
+    Shapes: ``(..., B, d_0) -> (..., B, d_L)``.
+
+    Example::
+
+        kan = KAN.from_widths([2, 5, 1], grid_size=5, spline_order=3)
+        y = kan(torch.randn(64, 2))          # (64, 1)
+    """
+
+    def __init__(
+        self,
+        spec: KANSpec,
+        *,
+        generator: torch.Generator | None = None,
+        device: Any = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        if not isinstance(spec, KANSpec):
+            raise TypeError(f"KAN(spec) needs a KANSpec, got {type(spec).__name__}; try KAN.from_widths(...)")
+        self.spec = spec
+        cls = LAYER_CLASSES[spec.basis]
+        self.layers = nn.ModuleList(
+            cls(i, o, spec=spec, generator=generator, device=device, dtype=dtype) for o, i in spec.layer_shapes()
+        )
+
+    @classmethod
+    def from_widths(
+        cls,
+        widths: Sequence[int],
+        grid_size: int = 5,
+        spline_order: int = 3,
+        basis: str = "bspline",
+        *,
+        generator: torch.Generator | None = None,
+        device: Any = None,
+        dtype: torch.dtype | None = None,
+        **spec_kwargs: Any,
+    ) -> KAN:
+        """Build from widths; extra keywords go to :class:`KANSpec` (``degree``, ``grid_range``, ...)."""
+        spec = KANSpec(tuple(widths), basis=basis, grid_size=grid_size, spline_order=spline_order, **spec_kwargs)
+        return cls(spec, generator=generator, device=device, dtype=dtype)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.shape[-1] != self.spec.widths[0]:
+            raise ValueError(f"KAN expects inputs with {self.spec.widths[0]} features, got shape {tuple(x.shape)}")
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+    def activations(self, x: Tensor) -> tuple[list[Tensor], list[Tensor]]:
+        """Inputs of every layer and every edge's activation.
+
+        Returns ``(inputs, edges)``: ``inputs[l]: (B, d_l)``; ``edges[l]: (B, d_{l+1}, d_l)``.
+        """
+        inputs, edges = [], []
+        for layer in self.layers:
+            inputs.append(x)
+            edges.append(layer.edges(x))
+            x = layer(x)
+        return inputs, edges
+
+    def layer_params(self) -> list[dict[str, Tensor]]:
+        """Per-layer tensors as read by :func:`kan_core.functional.kan_forward` (live views)."""
+        return [layer.params() for layer in self.layers]  # type: ignore[operator]
+
+    def load_layer_params(self, params: Sequence[dict[str, Tensor]]) -> KAN:
+        """Copy per-layer tensors (as from :meth:`layer_params`) into this model; returns ``self``."""
+        if len(params) != len(self.layers):
+            raise ValueError(f"expected {len(self.layers)} layer parameter sets, got {len(params)}")
+        for layer, p in zip(self.layers, params):
+            layer.load_params(p)  # type: ignore[operator]
+        return self
+
+    @torch.no_grad()
+    def update_grid(self, x: Tensor, grid_eps: float = 0.02) -> None:
+        """pykan's grid update of every B-spline layer from the samples ``x: (B, d_0)``."""
+        if self.spec.basis != "bspline":
+            raise ValueError(f"update_grid needs basis='bspline', this KAN has {self.spec.basis!r}")
+        for layer in self.layers:
+            layer.update_grid(x, grid_eps)  # type: ignore[operator]
+            x = layer(x)
+
+    @torch.no_grad()
+    def refine(self, grid_size: int, x: Tensor | None = None) -> KAN:
+        """A copy with every B-spline layer on a grid of ``grid_size`` intervals (pykan's ``refine``)."""
+        new = KAN(self.spec.replace(grid_size=grid_size)).to(self.layers[0].coef)
+        h = x
+        for l, layer in enumerate(self.layers):
+            new.layers[l] = layer.refine(grid_size, h)  # type: ignore[operator]
+            if h is not None:
+                h = layer(h)
+        return new
+
+    def edge_layers(self) -> list[EdgeLayer]:
+        return list(self.layers)  # type: ignore[arg-type]
+
+    def save(self, path: Any, metadata: dict[str, Any] | None = None) -> None:
+        """Write this KAN to a ``.safetensors`` file (spec and metadata as JSON in the header)."""
+        from .io import save_kan
+
+        save_kan(self, path, metadata)
+
+    @classmethod
+    def load(cls, path: Any, device: Any = None) -> KAN:
+        """Read a KAN written by :meth:`save`; raises ``ValueError`` naming the file when it is bad."""
+        from .io import load_kan
+
+        return load_kan(path, device=device)

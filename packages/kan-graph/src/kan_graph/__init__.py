@@ -1,0 +1,4 @@
+"""kan-graph (in development)."""
+
+__version__ = "0.1.0"
+__all__ = ["__version__"]

@@ -1,0 +1,4 @@
+"""kan-metakan (in development)."""
+
+__version__ = "0.1.0"
+__all__ = ["__version__"]
