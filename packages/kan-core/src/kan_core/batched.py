@@ -1,0 +1,439 @@
+"""Train many KANs of one spec as one tensor program (the model-zoo engine).
+
+``M`` KANs of the same :class:`~kan_core.KANSpec` are held as *stacked* per-layer tensors with a leading
+model dimension (``coef: (M, out, in, n)``, ``grid: (M, in, K)``, ...) and run through
+:func:`kan_core.functional.kan_forward`, which broadcasts over leading dimensions. Each model has
+
+* its own initialisation: model ``i`` starts exactly as ``KAN(spec, generator=Generator().manual_seed(seeds[i]))``
+  (:func:`init_stacked`);
+* its own data/targets: ``x`` is shared ``(N, d_0)`` or per model ``(M, N, d_0)``; targets are per model,
+  ``(M, N, d_L)`` floats for ``loss="mse"`` or ``(M, N)`` class indices for ``loss="cross_entropy"``;
+* its own minibatch order, drawn from its own generator (``batch_seeds[i]``), one random permutation of
+  the ``N`` samples per epoch (:func:`epoch_batches`);
+* its own optimiser state. The objective is ``sum_i mean_loss_i`` so the gradient of model ``i``'s
+  tensors is exactly the gradient of its own mean loss, and Adam/AdamW are elementwise, so every model
+  follows the same trajectory it would follow alone (up to float rounding of batched matmuls).
+
+Models are split into chunks that fit ``max_memory_bytes`` (estimated from the shapes by
+:func:`estimate_model_bytes`); since models never interact, a model's result does not depend on the
+chunk it was trained in.
+
+Example::
+
+    spec = KANSpec((2, 16, 1), grid_size=10)
+    x = coords                      # (N, 2), shared by all models
+    y = images.reshape(M, N, 1)     # one target image per model
+    res = train_stacked(spec, x, y, seeds=range(M), steps=500, lr=1e-2, batch_size=128)
+    res.layers[0]["coef"].shape     # (M, 16, 2, 13)
+    res.metrics["loss"]             # (M,) final mean training loss per model
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from .basis import grid_is_uniform
+from .functional import kan_forward
+from .model import KAN
+from .spec import KANSpec
+
+__all__ = [
+    "LOSSES",
+    "FROZEN",
+    "TrainResult",
+    "derive_seed",
+    "init_stacked",
+    "stack_layers",
+    "unstack_layers",
+    "select_models",
+    "load_into_kan",
+    "epoch_batches",
+    "estimate_model_bytes",
+    "default_max_memory",
+    "plan_chunk_size",
+    "predict_stacked",
+    "evaluate_stacked",
+    "train_stacked",
+]
+
+LOSSES = ("mse", "cross_entropy")
+#: tensors that are not trained (buffers in :class:`~kan_core.layers.EdgeLayer`)
+FROZEN = ("mask", "grid")
+
+Layers = list[dict[str, Tensor]]
+
+
+def derive_seed(base_seed: int, index: int, stream: str = "") -> int:
+    """A 63-bit seed derived from ``(base_seed, index, stream)`` by BLAKE2b; stable across runs and
+    platforms (unlike Python's ``hash``), so seeds depend only on a model's index."""
+    h = hashlib.blake2b(f"{int(base_seed)}/{int(index)}/{stream}".encode(), digest_size=8).digest()
+    return int.from_bytes(h, "little") & ((1 << 63) - 1)
+
+
+def _resolve_device(device: Any) -> torch.device:
+    if device is None or device == "auto":
+        try:
+            from .runtime import resolve_device  # type: ignore[attr-defined]
+
+            return resolve_device("auto")
+        except ImportError:
+            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+# ---------------------------------------------------------------------------------------------- stacking
+def stack_layers(models: Sequence[Sequence[dict[str, Tensor]]]) -> Layers:
+    """Stack per-model layer dicts (e.g. ``[kan.layer_params() for kan in kans]``) into tensors with a
+    leading model dim: ``coef (out, in, n) -> (M, out, in, n)``."""
+    if not models:
+        raise ValueError("stack_layers needs at least one model")
+    depth = len(models[0])
+    return [
+        {name: torch.stack([m[l][name].detach() for m in models]) for name in models[0][l]}
+        for l in range(depth)
+    ]
+
+
+def unstack_layers(layers: Layers, i: int) -> Layers:
+    """Model ``i``'s per-layer tensors (views) out of stacked ``layers``."""
+    return [{k: v[i] for k, v in p.items()} for p in layers]
+
+
+def select_models(layers: Layers, index: Tensor | Sequence[int] | slice) -> Layers:
+    """The stacked tensors of the models in ``index`` (a slice, list or long tensor)."""
+    if not isinstance(index, slice):
+        index = torch.as_tensor(index, dtype=torch.long)
+    return [{k: v[index] for k, v in p.items()} for p in layers]
+
+
+def load_into_kan(spec: KANSpec, layers: Layers, i: int) -> KAN:
+    """A :class:`KAN` holding model ``i`` of the stacked ``layers`` (a copy)."""
+    p0 = layers[0]["coef"]
+    kan = KAN(spec, generator=torch.Generator().manual_seed(0), dtype=p0.dtype, device=p0.device)
+    return kan.load_layer_params(unstack_layers(layers, i))
+
+
+def init_stacked(
+    spec: KANSpec,
+    num_models: int,
+    seeds: Sequence[int],
+    *,
+    device: Any = None,
+    dtype: torch.dtype | None = None,
+) -> Layers:
+    """Initial stacked parameters: model ``i`` equals ``KAN(spec, generator=Generator().manual_seed(seeds[i]))``.
+
+    Shapes: every tensor of :meth:`EdgeLayer.params` gains a leading ``num_models`` dim.
+    """
+    seeds = [int(s) for s in seeds]
+    if len(seeds) != num_models:
+        raise ValueError(f"init_stacked: got {len(seeds)} seeds for num_models={num_models}")
+    models = []
+    for s in seeds:
+        kan = KAN(spec, generator=torch.Generator().manual_seed(s), dtype=dtype)
+        models.append([{k: v.detach() for k, v in p.items()} for p in kan.layer_params()])
+    layers = stack_layers(models)
+    dev = None if device is None else torch.device(device)
+    return [{k: v.to(dev) for k, v in p.items()} for p in layers] if dev is not None else layers
+
+
+def epoch_batches(n: int, batch_size: int | None, generator: torch.Generator | None) -> list[Tensor]:
+    """One epoch's minibatches of one model: ``randperm(n, generator)`` cut into ``ceil(n / batch_size)``
+    pieces (the last one shorter). Full batch (``batch_size`` None or ``>= n``): ``[arange(n)]``.
+    This is the sampler both the engine and a per-model loop use."""
+    if batch_size is None or batch_size >= n:
+        return [torch.arange(n)]
+    perm = torch.randperm(n, generator=generator)
+    return list(perm.split(batch_size))
+
+
+# ---------------------------------------------------------------------------------------------- memory
+def estimate_model_bytes(spec: KANSpec, batch_size: int, *, data_bytes: int = 0, dtype_bytes: int = 4) -> int:
+    """Rough peak bytes one model needs in a training step: parameters with gradient and two Adam
+    moments (4 copies), the forward activations kept for backward and their gradients, and its own
+    data (``data_bytes``). Over-estimates by design (factor 1.5)."""
+    n, k = spec.num_coefficients, spec.spline_order
+    params = sum(o * i * (n + 3) + i * (spec.grid_size + 2 * k + 1) for o, i in spec.layer_shapes())
+    act = 0
+    for o, i in spec.layer_shapes():
+        # basis values + their gradient, local positions/derivatives, base activation, input, output
+        act += batch_size * (i * (2 * n * dtype_bytes + (k + 1) * 16 + 4 * dtype_bytes) + 3 * o * dtype_bytes)
+    return int(1.5 * (4 * params * dtype_bytes + act + data_bytes))
+
+
+def default_max_memory(device: torch.device) -> int:
+    """Memory budget for one chunk: 70 % of free CUDA memory, else 4 GiB."""
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        return int(0.7 * free)
+    return 4 << 30
+
+
+def plan_chunk_size(num_models: int, bytes_per_model: int, max_memory_bytes: int) -> int:
+    """How many models train together: ``max_memory_bytes // bytes_per_model`` clipped to ``[1, M]``."""
+    return max(1, min(num_models, int(max_memory_bytes // max(1, bytes_per_model))))
+
+
+# ---------------------------------------------------------------------------------------------- compute
+def _uniform_flags(spec: KANSpec, layers: Layers) -> list[bool | None]:
+    if spec.basis != "bspline":
+        return [None] * len(layers)
+    return [grid_is_uniform(p["grid"]) for p in layers]
+
+
+def _gather(data: Tensor, idx: Tensor, shared: bool) -> Tensor:
+    """Rows ``idx (m, b)`` of ``data``: shared ``(N, ...)`` or per model ``(m, N, ...)`` -> ``(m, b, ...)``."""
+    if shared:
+        return data[idx]
+    rows = torch.arange(idx.shape[0], device=idx.device).unsqueeze(1)
+    return data[rows, idx]
+
+
+def _per_model_loss(pred: Tensor, target: Tensor, loss: str) -> Tensor:
+    """``pred (m, b, out)`` -> per-model mean loss ``(m,)``."""
+    if loss == "mse":
+        return (pred - target).pow(2).flatten(1).mean(1)
+    m, b = target.shape
+    return F.cross_entropy(pred.reshape(m * b, -1), target.reshape(-1), reduction="none").view(m, b).mean(1)
+
+
+@torch.no_grad()
+def predict_stacked(spec: KANSpec, layers: Layers, x: Tensor, *, batch_size: int = 8192) -> Tensor:
+    """Outputs of every model: ``x (N, d_0)`` shared or ``(M, N, d_0)`` -> ``(M, N, d_L)``, in data batches."""
+    uniform = _uniform_flags(spec, layers)
+    shared = x.dim() == 2
+    outs = []
+    for s in range(0, x.shape[-2], batch_size):
+        xb = x[s : s + batch_size] if shared else x[:, s : s + batch_size]
+        if shared:
+            xb = xb.unsqueeze(0)
+        outs.append(kan_forward(xb, layers, spec, uniform))
+    out = torch.cat(outs, dim=-2)
+    m = layers[0]["coef"].shape[0]
+    return out.expand(m, *out.shape[1:]) if out.shape[0] != m else out
+
+
+@torch.no_grad()
+def evaluate_stacked(
+    spec: KANSpec, layers: Layers, x: Tensor, y: Tensor, *, loss: str = "mse", batch_size: int = 8192
+) -> dict[str, Tensor]:
+    """Per-model mean loss over all of ``(x, y)`` and, for classification, accuracy; each ``(M,)``.
+
+    ``y`` is ``(M, N, d_L)``/``(M, N)`` per model or ``(N, d_L)``/``(N,)`` shared."""
+    if loss not in LOSSES:
+        raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
+    m = layers[0]["coef"].shape[0]
+    n = x.shape[-2]
+    y_shared = y.dim() == (2 if loss == "mse" else 1)
+    total = torch.zeros(m, dtype=torch.float64, device=x.device)
+    correct = torch.zeros(m, dtype=torch.float64, device=x.device)
+    for s in range(0, n, batch_size):
+        pred = predict_stacked(spec, layers, x[..., s : s + batch_size, :], batch_size=batch_size)
+        yb = y[s : s + batch_size] if y_shared else y[:, s : s + batch_size]
+        if y_shared:
+            yb = yb.unsqueeze(0).expand(m, *yb.shape)
+        total += _per_model_loss(pred, yb, loss).double() * pred.shape[1]
+        if loss == "cross_entropy":
+            correct += (pred.argmax(-1) == yb).double().sum(1)
+    out = {"loss": (total / n).float()}
+    if loss == "cross_entropy":
+        out["accuracy"] = (correct / n).float()
+    return out
+
+
+@dataclass
+class TrainResult:
+    """Trained stacked parameters and per-model metrics.
+
+    Attributes:
+        layers: stacked per-layer tensors, leading dim ``M`` (detached, on the training device).
+        metrics: ``"loss"`` ``(M,)`` final mean training loss (plus ``"accuracy"`` for classification),
+            ``"initial_loss"`` ``(M,)``.
+        chunk_size: models trained together.
+    """
+
+    layers: Layers
+    metrics: dict[str, Tensor]
+    chunk_size: int
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def _make_optimizer(
+    name: str, params: list[Tensor], lr: float, weight_decay: float, betas: tuple[float, float]
+):
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr, betas=betas, weight_decay=weight_decay)
+    if name == "adamw":
+        return torch.optim.AdamW(params, lr=lr, betas=betas, weight_decay=weight_decay)
+    raise ValueError(f"optimizer must be 'adam' or 'adamw', got {name!r}")
+
+
+def _train_chunk(
+    spec: KANSpec,
+    layers: Layers,
+    x: Tensor,
+    y: Tensor,
+    gens: list[torch.Generator | None],
+    *,
+    steps: int,
+    lr: float,
+    optimizer: str,
+    weight_decay: float,
+    betas: tuple[float, float],
+    batch_size: int | None,
+    loss: str,
+) -> Layers:
+    """Train one chunk in place of copies of ``layers``; x/y already on the device, y per model."""
+    m = layers[0]["coef"].shape[0]
+    dev = layers[0]["coef"].device
+    work = [
+        {
+            k: (v.detach().clone() if k in FROZEN else v.detach().clone().requires_grad_(True))
+            for k, v in p.items()
+        }
+        for p in layers
+    ]
+    trainable = [v for p in work for k, v in p.items() if k not in FROZEN]
+    opt = _make_optimizer(optimizer, trainable, lr, weight_decay, betas)
+    uniform = _uniform_flags(spec, work)
+    shared = x.dim() == 2
+    n = x.shape[-2]
+    full = batch_size is None or batch_size >= n
+    pending: list[Tensor] = []
+    for _ in range(steps):
+        if full:
+            xb = x.unsqueeze(0) if shared else x
+            yb = y
+        else:
+            if not pending:
+                per_model = [epoch_batches(n, batch_size, g) for g in gens]
+                pending = [torch.stack([pm[j] for pm in per_model]).to(dev) for j in range(len(per_model[0]))]
+                pending.reverse()
+            idx = pending.pop()  # (m, b)
+            xb = _gather(x, idx, shared)
+            yb = _gather(y, idx, False)
+        pred = kan_forward(xb, work, spec, uniform)
+        if full and shared:
+            pred = pred.expand(m, *pred.shape[1:]) if pred.shape[0] != m else pred
+        obj = _per_model_loss(pred, yb, loss).sum()  # sum of per-model means: gradients never mix
+        opt.zero_grad(set_to_none=True)
+        obj.backward()
+        opt.step()
+    return [{k: v.detach() for k, v in p.items()} for p in work]
+
+
+def train_stacked(
+    spec: KANSpec,
+    x: Tensor,
+    y: Tensor,
+    *,
+    seeds: Sequence[int] | None = None,
+    layers: Layers | None = None,
+    steps: int,
+    lr: float = 1e-2,
+    optimizer: str = "adam",
+    weight_decay: float = 0.0,
+    betas: tuple[float, float] = (0.9, 0.999),
+    batch_size: int | None = None,
+    batch_seeds: Sequence[int] | None = None,
+    loss: str = "mse",
+    device: Any = None,
+    dtype: torch.dtype = torch.float32,
+    max_memory_bytes: int | None = None,
+    chunk_size: int | None = None,
+    eval_batch_size: int = 8192,
+    progress: Callable[[int], None] | None = None,
+) -> TrainResult:
+    """Train ``M`` KANs of one spec, each on its own targets, as stacked tensors.
+
+    Args:
+        spec: architecture shared by all models.
+        x: inputs, shared ``(N, d_0)`` or per model ``(M, N, d_0)``.
+        y: per-model targets, ``(M, N, d_L)`` float (``loss="mse"``) or ``(M, N)`` long
+            (``loss="cross_entropy"``).
+        seeds: initialisation seeds (model ``i`` = ``KAN(spec, generator=manual_seed(seeds[i]))``);
+            or pass ``layers``, stacked initial parameters.
+        steps: optimiser steps per model.
+        lr, optimizer (``"adam"``/``"adamw"``), weight_decay, betas: the optimiser.
+        batch_size: minibatch size, ``None`` for full batch.
+        batch_seeds: seeds of the per-model minibatch generators (default: ``seeds``, else ``0..M-1``).
+        loss: ``"mse"`` or ``"cross_entropy"`` (per-model mean over the batch).
+        device: ``"auto"``/``None`` (cuda when available), or a device.
+        max_memory_bytes: memory budget of one chunk (default :func:`default_max_memory`).
+        chunk_size: force a chunk size (overrides the estimate).
+        progress: called with the number of models finished after each chunk.
+
+    Returns:
+        :class:`TrainResult` with the stacked trained tensors and per-model metrics ``(M,)``.
+    """
+    if loss not in LOSSES:
+        raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
+    if (seeds is None) == (layers is None):
+        raise ValueError("train_stacked needs exactly one of seeds= or layers=")
+    dev = _resolve_device(device)
+    if layers is None:
+        seeds = [int(s) for s in seeds]  # type: ignore[union-attr]
+        layers = init_stacked(spec, len(seeds), seeds, dtype=dtype)
+    m = layers[0]["coef"].shape[0]
+    if y.shape[0] != m:
+        raise ValueError(f"y must have a leading model dim of {m}, got shape {tuple(y.shape)}")
+    if x.dim() == 3 and x.shape[0] != m:
+        raise ValueError(f"per-model x must have leading dim {m}, got shape {tuple(x.shape)}")
+    if x.dim() not in (2, 3) or x.shape[-1] != spec.widths[0]:
+        raise ValueError(f"x must be (N, {spec.widths[0]}) or (M, N, {spec.widths[0]}), got {tuple(x.shape)}")
+    n = x.shape[-2]
+    if y.shape[1] != n:
+        raise ValueError(f"y has {y.shape[1]} samples per model, x has {n}")
+    if batch_seeds is None:
+        batch_seeds = list(seeds) if seeds is not None else list(range(m))
+    batch_seeds = [int(s) for s in batch_seeds]
+    if len(batch_seeds) != m:
+        raise ValueError(f"got {len(batch_seeds)} batch_seeds for {m} models")
+    full = batch_size is None or batch_size >= n
+    eff_b = n if full else int(batch_size)  # type: ignore[arg-type]
+    if chunk_size is None:
+        per_model_data = y[0].numel() * y.element_size() + (
+            x[0].numel() * x.element_size() if x.dim() == 3 else 0
+        )
+        budget = max_memory_bytes if max_memory_bytes is not None else default_max_memory(dev)
+        chunk_size = plan_chunk_size(m, estimate_model_bytes(spec, eff_b, data_bytes=per_model_data), budget)
+    chunk_size = max(1, min(int(chunk_size), m))
+
+    x_dev = x.to(dev, dtype) if x.dim() == 2 else None
+    y_dtype = dtype if loss == "mse" else torch.long
+    chunks: list[Layers] = []
+    metrics: dict[str, list[Tensor]] = {}
+    for s in range(0, m, chunk_size):
+        sl = slice(s, min(m, s + chunk_size))
+        init = [{k: v[sl].to(dev, dtype) for k, v in p.items()} for p in layers]
+        xc = x_dev if x_dev is not None else x[sl].to(dev, dtype)
+        yc = y[sl].to(dev, y_dtype)
+        gens = [None if full else torch.Generator().manual_seed(b) for b in batch_seeds[sl]]
+        before = evaluate_stacked(spec, init, xc, yc, loss=loss, batch_size=eval_batch_size)
+        trained = _train_chunk(
+            spec, init, xc, yc, gens, steps=steps, lr=lr, optimizer=optimizer, weight_decay=weight_decay,
+            betas=betas, batch_size=None if full else eff_b, loss=loss,
+        )  # fmt: skip
+        after = evaluate_stacked(spec, trained, xc, yc, loss=loss, batch_size=eval_batch_size)
+        metrics.setdefault("initial_loss", []).append(before["loss"])
+        for k, v in after.items():
+            metrics.setdefault(k, []).append(v)
+        chunks.append(trained)
+        if progress is not None:
+            progress(sl.stop)
+    out_layers = [{k: torch.cat([c[l][k] for c in chunks]) for k in chunks[0][l]} for l in range(spec.depth)]
+    steps_per_epoch = 1 if full else math.ceil(n / eff_b)
+    return TrainResult(
+        layers=out_layers,
+        metrics={k: torch.cat(v) for k, v in metrics.items()},
+        chunk_size=chunk_size,
+        info={"device": str(dev), "steps": steps, "steps_per_epoch": steps_per_epoch, "batch_size": eff_b},
+    )

@@ -1,0 +1,230 @@
+"""Activation-based ("oracle") edge pruning of KANs, single and stacked.
+
+Two per-edge scores, both computed over a data set in batches so memory stays bounded:
+
+* ``method="mean_abs"`` (the WS-KAN paper's oracle, appendix C.3.1): ``s_oi = mean_x |phi_oi(x_i)|``,
+  the edge's mean absolute activation over the training data; the oracle mask keeps edges with
+  ``s_oi >= threshold`` (paper: 0.01).
+* ``method="attribution"``: pykan 0.2.8's ``MultKAN.attribute()`` score, which ``prune_edge`` thresholds:
+  with ``E^l_oi = std_x phi^l_oi`` and ``N^l_o = std_x y^l_o`` (unbiased std of the edge activation and
+  of the layer output), node scores ``n^L = I`` (one row per output ``k``) propagate backwards as
+  ``e^l_{k,o,i} = E^l_oi n^{l+1}_{k,o} / (N^l_o + 1e-4)``, ``n^l_{k,i} = sum_o e^l_{k,o,i}``; the edge score
+  is ``mean_k e^l_{k,o,i}``. pykan's ``prune_edge`` keeps edges with score ``> threshold``.
+
+Layout is torch's ``(out, in)`` per layer (pykan's is the transpose).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+from .basis import grid_is_uniform
+from .functional import layer_edges, layer_forward
+from .model import KAN
+from .spec import KANSpec
+
+__all__ = [
+    "METHODS",
+    "edge_scores",
+    "edge_scores_stacked",
+    "oracle_masks",
+    "oracle_masks_stacked",
+    "masks_from_scores",
+    "apply_masks",
+    "apply_masks_stacked",
+    "kept_fraction",
+]
+
+METHODS = ("mean_abs", "attribution")
+
+
+class _Stats:
+    """Streaming per-layer sums over the data: ``|phi|``, ``phi``, ``phi^2`` per edge and ``y``, ``y^2``
+    per output, in float64."""
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.abs: list[Tensor] = []
+        self.e1: list[Tensor] = []
+        self.e2: list[Tensor] = []
+        self.y1: list[Tensor] = []
+        self.y2: list[Tensor] = []
+
+    def add(self, l: int, edges: Tensor, out: Tensor) -> None:
+        """``edges (..., B, out, in)``, ``out (..., B, out)``: sums over the batch dim."""
+        e = edges.double()
+        o = out.double()
+        vals = (e.abs().sum(-3), e.sum(-3), e.pow(2).sum(-3), o.sum(-2), o.pow(2).sum(-2))
+        if len(self.abs) <= l:
+            for lst, v in zip((self.abs, self.e1, self.e2, self.y1, self.y2), vals):
+                lst.append(v)
+        else:
+            for lst, v in zip((self.abs, self.e1, self.e2, self.y1, self.y2), vals):
+                lst[l] = lst[l] + v
+
+    def mean_abs(self) -> list[Tensor]:
+        return [a / self.n for a in self.abs]
+
+    @staticmethod
+    def _std(s1: Tensor, s2: Tensor, n: int) -> Tensor:
+        var = (s2 - s1 * s1 / n) / max(n - 1, 1)
+        return var.clamp_min(0).sqrt()
+
+    def attribution(self) -> list[Tensor]:
+        depth = len(self.abs)
+        E = [self._std(self.e1[l], self.e2[l], self.n) for l in range(depth)]  # (..., out, in)
+        N = [self._std(self.y1[l], self.y2[l], self.n) for l in range(depth)]  # (..., out)
+        d_out = E[-1].shape[-2]
+        node = torch.eye(d_out, dtype=torch.float64, device=E[-1].device)  # (k, out_L)
+        node = node.expand(*E[-1].shape[:-2], d_out, d_out)
+        scores: list[Tensor] = [None] * depth  # type: ignore[list-item]
+        for l in range(depth - 1, -1, -1):
+            # e[k, o, i] = E[o, i] * node[k, o] / (N[o] + 1e-4)
+            e = E[l].unsqueeze(-3) * (node / (N[l].unsqueeze(-2) + 1e-4)).unsqueeze(-1)
+            node = e.sum(-2)  # (..., k, in): scores of layer l's input nodes
+            scores[l] = e.mean(-3)
+        return scores
+
+
+def _finish(stats: _Stats, method: str, dtype: torch.dtype) -> list[Tensor]:
+    if method == "mean_abs":
+        out = stats.mean_abs()
+    elif method == "attribution":
+        out = stats.attribution()
+    else:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    return [s.to(dtype) for s in out]
+
+
+@torch.no_grad()
+def edge_scores(kan: KAN, x: Tensor, *, method: str = "mean_abs", batch_size: int = 4096) -> list[Tensor]:
+    """Per-edge scores of ``kan`` over the samples ``x (N, d_0)``, one ``(out, in)`` tensor per layer.
+
+    ``method="mean_abs"``: mean ``|phi_oi|`` over ``x`` (the paper's oracle); ``"attribution"``: pykan's
+    attribution score (see module docstring). ``x`` is processed ``batch_size`` rows at a time.
+    """
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    if x.dim() != 2 or x.shape[-1] != kan.spec.widths[0]:
+        raise ValueError(f"x must be (N, {kan.spec.widths[0]}), got {tuple(x.shape)}")
+    stats = _Stats()
+    for s in range(0, x.shape[0], batch_size):
+        h = x[s : s + batch_size]
+        for l, layer in enumerate(kan.layers):
+            e = layer.edges(h)  # (B, out, in)
+            y = e.sum(-1)  # layer output before the node affine (pykan's subnode value)
+            stats.add(l, e, y)
+            h = layer(h)
+        stats.n += min(batch_size, x.shape[0] - s)
+    return _finish(stats, method, x.dtype)
+
+
+@torch.no_grad()
+def edge_scores_stacked(
+    spec: KANSpec,
+    layers: Sequence[dict[str, Tensor]],
+    x: Tensor,
+    *,
+    method: str = "mean_abs",
+    batch_size: int = 4096,
+) -> list[Tensor]:
+    """:func:`edge_scores` for ``M`` stacked models (leading dim ``M`` on every tensor).
+
+    ``x`` is shared ``(N, d_0)`` or per model ``(M, N, d_0)``. Returns ``(M, out, in)`` per layer.
+    """
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    uniform = [grid_is_uniform(p["grid"]) if "grid" in p else None for p in layers]
+    shared = x.dim() == 2
+    n = x.shape[-2]
+    stats = _Stats()
+    for s in range(0, n, batch_size):
+        h = x[s : s + batch_size].unsqueeze(0) if shared else x[:, s : s + batch_size]
+        for l, p in enumerate(layers):
+            e = layer_edges(h, p, spec, uniform[l])  # (M or 1, B, out, in)
+            stats.add(l, e, e.sum(-1))
+            h = layer_forward(h, p, spec, uniform[l])
+        stats.n += min(batch_size, n - s)
+    m = layers[0]["coef"].shape[0]
+    return [
+        sc.expand(m, *sc.shape[1:]).clone() if sc.shape[0] != m else sc
+        for sc in _finish(stats, method, x.dtype)
+    ]
+
+
+def masks_from_scores(
+    scores: Sequence[Tensor], threshold: float = 0.01, *, method: str = "mean_abs"
+) -> list[Tensor]:
+    """0/1 float masks: ``score >= threshold`` (mean_abs) or ``score > threshold`` (attribution, as pykan)."""
+    if method == "attribution":
+        return [(s > threshold).float() for s in scores]
+    return [(s >= threshold).float() for s in scores]
+
+
+def oracle_masks(
+    kan: KAN, x: Tensor, threshold: float = 0.01, *, method: str = "mean_abs", batch_size: int = 4096
+) -> list[Tensor]:
+    """The oracle pruning mask of ``kan`` on data ``x``: 0 where the edge score is below ``threshold``.
+
+    The existing mask is respected (a pruned edge stays pruned). Returns ``(out, in)`` per layer."""
+    scores = edge_scores(kan, x, method=method, batch_size=batch_size)
+    new = masks_from_scores(scores, threshold, method=method)
+    return [m * layer.mask.to(m) for m, layer in zip(new, kan.layers)]
+
+
+def oracle_masks_stacked(
+    spec: KANSpec,
+    layers: Sequence[dict[str, Tensor]],
+    x: Tensor,
+    threshold: float = 0.01,
+    *,
+    method: str = "mean_abs",
+    batch_size: int = 4096,
+) -> list[Tensor]:
+    """:func:`oracle_masks` for stacked models; ``(M, out, in)`` per layer."""
+    scores = edge_scores_stacked(spec, layers, x, method=method, batch_size=batch_size)
+    new = masks_from_scores(scores, threshold, method=method)
+    return [m * p["mask"].to(m) for m, p in zip(new, layers)]
+
+
+def apply_masks(kan: KAN, masks: Sequence[Tensor]) -> KAN:
+    """Set ``kan``'s per-layer masks (in place) and return it."""
+    if len(masks) != len(kan.layers):
+        raise ValueError(f"expected {len(kan.layers)} masks, got {len(masks)}")
+    with torch.no_grad():
+        for layer, m in zip(kan.layers, masks):
+            if tuple(m.shape) != tuple(layer.mask.shape):
+                raise ValueError(
+                    f"mask shape {tuple(m.shape)} does not fit layer mask {tuple(layer.mask.shape)}"
+                )
+            layer.mask.copy_(m)
+    return kan
+
+
+def apply_masks_stacked(
+    layers: Sequence[dict[str, Tensor]], masks: Sequence[Tensor]
+) -> list[dict[str, Tensor]]:
+    """Stacked tensors with ``mask`` replaced (new dicts; other tensors shared)."""
+    if len(masks) != len(layers):
+        raise ValueError(f"expected {len(layers)} masks, got {len(masks)}")
+    out = []
+    for p, m in zip(layers, masks):
+        if tuple(m.shape) != tuple(p["mask"].shape):
+            raise ValueError(f"mask shape {tuple(m.shape)} does not fit {tuple(p['mask'].shape)}")
+        out.append({**p, "mask": m.to(p["mask"])})
+    return out
+
+
+def kept_fraction(masks: Sequence[Tensor]) -> float | Tensor:
+    """Fraction of edges kept. Per-layer ``(out, in)`` masks -> a float; stacked ``(M, out, in)`` -> ``(M,)``."""
+    if not masks:
+        raise ValueError("kept_fraction needs at least one mask")
+    if masks[0].dim() == 2:
+        kept = sum(float(m.sum()) for m in masks)
+        return kept / sum(m.numel() for m in masks)
+    kept = sum(m.flatten(1).sum(1) for m in masks)
+    total = sum(m[0].numel() for m in masks)
+    return kept / total
