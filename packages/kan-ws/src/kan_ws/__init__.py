@@ -1,4 +1,10 @@
-"""kan-ws (in development)."""
+"""kan-ws: weight-space learning on KANs - model zoos, WS-KAN, the six baselines and every task.
+
+>>> from kan_ws import WSKAN
+>>> model = WSKAN(out_dim=10, level="graph")   # reads any KAN-graph batch from kan_graph.to_graph
+"""
+
+from .models import WSKAN, build_model
 
 __version__ = "0.1.0"
-__all__ = ["__version__"]
+__all__ = ["WSKAN", "build_model", "__version__"]

@@ -1,0 +1,200 @@
+"""WS-KAN: a bidirectional message-passing network over KAN-graphs (WS-KAN paper, section 3.3).
+
+One layer runs, in this order,
+
+a) ``v^F_i = MLP2F(v_i, sum_{j -> i} MLP1F(v_j, e_ji))``   (forward aggregation over incoming edges)
+b) ``v^B_i = MLP2B(v_i, sum_{i -> j} MLP1B(v_j, e_ij))``   (backward aggregation over reversed edges)
+c) ``e_ij = MLPe(v_i, v_j, e_ij)``                        (edge update from the old endpoints)
+d) ``v_i  = MLP3(v_i, v^F_i, v^B_i)``                     (node update)
+
+with residual connections around c) and d). Every step is a gather, a per-edge MLP and an ``index_add``,
+so a layer costs ``O(#edges)``. Hidden-neuron permutations of the input KAN permute nodes and edges
+of its graph; the graph-level head pools (mean and max over nodes and over edges) and is invariant,
+the edge-level head reads each edge with its endpoints and is equivariant.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from ..data import EDGE_PE_VOCAB, NODE_PE_VOCAB
+
+__all__ = ["WSKAN", "WSKANLayer", "mlp"]
+
+
+def mlp(in_dim: int | None, hidden: int, out_dim: int, dropout: float = 0.0) -> nn.Sequential:
+    """``Linear -> SiLU -> Dropout -> Linear``; ``in_dim=None`` makes the first layer lazy."""
+    first = nn.LazyLinear(hidden) if in_dim is None else nn.Linear(in_dim, hidden)
+    return nn.Sequential(first, nn.SiLU(), nn.Dropout(dropout), nn.Linear(hidden, out_dim))
+
+
+class WSKANLayer(nn.Module):
+    """One bidirectional WS-KAN message-passing layer (steps a-d above).
+
+    Shapes:
+        ``v (N, h)``, ``e (E, h)``, ``edge_index (2, E)`` (row 0 = src/input neuron, row 1 = dst)
+        -> ``(v (N, h), e (E, h))``.
+    """
+
+    def __init__(self, hidden: int, dropout: float = 0.0, bidirectional: bool = True) -> None:
+        super().__init__()
+        h = hidden
+        self.bidirectional = bidirectional
+        self.mlp1f = mlp(2 * h, h, h, dropout)
+        self.mlp2f = mlp(2 * h, h, h, dropout)
+        if bidirectional:
+            self.mlp1b = mlp(2 * h, h, h, dropout)
+            self.mlp2b = mlp(2 * h, h, h, dropout)
+        self.mlpe = mlp(3 * h, h, h, dropout)
+        self.mlp3 = mlp((3 if bidirectional else 2) * h, h, h, dropout)
+        self.norm_v = nn.LayerNorm(h)
+        self.norm_e = nn.LayerNorm(h)
+
+    def forward(self, v: Tensor, e: Tensor, edge_index: Tensor) -> tuple[Tensor, Tensor]:
+        src, dst = edge_index[0], edge_index[1]
+        vs, vd = v[src], v[dst]  # (E, h)
+        # a) forward aggregation: messages from input neuron j=src to output neuron i=dst
+        m = self.mlp1f(torch.cat([vs, e], dim=-1))
+        agg = torch.zeros_like(v).index_add_(0, dst, m)
+        parts = [v, self.mlp2f(torch.cat([v, agg], dim=-1))]
+        # b) backward aggregation over reversed edges: from dst back to src
+        if self.bidirectional:
+            mb = self.mlp1b(torch.cat([vd, e], dim=-1))
+            aggb = torch.zeros_like(v).index_add_(0, src, mb)
+            parts.append(self.mlp2b(torch.cat([v, aggb], dim=-1)))
+        # c) edge update from the (old) endpoint states
+        e = self.norm_e(e + self.mlpe(torch.cat([vs, vd, e], dim=-1)))
+        # d) node update
+        v = self.norm_v(v + self.mlp3(torch.cat(parts, dim=-1)))
+        return v, e
+
+
+class WSKAN(nn.Module):
+    """WS-KAN over a PyG ``Batch`` of KAN-graphs (from :func:`kan_graph.to_graph` or :mod:`kan_ws.data`).
+
+    Args:
+        out_dim: outputs per graph (``level="graph"``) or per edge (``level="edge"``).
+        level: ``"graph"`` (invariant head) or ``"edge"`` (equivariant head).
+        hidden: width ``h`` of node/edge states (paper: 128). depth: message-passing layers (4).
+        dropout: dropout inside every MLP (0.2).
+        use_pe: add learned node/edge positional embeddings (``data.node_pe`` / ``data.edge_pe``).
+        bidirectional: include the backward aggregation (step b).
+        node_in, edge_in: input feature sizes; ``None`` infers them from the first batch (lazy).
+
+    Shapes:
+        ``batch.x (N, node_in)``, ``batch.edge_attr (E, edge_in)``, ``batch.edge_index (2, E)``,
+        ``batch.batch (N,)`` -> ``(num_graphs, out_dim)`` or ``(E, out_dim)``.
+    """
+
+    def __init__(
+        self,
+        out_dim: int = 1,
+        level: str = "graph",
+        *,
+        hidden: int = 128,
+        depth: int = 4,
+        dropout: float = 0.2,
+        use_pe: bool = True,
+        bidirectional: bool = True,
+        node_in: int | None = None,
+        edge_in: int | None = None,
+    ) -> None:
+        super().__init__()
+        if level not in ("graph", "edge"):
+            raise ValueError(f"WSKAN level must be 'graph' or 'edge', got {level!r}")
+        self.out_dim, self.level = int(out_dim), level
+        self.hidden, self.depth, self.dropout = int(hidden), int(depth), float(dropout)
+        self.use_pe, self.bidirectional = bool(use_pe), bool(bidirectional)
+        h = self.hidden
+        self.node_in_proj = nn.LazyLinear(h) if node_in is None else nn.Linear(node_in, h)
+        self.edge_in_proj = nn.LazyLinear(h) if edge_in is None else nn.Linear(edge_in, h)
+        self.register_buffer("edge_mean", torch.zeros(edge_in or 0))
+        self.register_buffer("edge_std", torch.ones(edge_in or 0))
+        if use_pe:
+            self.node_pe = nn.Embedding(NODE_PE_VOCAB, h)
+            self.edge_pe = nn.Embedding(EDGE_PE_VOCAB, h)
+        self.layers = nn.ModuleList(WSKANLayer(h, dropout, bidirectional) for _ in range(depth))
+        if level == "graph":
+            self.head = mlp(4 * h, h, out_dim, dropout)
+        else:
+            self.head = mlp(3 * h, h, out_dim, dropout)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        if self.use_pe:
+            nn.init.normal_(self.node_pe.weight, std=0.1)
+            nn.init.normal_(self.edge_pe.weight, std=0.1)
+
+    def config(self) -> dict[str, Any]:
+        """Constructor keywords that rebuild this model (input sizes included once known)."""
+
+        def size(lin: nn.Module) -> int | None:
+            w = lin.weight
+            return None if isinstance(w, nn.parameter.UninitializedParameter) else int(w.shape[1])
+
+        return {
+            "out_dim": self.out_dim,
+            "level": self.level,
+            "hidden": self.hidden,
+            "depth": self.depth,
+            "dropout": self.dropout,
+            "use_pe": self.use_pe,
+            "bidirectional": self.bidirectional,
+            "node_in": size(self.node_in_proj),
+            "edge_in": size(self.edge_in_proj),
+        }
+
+    @torch.no_grad()
+    def fit_normalization(self, feats: Tensor) -> None:
+        """Store per-feature mean/std of training edge features ``feats (..., F)`` as buffers."""
+        flat = feats.reshape(-1, feats.shape[-1]).float()
+        self.edge_mean = flat.mean(0).to(self.edge_mean.device)
+        self.edge_std = flat.std(0).clamp_min(1e-6).to(self.edge_std.device)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):  # noqa: ANN001
+        for name in ("edge_mean", "edge_std"):
+            t = state_dict.get(prefix + name)
+            if t is not None:
+                setattr(self, name, torch.empty_like(t, device=getattr(self, name).device))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+    def forward(self, batch: Any) -> Tensor:
+        ei = batch.edge_index
+        e = batch.edge_attr.float()
+        if self.edge_mean.numel():
+            e = (e - self.edge_mean) / self.edge_std
+        x = batch.x
+        if x is None:
+            x = torch.zeros(batch.num_nodes, 1, device=e.device)
+        v = self.node_in_proj(x.float())
+        e = self.edge_in_proj(e)
+        if self.use_pe:
+            v = v + self.node_pe(batch.node_pe)
+            e = e + self.edge_pe(batch.edge_pe)
+        for layer in self.layers:
+            v, e = layer(v, e, ei)
+        if self.level == "edge":
+            return self.head(torch.cat([e, v[ei[0]], v[ei[1]]], dim=-1))
+        from torch_geometric.utils import scatter
+
+        node_batch = getattr(batch, "batch", None)
+        if node_batch is None:
+            node_batch = torch.zeros(v.shape[0], dtype=torch.long, device=v.device)
+        B = int(getattr(batch, "num_graphs", None) or int(node_batch.max()) + 1)
+        edge_batch = node_batch[ei[0]]
+        pooled = torch.cat(
+            [
+                scatter(v, node_batch, 0, dim_size=B, reduce="mean"),
+                scatter(v, node_batch, 0, dim_size=B, reduce="max"),
+                scatter(e, edge_batch, 0, dim_size=B, reduce="mean"),
+                scatter(e, edge_batch, 0, dim_size=B, reduce="max"),
+            ],
+            dim=-1,
+        )
+        return self.head(pooled)
+
+    def extra_repr(self) -> str:
+        return f"level={self.level}, use_pe={self.use_pe}, bidirectional={self.bidirectional}"
