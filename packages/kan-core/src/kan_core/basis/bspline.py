@@ -140,7 +140,8 @@ def _uniform_triangle(t: Tensor, k: int) -> tuple[Tensor, Tensor]:
             dv = [(v[r - 1] if r >= 1 else 0) - (v[r] if r < d else 0) for r in range(d + 1)]
         inv = 1.0 / d
         v = [
-            (((t + (d - r)) * v[r - 1]) if r >= 1 else 0) * inv + ((((r + 1) - t) * v[r]) if r < d else 0) * inv
+            (((t + (d - r)) * v[r - 1]) if r >= 1 else 0) * inv
+            + ((((r + 1) - t) * v[r]) if r < d else 0) * inv
             for r in range(d + 1)
         ]
     return torch.stack(v, -1), torch.stack(dv, -1)
@@ -228,5 +229,8 @@ def fit_coefficients(x: Tensor, y: Tensor, grid: Tensor, k: int) -> Tensor:
     """
     mat = bspline_basis_reference(x, grid, k).permute(1, 0, 2)  # (in, B, nb)
     rhs = y.permute(2, 0, 1)  # (in, B, out)
-    sol = torch.linalg.lstsq(mat, rhs).solution  # (in, nb, out)
+    # gelsd (SVD): deterministic and minimum-norm; the CPU default gelsy gives run-to-run differences
+    # (~1e-6) on the under-determined systems of the initialisation. CUDA only offers gels.
+    driver = "gelsd" if mat.device.type == "cpu" else None
+    sol = torch.linalg.lstsq(mat, rhs, driver=driver).solution  # (in, nb, out)
     return sol.permute(2, 0, 1).contiguous()
