@@ -1,0 +1,400 @@
+"""Weight matching of KANs (WS-KAN appendix D) and MergeMany over a zoo (Ainsworth et al., 2023).
+
+Every edge of layer ``l`` carries a feature vector (``[w_b, w_s, c...]`` for ``features="raw"``; sampled
+values for ``"functional"``, useful for B-splines with different grids). Aligning ``B`` to a reference
+``A`` maximises, over hidden permutations ``perm_1 .. perm_{L-1}``,
+
+    sum_l sum_{o, i, f} A_l[o, i, f] * B_l[perm_{l+1}[o], perm_l[i], f]        (perm_0, perm_L = identity)
+
+i.e. the inner product summed over all channels. Coordinate descent: for one hidden layer ``h`` with the
+other permutations fixed, the objective is linear in ``perm_h``, with profit
+
+    C[j, k] = sum_{i,f} A_{h-1}[j, i, f] B_{h-1}[k, perm_{h-1}[i], f]   (in-edges of neuron h)
+            + sum_{o,f} A_h[o, j, f] B_h[perm_{h+1}[o], k, f]           (out-edges of neuron h)
+
+of putting neuron ``k`` of ``B`` at position ``j``, solved by ``scipy.optimize.linear_sum_assignment``.
+Sweeps over the hidden layers (in a seeded random order) repeat until a sweep changes nothing or
+``max_iter`` sweeps ran. Cost matrices of all models of a stacked zoo are built at once with batched
+matrix products; only the assignments run per model.
+
+Permutations follow :mod:`kan_graph.symmetry`: ``permute_stacked(spec, layers, perms)`` applies them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from kan_core import KAN, KANSpec
+from scipy.optimize import linear_sum_assignment
+from torch import Tensor
+
+from .encoding import edge_features
+from .symmetry import _take, identity_permutation, permute, permute_stacked
+
+__all__ = ["align", "align_stacked", "merge_many", "MergeResult", "feature_distance", "weight_matching"]
+
+Layers = Sequence[Mapping[str, Tensor]]
+
+
+def _feats(
+    spec: KANSpec, layers: Layers, features: str, num_points: int, derivative: bool | str
+) -> list[Tensor]:
+    return [f.detach() for f in edge_features(spec, layers, features, num_points, derivative)]
+
+
+def _permute_feats(feats: Sequence[Tensor], perms: Sequence[Tensor]) -> list[Tensor]:
+    """Apply per-model ``perms (M, d_h)`` to per-layer features ``(M, out, in, F)``."""
+    L = len(feats)
+    out = []
+    for l, f in enumerate(feats):
+        if l + 1 <= L - 1:
+            f = _take(f, -3, perms[l], 3)
+        if l >= 1:
+            f = _take(f, -2, perms[l - 1], 3)
+        out.append(f)
+    return out
+
+
+def weight_matching(
+    ref_feats: Sequence[Tensor],
+    feats: Sequence[Tensor],
+    init: Sequence[Tensor] | None = None,
+    *,
+    max_iter: int = 100,
+    seed: int = 0,
+) -> tuple[list[Tensor], int]:
+    """Coordinate-descent weight matching of ``M`` models to references, vectorised over models.
+
+    Args:
+        ref_feats: per-layer reference features ``(out, in, F)`` (shared) or ``(M, out, in, F)``.
+        feats: per-layer features of the models to align, ``(M, out, in, F)``.
+        init: starting permutations ``(M, d_h)`` per hidden layer; when ``None``, a greedy forward pass
+            (each hidden layer matched on its in-edges only, input to output) gives the start.
+        max_iter: maximum number of sweeps over the hidden layers.
+        seed: seeds the order in which hidden layers are visited (deterministic given the seed).
+
+    Returns:
+        ``(perms, sweeps)``: per hidden layer long tensors ``(M, d_h)`` such that ``_permute_feats(feats,
+        perms)`` is aligned to the references, and the number of sweeps run.
+    """
+    L = len(feats)
+    m = feats[0].shape[0]
+    widths = [feats[0].shape[-2]] + [f.shape[-3] for f in feats]
+    hidden = list(range(1, L))
+    dev = feats[0].device
+    if init is None:
+        perms = [torch.arange(widths[h], device=dev).expand(m, -1).clone() for h in hidden]
+    else:
+        perms = [p.to(dev).clone() for p in init]
+    if not hidden or m == 0:
+        return perms, 0
+    shared = ref_feats[0].dim() == 3
+
+    def step(h: int, idx: Tensor, use_out: bool) -> Tensor:
+        """Solve for ``perm_h`` of the models ``idx`` with the others fixed; returns which changed."""
+        sel = idx.to(dev)
+        ma, d = len(idx), widths[h]
+        # in-edges: layer h-1, rows are neuron h (candidate k), columns permuted by perm_{h-1}
+        b_in = feats[h - 1].index_select(0, sel)
+        if h - 1 >= 1:
+            b_in = _take(b_in, -2, perms[h - 2].index_select(0, sel), 3)
+        a_in = ref_feats[h - 1] if shared else ref_feats[h - 1].index_select(0, sel)
+        ai = a_in.reshape(*a_in.shape[:-3], d, -1)  # (..., j, i*f)
+        cost = torch.matmul(ai, b_in.reshape(ma, d, -1).transpose(-1, -2))  # (Ma, j, k)
+        if use_out:
+            # out-edges: layer h, columns are neuron h, rows permuted by perm_{h+1}
+            b_out = feats[h].index_select(0, sel)
+            if h + 1 <= L - 1:
+                b_out = _take(b_out, -3, perms[h].index_select(0, sel), 3)
+            a_out = ref_feats[h] if shared else ref_feats[h].index_select(0, sel)
+            ao = a_out.transpose(-3, -2).reshape(*a_out.shape[:-3], d, -1)  # (..., j, o*f)
+            cost = cost + torch.matmul(ao, b_out.transpose(-3, -2).reshape(ma, d, -1).transpose(-1, -2))
+        c = cost.to(torch.float64).cpu().numpy()
+        old = perms[h - 1].index_select(0, sel).cpu().numpy()
+        new = np.empty_like(old)
+        for r in range(ma):
+            new[r] = linear_sum_assignment(c[r], maximize=True)[1]
+        perms[h - 1][sel] = torch.from_numpy(new).to(dev)
+        return torch.from_numpy((new != old).any(1))
+
+    if init is None:  # greedy forward pass on in-edges only: exact for a planted permutation
+        everyone = torch.arange(m)
+        for h in hidden:
+            step(h, everyone, use_out=False)
+    rng = np.random.default_rng(seed)
+    active = torch.ones(m, dtype=torch.bool)
+    sweeps = 0
+    for _ in range(max_iter):
+        sweeps += 1
+        idx = active.nonzero().flatten()
+        changed = torch.zeros(len(idx), dtype=torch.bool)
+        for h in rng.permutation(hidden).tolist():
+            changed |= step(h, idx, use_out=True)
+        active[idx[~changed]] = False
+        if not bool(active.any()):
+            break
+    return perms, sweeps
+
+
+def _unstack_ref(spec: KANSpec, ref: Layers) -> list[dict[str, Tensor]]:
+    """Reference per-layer tensors without a model dim (a leading dim of 1 is squeezed)."""
+    out = []
+    for l, p in enumerate(ref):
+        if p["coef"].dim() == 4:
+            if p["coef"].shape[0] != 1:
+                raise ValueError(
+                    f"reference layers[{l}]['coef'] has a model dim {p['coef'].shape[0]}; give one model"
+                )
+            p = {k: v[0] for k, v in p.items()}
+        out.append({k: v.detach() for k, v in p.items()})
+    if len(out) != spec.depth:
+        raise ValueError(
+            f"reference: expected {spec.depth} layer dicts for widths {spec.widths}, got {len(out)}"
+        )
+    return out
+
+
+def align_stacked(
+    spec: KANSpec,
+    reference_layers: Layers,
+    layers: Layers,
+    *,
+    features: str = "raw",
+    num_points: int = 32,
+    derivative: bool | str = False,
+    max_iter: int = 100,
+    seed: int = 0,
+    chunk_size: int = 1024,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[list[dict[str, Tensor]], list[Tensor]]:
+    """Align every model of a stacked zoo to one reference KAN (train and test sets alike).
+
+    Args:
+        spec: the shared architecture.
+        reference_layers: per-layer tensors of the reference (no model dim), e.g. ``merge_many(...).reference``.
+        layers: stacked per-layer tensors with leading model dim ``M``.
+        features: ``"raw"`` (``[w_b, w_s, c...]``) or ``"functional"`` (sampled functions; grids may differ).
+        num_points, derivative: for ``features="functional"``.
+        max_iter: maximum coordinate-descent sweeps; seed: seeds the layer order.
+        chunk_size: models processed together (bounds memory).
+        progress: called with the number of models finished after every chunk.
+
+    Returns:
+        ``(aligned_layers, perms)``: the permuted stacked layers and per hidden layer ``(M, d_h)`` perms.
+    """
+    ref = _unstack_ref(spec, reference_layers)
+    ref_f = _feats(spec, ref, features, num_points, derivative)
+    m = layers[0]["coef"].shape[0]
+    perms: list[list[Tensor]] = [[] for _ in spec.widths[1:-1]]
+    for s in range(0, m, chunk_size):
+        part = [
+            {k: v[s : s + chunk_size] if v.dim() > _base_rank(k) else v for k, v in p.items()} for p in layers
+        ]
+        f = _feats(spec, part, features, num_points, derivative)
+        pc, _ = weight_matching(ref_f, f, max_iter=max_iter, seed=seed)
+        for h, p in enumerate(pc):
+            perms[h].append(p)
+        if progress is not None:
+            progress(min(chunk_size, m - s))
+    dev = layers[0]["coef"].device
+    full = [
+        torch.cat(p) if p else torch.empty(0, d, dtype=torch.long, device=dev)
+        for p, d in zip(perms, spec.widths[1:-1])
+    ]
+    return permute_stacked(spec, [{k: v.detach() for k, v in p.items()} for p in layers], full), full
+
+
+def _base_rank(name: str) -> int:
+    from .symmetry import BASE_RANK
+
+    return BASE_RANK.get(name, 0)
+
+
+def align(
+    reference: KAN,
+    kan: KAN,
+    *,
+    features: str = "raw",
+    num_points: int = 32,
+    derivative: bool | str = False,
+    max_iter: int = 100,
+    seed: int = 0,
+) -> tuple[KAN, list[Tensor]]:
+    """Permute the hidden neurons of ``kan`` to best match ``reference`` (same widths).
+
+    Returns:
+        ``(aligned_kan, perms)`` with ``aligned_kan == permute(kan, perms)`` (same function as ``kan``) and
+        ``perms`` one ``(d_h,)`` long tensor per hidden layer.
+    """
+    if reference.spec.widths != kan.spec.widths:
+        raise ValueError(f"align: widths differ ({reference.spec.widths} vs {kan.spec.widths})")
+    spec = kan.spec
+    ref_f = _feats(
+        reference.spec,
+        [{k: v.detach() for k, v in p.items()} for p in reference.layer_params()],
+        features,
+        num_points,
+        derivative,
+    )
+    f = _feats(
+        spec,
+        [{k: v.detach().unsqueeze(0) for k, v in p.items()} for p in kan.layer_params()],
+        features,
+        num_points,
+        derivative,
+    )
+    pc, _ = weight_matching(ref_f, f, max_iter=max_iter, seed=seed)
+    perms = [p[0] for p in pc]
+    return permute(kan, perms), perms
+
+
+def feature_distance(
+    spec: KANSpec, reference_layers: Layers, layers: Layers, features: str = "raw"
+) -> Tensor:
+    """Squared L2 distance of every stacked model's edge features to the reference's: ``(M,)``."""
+    ref = _feats(spec, _unstack_ref(spec, reference_layers), features, 32, False)
+    f = _feats(spec, layers, features, 32, False)
+    return sum(((a - r) ** 2).flatten(1).sum(1) for a, r in zip(f, ref))  # type: ignore[return-value]
+
+
+@dataclass
+class MergeResult:
+    """Outcome of :func:`merge_many`.
+
+    Attributes:
+        reference: per-layer tensors (no model dim) of the average of the aligned subset.
+        perms: per hidden layer ``(S, d_h)`` permutations aligning each subset model to the others.
+        indices: ``(S,)`` indices of the models used (a seeded random subset of at most ``max_models``).
+        rounds: MergeMany rounds run; converged: whether the tolerance was reached.
+        history: relative change of the mean after each round.
+    """
+
+    reference: list[dict[str, Tensor]]
+    perms: list[Tensor]
+    indices: Tensor
+    rounds: int
+    converged: bool
+    history: list[float] = field(default_factory=list)
+
+    def reference_kan(self, spec: KANSpec) -> KAN:
+        """The reference as a :class:`kan_core.KAN` (its mask is the mean of masks, not 0/1)."""
+        dt = self.reference[0]["coef"].dtype
+        return KAN(spec, dtype=dt, generator=torch.Generator().manual_seed(0)).load_layer_params(
+            self.reference
+        )
+
+
+def _parse_models(models, spec) -> tuple[KANSpec, list[dict[str, Tensor]]]:
+    if isinstance(models, KANSpec):  # merge_many(spec, layers)
+        models, spec = spec, models
+    if isinstance(models, Sequence) and len(models) > 0 and isinstance(models[0], KAN):
+        spec = models[0].spec
+        for k in models:
+            if k.spec != spec:
+                raise ValueError(f"merge_many: all KANs need one spec; got {k.spec} and {spec}")
+        per = [k.layer_params() for k in models]
+        layers = [
+            {name: torch.stack([p[l][name].detach() for p in per]) for name in per[0][l]}
+            for l in range(spec.depth)
+        ]
+        return spec, layers
+    if spec is None:
+        raise ValueError("merge_many: stacked layers need spec= (or call merge_many(spec, layers))")
+    return spec, [{k: v.detach() for k, v in p.items()} for p in models]
+
+
+def merge_many(
+    models,
+    spec: KANSpec | Layers | None = None,
+    *,
+    max_models: int = 1000,
+    tol: float = 1e-3,
+    max_rounds: int = 50,
+    max_iter: int = 100,
+    features: str = "raw",
+    num_points: int = 32,
+    derivative: bool | str = False,
+    chunk_size: int = 64,
+    seed: int = 0,
+    progress: Callable[[int, float], None] | None = None,
+) -> MergeResult:
+    """MergeMany: align a (random subset of a) zoo to itself; its aligned average becomes the reference.
+
+    Call as ``merge_many(list_of_kans)``, ``merge_many(stacked_layers, spec=spec)`` or
+    ``merge_many(spec, stacked_layers)``. Each round aligns every model of the subset to the mean of the
+    *other* aligned models (leave-one-out), in chunks of ``chunk_size`` models updated one after another
+    (chunk-wise Gauss-Seidel; ``chunk_size=1`` is Ainsworth et al.'s sequential algorithm), until the
+    relative change of the mean of the aligned features falls below ``tol`` or ``max_rounds`` ran.
+
+    Args:
+        max_models: size of the seeded random subset (the paper: 1000).
+        tol: tolerance on ``||mean_new - mean_old|| / ||mean_old||`` (the paper: 1e-3).
+        features: ``"raw"`` or ``"functional"`` (see :func:`align_stacked`).
+        seed: seeds the subset, the chunk order and the layer order (deterministic given the seed).
+        progress: called as ``progress(round, relative_change)`` after every round.
+
+    Returns:
+        A :class:`MergeResult`; ``align_stacked(spec, result.reference, layers)`` then aligns the zoo.
+    """
+    spec, layers = _parse_models(models, spec)
+    m = layers[0]["coef"].shape[0]
+    if m < 2:
+        raise ValueError(f"merge_many needs at least 2 models, got {m}")
+    g = torch.Generator().manual_seed(int(seed))
+    if m > max_models:
+        indices = torch.randperm(m, generator=g)[:max_models].sort().values
+    else:
+        indices = torch.arange(m)
+    dev = layers[0]["coef"].device
+    sub = [
+        {k: (v.index_select(0, indices.to(dev)) if v.dim() > _base_rank(k) else v) for k, v in p.items()}
+        for p in layers
+    ]
+    s = len(indices)
+    feats = _feats(spec, sub, features, num_points, derivative)
+    perms = identity_permutation(spec, s, device=dev)
+    aligned = _permute_feats(feats, perms)
+    total = [a.sum(0) for a in aligned]
+    mean_old = [t / s for t in total]
+    history: list[float] = []
+    converged = False
+    rounds = 0
+    for r in range(max_rounds):
+        rounds += 1
+        order = torch.randperm(s, generator=g)
+        for c in range(0, s, chunk_size):
+            ids = order[c : c + chunk_size].to(dev)
+            cur = [a.index_select(0, ids) for a in aligned]
+            refs = [(t.unsqueeze(0) - x) / (s - 1) for t, x in zip(total, cur)]
+            f = [x.index_select(0, ids) for x in feats]
+            init = [p.index_select(0, ids) for p in perms]
+            new, _ = weight_matching(refs, f, init if r else None, max_iter=max_iter, seed=seed + r)
+            new_al = _permute_feats(f, new)
+            for l in range(len(total)):
+                total[l] = total[l] + (new_al[l] - cur[l]).sum(0)
+                aligned[l][ids] = new_al[l]
+            for h in range(len(perms)):
+                perms[h][ids] = new[h]
+        mean_new = [t / s for t in total]
+        num = math.sqrt(sum(float(((a - b) ** 2).sum()) for a, b in zip(mean_new, mean_old)))
+        den = math.sqrt(sum(float((b**2).sum()) for b in mean_old))
+        rel = num / max(den, 1e-30)
+        history.append(rel)
+        if progress is not None:
+            progress(rounds, rel)
+        mean_old = mean_new
+        if rel < tol:
+            converged = True
+            break
+    al_layers = permute_stacked(spec, sub, perms)
+    reference = [
+        {k: (v.mean(0) if v.dim() > _base_rank(k) else v.clone()) for k, v in p.items()} for p in al_layers
+    ]
+    if spec.basis == "bspline":
+        for p in reference:  # averaged grids stay sorted; keep a valid knot vector
+            p["grid"] = p["grid"].sort(-1).values
+    return MergeResult(reference, perms, indices, rounds, converged, history)

@@ -1,0 +1,201 @@
+"""``kan graph``: convert KANs or zoos to KAN-graphs, align zoos (torch is imported inside commands)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+__all__ = ["group"]
+
+
+@click.group(name="graph")
+def group() -> None:
+    """KAN-graphs (WS-KAN) and weight-space alignment of KAN zoos."""
+
+
+def _device(device: str):
+    try:
+        from kan_core.runtime import resolve_device
+
+        return resolve_device(device)
+    except ImportError:  # pragma: no cover - runtime not available
+        import torch
+
+        return torch.device("cpu" if device == "auto" else device)
+
+
+@group.command("convert")
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Save the graph dataset here (safetensors + a .json sidecar).",
+)
+@click.option("--encoding", type=click.Choice(["raw", "functional"]), default="raw", show_default=True)
+@click.option("--num-points", type=int, default=32, show_default=True, help="Samples per edge (functional).")
+@click.option(
+    "--derivative", type=click.Choice(["none", "autograd", "fd"]), default="none", show_default=True
+)
+@click.option("--device", default="cpu", show_default=True, help="auto, cpu, cuda, cuda:1, mps.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Unused (conversion is deterministic).")
+def convert(
+    path: Path, out: Path | None, encoding: str, num_points: int, derivative: str, device: str, seed: int
+) -> None:
+    """Convert a saved KAN (.safetensors) or a zoo folder to KAN-graphs and print statistics."""
+    import torch
+    from kan_core import KAN
+
+    from .graph import EDGE_PE_VOCAB, NODE_PE_VOCAB, kans_to_batch, stacked_to_graphs
+    from .io import read_stacked_zoo, save_graph_batch
+
+    dev = _device(device)
+    deriv = False if derivative == "none" else derivative
+    kw = {"encoding": encoding, "num_points": num_points, "derivative": deriv}
+    try:
+        if path.is_dir():
+            zoo = read_stacked_zoo(path)
+            layers = [{k: v.to(dev) for k, v in p.items()} for p in zoo.layers]
+            batch = stacked_to_graphs(zoo.spec, layers, **kw)
+            source = f"zoo {path} ({len(zoo)} models, widths {list(zoo.spec.widths)}, basis {zoo.spec.basis})"
+        else:
+            kan = KAN.load(path, device=dev)
+            batch = kans_to_batch([kan], **kw)
+            source = f"KAN {path} (widths {list(kan.spec.widths)}, basis {kan.spec.basis})"
+    except ValueError as e:
+        raise click.ClickException(str(e)) from e
+    n = batch.num_graphs
+    click.echo(f"source:          {source}")
+    click.echo(f"graphs:          {n}")
+    click.echo(f"nodes:           {batch.num_nodes} ({batch.num_nodes // max(n, 1)} per graph)")
+    click.echo(f"edges:           {batch.num_edges} ({batch.num_edges // max(n, 1)} per graph)")
+    click.echo(f"edge features:   {batch.edge_attr.shape[1]} ({encoding})")
+    click.echo(f"node features:   x {batch.x.shape[1]}, node_grid {batch.node_grid.shape[1]}, node_affine 2")
+    click.echo(
+        f"PE vocab:        node {NODE_PE_VOCAB} ({int(torch.unique(batch.node_pe).numel())} used), "
+        f"edge {EDGE_PE_VOCAB} ({int(torch.unique(batch.edge_pe).numel())} used)"
+    )
+    click.echo(f"edge mask:       {float(batch.edge_mask.float().mean()):.3f} kept")
+    if out is not None:
+        save_graph_batch(out, batch.to("cpu"))
+        click.echo(f"saved:           {out} (+ {out.name}.json)")
+
+
+@group.command("align")
+@click.argument("zoo_path", metavar="ZOO", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the aligned zoo (same format).",
+)
+@click.option(
+    "--reference",
+    default="merge-many",
+    show_default=True,
+    help="'merge-many' (MergeMany on a random subset) or the index of a model of the zoo.",
+)
+@click.option(
+    "--features",
+    type=click.Choice(["raw", "functional"]),
+    default="raw",
+    show_default=True,
+    help="Edge features matched ('functional' for B-splines whose grids differ).",
+)
+@click.option("--max-models", type=int, default=1000, show_default=True, help="MergeMany subset size.")
+@click.option("--tol", type=float, default=1e-3, show_default=True, help="MergeMany tolerance.")
+@click.option("--max-iter", type=int, default=100, show_default=True, help="Weight-matching sweeps.")
+@click.option("--device", default="cpu", show_default=True, help="auto, cpu, cuda, cuda:1, mps.")
+@click.option("--seed", type=int, default=0, show_default=True)
+def align_cmd(
+    zoo_path: Path,
+    out: Path,
+    reference: str,
+    features: str,
+    max_models: int,
+    tol: float,
+    max_iter: int,
+    device: str,
+    seed: int,
+) -> None:
+    """Align every model of the zoo ZOO to one reference and write the aligned zoo to --out."""
+    from kan_core.io import save_tensors
+
+    from .align import align_stacked, merge_many
+    from .io import read_stacked_zoo, write_stacked_zoo
+
+    dev = _device(device)
+    try:
+        zoo = read_stacked_zoo(zoo_path)
+    except ValueError as e:
+        raise click.ClickException(str(e)) from e
+    if out.exists() and out.resolve() == zoo_path.resolve():
+        raise click.ClickException("--out must differ from the input zoo")
+    spec, m = zoo.spec, len(zoo)
+    layers = [{k: v.to(dev) for k, v in p.items()} for p in zoo.layers]
+    info: dict = {"reference": reference, "features": features, "seed": seed, "models": m}
+    if reference == "merge-many":
+        click.echo(f"MergeMany on {min(m, max_models)} of {m} models (tol {tol:g})")
+
+        def report(r: int, rel: float) -> None:
+            click.echo(f"  round {r}: relative change of the mean {rel:.2e}")
+
+        res = merge_many(
+            spec,
+            layers,
+            max_models=max_models,
+            tol=tol,
+            max_iter=max_iter,
+            features=features,
+            seed=seed,
+            progress=report,
+        )
+        ref = res.reference
+        info.update(
+            rounds=res.rounds,
+            converged=res.converged,
+            history=res.history,
+            subset=[int(i) for i in res.indices],
+        )
+    else:
+        try:
+            idx = int(reference)
+        except ValueError:
+            raise click.BadParameter(
+                f"expected 'merge-many' or a model index, got {reference!r}", param_hint="--reference"
+            ) from None
+        if not 0 <= idx < m:
+            raise click.BadParameter(
+                f"index {idx} out of range for a zoo of {m} models", param_hint="--reference"
+            )
+        ref = [{k: v[idx] for k, v in p.items()} for p in layers]
+        info["index"] = idx
+    with click.progressbar(length=m, label="aligning") as bar:
+        aligned, perms = align_stacked(
+            spec,
+            ref,
+            layers,
+            features=features,
+            max_iter=max_iter,
+            seed=seed,
+            chunk_size=256,
+            progress=bar.update,
+        )
+    aligned = [{k: v.cpu() for k, v in p.items()} for p in aligned]
+    perms = [p.cpu() for p in perms]
+    write_stacked_zoo(
+        zoo, out, aligned, perms, extra_files={"alignment.json": (json.dumps(info, indent=2) + "\n").encode()}
+    )
+    tensors = {f"reference.layers.{l}.{k}": v for l, p in enumerate(ref) for k, v in p.items()}
+    tensors.update({f"perms.{h + 1}": p for h, p in enumerate(perms)})
+    save_tensors(
+        out / "alignment.safetensors", tensors, {"format": "kan-graph-alignment/1", "spec": spec.to_json()}
+    )
+    moved = sum(int((p != p.new_tensor(range(p.shape[1]))).any(1).sum()) for p in perms) if perms else 0
+    click.echo(
+        f"aligned zoo written to {out} ({m} models; {moved} hidden-layer permutations not the identity)"
+    )
