@@ -1,0 +1,12 @@
+"""kan-graph test configuration: single-threaded torch for every test."""
+
+import pytest
+import torch
+
+
+@pytest.fixture(autouse=True)
+def _threads():
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
