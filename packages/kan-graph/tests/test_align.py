@@ -1,0 +1,125 @@
+import pytest
+import torch
+from kan_graph import align, align_stacked, merge_many, permute, permute_stacked, random_permutation
+from kan_graph.align import feature_distance
+from kan_graph.symmetry import invert_permutation
+from kg_testutils import random_kan, stack
+
+
+def _noisy(layers, scale, seed):
+    g = torch.Generator().manual_seed(seed)
+    out = []
+    for p in layers:
+        q = dict(p)
+        for k in ("scale_base", "coef"):
+            q[k] = p[k] + scale * torch.randn(p[k].shape, generator=g)
+        out.append(q)
+    return out
+
+
+@pytest.mark.parametrize("basis", ["bspline", "rbf", "chebyshev", "legendre", "gram", "wavelet"])
+def test_align_recovers_planted_permutation(basis):
+    for seed in range(3):
+        kan = random_kan(basis, widths=(3, 8, 6, 2), seed=seed)
+        perms = random_permutation(kan.spec, torch.Generator().manual_seed(100 + seed))
+        aligned, found = align(kan, permute(kan, perms))
+        for f, p in zip(found, invert_permutation(perms)):
+            assert torch.equal(f, p)
+        for pa, pb in zip(kan.layer_params(), aligned.layer_params()):
+            for k in pa:
+                assert torch.equal(pa[k], pb[k]), k
+
+
+@pytest.mark.parametrize("noise", [0.0, 1e-2])
+def test_align_stacked_recovers_many_planted_permutations(noise):
+    """Many random KANs at once: each model m is a permuted (and noisy) copy of reference m."""
+    m = 24
+    kans = [
+        random_kan("bspline", widths=(2, 16, 16, 1), seed=s, nonuniform=False, masked=False) for s in range(m)
+    ]
+    spec = kans[0].spec
+    base = stack(kans)
+    perms = random_permutation(spec, torch.Generator().manual_seed(5), num_models=m)
+    moved = _noisy(permute_stacked(spec, base, perms), noise, seed=1)
+    for i in range(m):  # align each to its own reference (align_stacked takes one reference; loop refs)
+        ref = [{k: v[i] for k, v in p.items()} for p in base]
+        one = [{k: v[i : i + 1] for k, v in p.items()} for p in moved]
+        _, found = align_stacked(spec, ref, one)
+        for f, p in zip(found, invert_permutation([q[i] for q in perms])):
+            assert torch.equal(f[0], p), i
+
+
+def test_align_stacked_one_reference_vectorised():
+    m = 32
+    kan = random_kan("chebyshev", widths=(3, 12, 10, 2), seed=3)
+    spec = kan.spec
+    base = stack([kan] * m)
+    perms = random_permutation(spec, torch.Generator().manual_seed(0), num_models=m)
+    moved = _noisy(permute_stacked(spec, base, perms), 1e-3, seed=2)
+    ref = [{k: v.detach() for k, v in p.items()} for p in kan.layer_params()]
+    aligned, found = align_stacked(spec, ref, moved, chunk_size=10)
+    inv = invert_permutation(perms)
+    for f, p in zip(found, inv):
+        assert torch.equal(f, p)
+    assert feature_distance(spec, ref, aligned).max() < feature_distance(spec, ref, moved).min()
+    # aligned models compute the same function as their unaligned inputs
+    x = torch.rand(16, 3, generator=torch.Generator().manual_seed(0))
+    from kan_core.functional import kan_forward
+
+    assert torch.allclose(kan_forward(x, aligned, spec), kan_forward(x, moved, spec), atol=1e-5)
+
+
+def test_functional_features_align_across_different_grids():
+    """B-splines whose grids differ: the raw coefficients are not comparable, sampled functions are."""
+    kan = random_kan("bspline", widths=(2, 8, 6, 1), seed=4)
+    other = random_kan("bspline", widths=(2, 8, 6, 1), seed=4, nonuniform=False)
+    other.load_layer_params(kan.layer_params())
+    g = torch.Generator().manual_seed(9)
+    with torch.no_grad():  # refit the copy on its own grid: same functions, different knots/coefs
+        x = torch.rand(512, 2, generator=g) * 1.6 - 0.8
+        other.update_grid(x)
+    perms = random_permutation(kan.spec, g)
+    _, found = align(kan, permute(other, perms), features="functional", num_points=16)
+    for f, p in zip(found, invert_permutation(perms)):
+        assert torch.equal(f, p)
+
+
+def test_merge_many_reduces_distance_and_is_deterministic():
+    # a zoo of 3 prototypes, each copied with noise and a random hidden permutation
+    protos = [random_kan("rbf", widths=(2, 8, 8, 1), seed=s, masked=False) for s in range(3)]
+    spec = protos[0].spec
+    layers = stack([protos[i % 3] for i in range(30)])
+    layers = _noisy(layers, 0.05, seed=0)
+    perms = random_permutation(spec, torch.Generator().manual_seed(1), num_models=30)
+    zoo = permute_stacked(spec, layers, perms)
+    mean_before = [{k: v.mean(0) for k, v in p.items()} for p in zoo]
+    before = feature_distance(spec, mean_before, zoo).mean()
+    res = merge_many(spec, zoo, tol=1e-3, seed=0, chunk_size=8)
+    assert res.rounds >= 1 and len(res.history) == res.rounds
+    aligned, _ = align_stacked(spec, res.reference, zoo)
+    after = feature_distance(spec, res.reference, aligned).mean()
+    assert after < 0.8 * before
+    res2 = merge_many(zoo, spec=spec, tol=1e-3, seed=0, chunk_size=8)
+    for a, b in zip(res.perms, res2.perms):
+        assert torch.equal(a, b)
+    for pa, pb in zip(res.reference, res2.reference):
+        for k in pa:
+            assert torch.equal(pa[k], pb[k])
+    ref_kan = res.reference_kan(spec)
+    assert ref_kan.spec == spec
+
+
+def test_merge_many_subset_and_kan_list():
+    kans = [random_kan("legendre", widths=(2, 4, 3, 1), seed=s) for s in range(6)]
+    res = merge_many(kans, max_models=4, seed=3, chunk_size=2)
+    assert len(res.indices) == 4 and res.perms[0].shape == (4, 4)
+    assert len(set(res.indices.tolist())) == 4
+    with pytest.raises(ValueError, match="spec"):
+        merge_many(stack(kans))
+    with pytest.raises(ValueError, match="at least 2"):
+        merge_many(kans[:1])
+
+
+def test_align_rejects_mismatched_widths():
+    with pytest.raises(ValueError, match="widths differ"):
+        align(random_kan("rbf", widths=(2, 4, 1)), random_kan("rbf", widths=(2, 5, 1)))

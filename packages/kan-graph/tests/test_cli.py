@@ -1,0 +1,110 @@
+import json
+
+import torch
+from click.testing import CliRunner
+from kan_core.functional import kan_forward
+from kan_core.io import load_tensors, save_tensors
+from kan_graph import permute_stacked, random_permutation, to_graph
+from kan_graph.cli import group
+from kan_graph.io import load_graph_batch, read_stacked_zoo
+from kg_testutils import random_kan, stack
+
+
+def _write_zoo(path, m_per_shard=(5, 4), basis="bspline"):
+    """A tiny zoo in the documented format: manifest.json + shard-XXXXX.safetensors with layers.{l}.{name}."""
+    kans = [random_kan(basis, widths=(2, 6, 5, 1), seed=s) for s in range(sum(m_per_shard))]
+    spec = kans[0].spec
+    layers = permute_stacked(
+        spec, stack(kans), random_permutation(spec, torch.Generator().manual_seed(0), num_models=len(kans))
+    )
+    path.mkdir()
+    start = 0
+    for s, m in enumerate(m_per_shard):
+        t = {f"layers.{l}.{k}": v[start : start + m] for l, p in enumerate(layers) for k, v in p.items()}
+        t["frequency"] = torch.arange(start, start + m, dtype=torch.float32)[:, None].repeat(1, 2)
+        t.update(
+            {
+                f"masks.{l}": (layers[l]["coef"][start : start + m, ..., 0] > 0).float()
+                for l in range(spec.depth)
+            }
+        )
+        save_tensors(path / f"shard-{s:05d}.safetensors", t, {"shard": str(s)})
+        start += m
+    manifest = {"spec": spec.to_dict(), "task": "sine", "num_models": sum(m_per_shard)}
+    (path / "manifest.json").write_text(json.dumps(manifest))
+    return spec, layers
+
+
+def test_convert_kan_file_and_zoo(tmp_path):
+    kan = random_kan("bspline", widths=(2, 6, 5, 1), seed=0)
+    kan.save(tmp_path / "k.safetensors")
+    r = CliRunner().invoke(group, ["convert", str(tmp_path / "k.safetensors")])
+    assert r.exit_code == 0, r.output
+    assert "nodes:           14" in r.output and "edges:           47" in r.output
+    assert "edge features:   10 (raw)" in r.output and "PE vocab:        node 2064" in r.output
+
+    spec, layers = _write_zoo(tmp_path / "zoo")
+    out = tmp_path / "graphs.safetensors"
+    r = CliRunner().invoke(
+        group,
+        [
+            "convert",
+            str(tmp_path / "zoo"),
+            "--out",
+            str(out),
+            "--encoding",
+            "functional",
+            "--num-points",
+            "8",
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    assert "graphs:          9" in r.output and "edge features:   8 (functional)" in r.output
+    assert (tmp_path / "graphs.safetensors.json").is_file()
+    batch = load_graph_batch(out)
+    assert batch.num_graphs == 9
+    kan3 = random_kan("bspline", widths=(2, 6, 5, 1), seed=0)
+    kan3.load_layer_params([{k: v[3] for k, v in p.items()} for p in layers])
+    want = to_graph(kan3, encoding="functional", num_points=8)
+    got = batch.get_example(3)
+    assert torch.equal(got.edge_index, want.edge_index) and torch.equal(got.node_grid, want.node_grid)
+    assert torch.allclose(got.edge_attr, want.edge_attr, atol=1e-5)
+
+
+def test_convert_bad_path(tmp_path):
+    (tmp_path / "empty").mkdir()
+    r = CliRunner().invoke(group, ["convert", str(tmp_path / "empty")])
+    assert r.exit_code != 0 and "manifest.json" in r.output
+
+
+def test_align_zoo(tmp_path):
+    spec, layers = _write_zoo(tmp_path / "zoo")
+    for ref in ("merge-many", "2"):
+        out = tmp_path / f"aligned-{ref}"
+        r = CliRunner().invoke(
+            group, ["align", str(tmp_path / "zoo"), "--out", str(out), "--reference", ref, "--seed", "1"]
+        )
+        assert r.exit_code == 0, r.output
+        assert sorted(p.name for p in out.glob("shard-*")) == [
+            "shard-00000.safetensors",
+            "shard-00001.safetensors",
+        ]
+        src, dst = read_stacked_zoo(tmp_path / "zoo"), read_stacked_zoo(out)
+        assert dst.shard_sizes == [5, 4] and dst.spec == spec and dst.manifest == src.manifest
+        x = torch.rand(32, 2, generator=torch.Generator().manual_seed(0))
+        assert torch.allclose(kan_forward(x, dst.layers, spec), kan_forward(x, src.layers, spec), atol=1e-5)
+        info = json.loads((out / "alignment.json").read_text())
+        assert info["reference"] == ref and info["models"] == 9
+        t0, meta = load_tensors(out / "shard-00000.safetensors")
+        s0, _ = load_tensors(tmp_path / "zoo" / "shard-00000.safetensors")
+        assert meta["shard"] == "0" and torch.equal(t0["frequency"], s0["frequency"])
+        # per-edge masks move with their edges
+        for l in range(spec.depth):
+            assert torch.equal(t0[f"masks.{l}"], (t0[f"layers.{l}.coef"][..., 0] > 0).float())
+        if ref == "2":  # the reference model itself is left in place
+            for l in range(spec.depth):
+                assert torch.equal(dst.layers[l]["coef"][2], src.layers[l]["coef"][2])
+    r = CliRunner().invoke(
+        group, ["align", str(tmp_path / "zoo"), "--out", str(tmp_path / "x"), "--reference", "99"]
+    )
+    assert r.exit_code != 0 and "out of range" in r.output
