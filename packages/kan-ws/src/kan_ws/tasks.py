@@ -74,6 +74,7 @@ class TaskData:
     target_mean: Tensor | None = None
     target_std: Tensor | None = None
     perms: list[Tensor] | None = None
+    layers: list[dict[str, Tensor]] | None = None
 
     def __len__(self) -> int:
         return int(self.feats.shape[0])
@@ -157,7 +158,9 @@ def make_task(task: str, zoo: Any) -> TaskData:
     if kind == "regression":
         tr = y[splits["train"]]
         kw = {"target_mean": tr.mean(0), "target_std": tr.std(0).clamp_min(1e-6)}
-    return TaskData(task, kind, level, out, spec, graph_template(spec), feats, y, splits, **kw)
+    return TaskData(
+        task, kind, level, out, spec, graph_template(spec), feats, y, splits, layers=zoo.layers, **kw
+    )
 
 
 # ---------------------------------------------------------------------------------------------- alignment
@@ -241,7 +244,17 @@ def align_features(data: TaskData, max_reference_models: int = 1000) -> TaskData
     widths = data.template.widths
     if len(widths) <= 2:
         return replace(data, perms=[])
-    perms = merge_many_perms(widths, data.feats, data.splits["train"][:max_reference_models])
+    train = data.splits["train"]
+    try:
+        from kan_graph import align_stacked, merge_many
+    except ImportError:  # pragma: no cover - kan_graph without alignment
+        align_stacked = merge_many = None
+    if merge_many is not None and data.layers is not None:
+        sub = _select(data.layers, train)
+        ref = merge_many(sub, spec=data.spec, max_models=max_reference_models).reference
+        _, perms = align_stacked(data.spec, ref, data.layers)
+    else:
+        perms = merge_many_perms(widths, data.feats, train[:max_reference_models])
     feats = permute_edge_features(widths, data.feats, perms)
     targets = data.targets
     if data.level == "edge":
@@ -358,8 +371,11 @@ def _layer_masks(widths: tuple[int, ...], flat: Tensor) -> list[Tensor]:
     return out
 
 
-def _select(layers: list[dict[str, Tensor]], idx: Tensor, m: int) -> list[dict[str, Tensor]]:
-    return [{k: (v[idx] if v.dim() > 0 and v.shape[0] == m else v) for k, v in p.items()} for p in layers]
+def _select(layers: list[dict[str, Tensor]], idx: Tensor, m: int | None = None) -> list[dict[str, Tensor]]:
+    """Models ``idx`` of stacked layers (tensors without the model dim, e.g. a shared grid, are kept)."""
+    from kan_graph.symmetry import BASE_RANK
+
+    return [{k: (v[idx] if v.dim() > BASE_RANK.get(k, 0) else v) for k, v in p.items()} for p in layers]
 
 
 def _flat_inputs(X: Tensor) -> Tensor:

@@ -1,0 +1,229 @@
+"""Result tables and figures (matplotlib, Agg backend; PNG files).
+
+* :func:`results_table` - a paper-style table: one block per (task, zoo, training-set size), one row per
+  method in the paper's order, ``mean +- std`` over seeds for every metric.
+* :func:`plot_pruning` - the paper's figure 5: accuracy and kept-weight fraction of pruned classifiers per
+  label-noise bin for every method, the oracle and the unpruned models, and oracle vs predicted time.
+* :func:`plot_sine_curve` - test MSE against the number of training INRs (paper figure 8).
+* :func:`plot_ood` - metric against the hidden width of the input KANs (paper table 2 as a curve).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import defaultdict
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from .metrics import mean_std
+
+__all__ = [
+    "METHOD_ORDER",
+    "collect_results",
+    "results_table",
+    "plot_pruning",
+    "plot_sine_curve",
+    "plot_ood",
+    "plot_all",
+]
+
+METHOD_ORDER = (
+    "mlp",
+    "mlp-aug",
+    "mlp-align",
+    "dmc",
+    "deepsets",
+    "settrans",
+    "wskan",
+    "wskan-nope",
+    "wskan-nobidir",
+)
+_METRICS = {
+    "inr": ("accuracy",),
+    "sine": ("mse", "r2"),
+    "accuracy": ("mse", "r2"),
+    "mask": ("accuracy", "roc_auc"),
+}
+_ARROW = {"accuracy": "^", "r2": "^", "roc_auc": "^", "mse": "v"}
+
+
+def _display(method: str) -> str:
+    from .models import DISPLAY_NAMES
+
+    return DISPLAY_NAMES.get(method, method)
+
+
+def collect_results(paths: Iterable[str | Path]) -> list[dict[str, Any]]:
+    """Every run-result JSON (keys task/method/seed/metrics) in ``paths`` (files or folders, recursive)."""
+    rows = []
+    for p in paths:
+        p = Path(p)
+        files = sorted(p.rglob("*.json")) if p.is_dir() else [p]
+        for f in files:
+            try:
+                d = json.loads(f.read_text())
+            except (OSError, json.JSONDecodeError):
+                continue
+            if isinstance(d, dict) and {"task", "method", "metrics"} <= set(d):
+                rows.append(d)
+    return rows
+
+
+def _fmt(m: float, s: float) -> str:
+    if math.isnan(m):
+        return "n/a"
+    scale = 1.0 if abs(m) >= 0.01 or m == 0 else 1.0
+    return f"{m * scale:.4g} +- {s * scale:.2g}"
+
+
+def results_table(rows: list[dict[str, Any]]) -> str:
+    """Markdown table(s), mean +- std over seeds; methods in the paper's order."""
+    blocks: dict[tuple, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
+    for r in rows:
+        key = (r["task"], Path(str(r.get("zoo", ""))).name, int(r.get("train_size") or 0))
+        blocks[key][r["method"]].append(r)
+    out = []
+    for (task, zoo, n), by_method in sorted(blocks.items()):
+        metrics = _METRICS.get(task, tuple(next(iter(by_method.values()))[0]["metrics"]))
+        head = f"### {task}" + (f" on {zoo}" if zoo else "") + (f" (train n={n})" if n else "")
+        cols = " | ".join(f"{m} ({_ARROW.get(m, '')})" for m in metrics)
+        lines = [head, "", f"| method | seeds | {cols} |", "|---|---|" + "---|" * len(metrics)]
+        order = [m for m in METHOD_ORDER if m in by_method] + sorted(set(by_method) - set(METHOD_ORDER))
+        for m in order:
+            rs = by_method[m]
+            cells = []
+            for k in metrics:
+                vals = [
+                    float(r["metrics"].get(k)) if r["metrics"].get(k) is not None else math.nan for r in rs
+                ]
+                cells.append(_fmt(*mean_std(vals)))
+            lines.append(f"| {_display(m)} | {len(rs)} | " + " | ".join(cells) + " |")
+        out.append("\n".join(lines))
+    return "\n\n".join(out) + "\n"
+
+
+def _pct(values: list[float | None]) -> list[float]:
+    """Percentages; ``None`` (NaN written to JSON as null, e.g. an empty noise bin) becomes NaN."""
+    return [math.nan if v is None else 100.0 * v for v in values]
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_pruning(pruning: dict[str, Any], path: str | Path, timing: dict[str, float] | None = None) -> Path:
+    """Figure 5 of the paper from :func:`kan_ws.tasks.downstream_pruning` output (averaged over seeds)."""
+    plt = _plt()
+    bins = pruning["bins"]
+    centers = [(a + b) / 2 * 100 for a, b in zip(bins[:-1], bins[1:])]
+    ncols = 3 if timing else 2
+    fig, axes = plt.subplots(1, ncols, figsize=(5 * ncols, 4))
+    for name, r in pruning["methods"].items():
+        style = {"original": "k--", "oracle": "k-"}.get(name, "o-")
+        label = {"original": "Original KAN", "oracle": "Oracle prune"}.get(name, _display(name))
+        axes[0].plot(centers, _pct(r["accuracy_binned"]), style, label=label)
+        if name != "original":
+            axes[1].plot(centers, _pct(r["kept_binned"]), style, label=label)
+    chance = 100.0 / pruning.get("num_classes", 10)
+    axes[0].axhline(chance, color="grey", ls=":", label="Random classifier")
+    for ax, yl, t in (
+        (axes[0], "Test accuracy (%)", "(a) Downstream prune accuracy"),
+        (axes[1], "Weights kept (%)", "(b) Kept weights"),
+    ):
+        ax.set_xlabel("Noisy labels (%)")
+        ax.set_ylabel(yl)
+        ax.set_title(t)
+        ax.set_xlim(0, 100)
+    axes[0].legend(fontsize=7)
+    if timing:
+        ax = axes[2]
+        vals = [timing["oracle_seconds"], timing["predict_seconds"]]
+        ax.bar(["Oracle prune", "WS-KAN"], vals, color=["grey", "tab:blue"])
+        ax.set_yscale("log")
+        for i, v in enumerate(vals):
+            ax.text(i, v, f"{v:.2g} s", ha="center", va="bottom")
+        ax.set_ylabel("Time (s, log scale)")
+        ax.set_title(f"(c) Prune timing ({timing['oracle_seconds'] / timing['predict_seconds']:.0f}x)")
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def plot_sine_curve(rows: list[dict[str, Any]], path: str | Path) -> Path:
+    """Test MSE on frequency regression against the training-set size, per method (mean +- std)."""
+    plt = _plt()
+    data: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for r in rows:
+        if r["task"] == "sine":
+            data[r["method"]][int(r["train_size"])].append(float(r["metrics"]["mse"]))
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for m in [m for m in METHOD_ORDER if m in data]:
+        ns = sorted(data[m])
+        ms = [mean_std(data[m][n]) for n in ns]
+        ax.errorbar(ns, [a for a, _ in ms], yerr=[s for _, s in ms], marker="o", capsize=3, label=_display(m))
+    ax.set_yscale("log")
+    ax.set_xlabel("Number of train samples")
+    ax.set_ylabel("MSE (log scale)")
+    ax.set_title("Sine-wave INRs: frequency regression")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def plot_ood(ood: dict[str, dict[str, list[dict[str, float]]]], path: str | Path, metric: str) -> Path:
+    """``ood[method][h] = [metrics per seed]`` -> metric against hidden width ``h``."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for m, by_h in ood.items():
+        hs = sorted(by_h, key=int)
+        ms = [mean_std([float(d[metric]) for d in by_h[h]]) for h in hs]
+        ax.errorbar(
+            [int(h) for h in hs],
+            [a for a, _ in ms],
+            yerr=[s for _, s in ms],
+            marker="o",
+            capsize=3,
+            label=_display(m),
+        )
+    ax.set_xlabel("Hidden width h of the input KANs (trained on the smallest)")
+    ax.set_ylabel(metric)
+    ax.set_title("Out-of-distribution generalisation to wider KANs")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def plot_all(results: str | Path, out: str | Path) -> list[Path]:
+    """Every figure whose inputs exist under ``results`` (pruning.json, sine sweep runs, ood.json)."""
+    results, out = Path(results), Path(out)
+    written = []
+    pr = results / "pruning.json"
+    if pr.is_file():
+        d = json.loads(pr.read_text())
+        written.append(plot_pruning(d["pruning"], out / "pruning.png", d.get("timing")))
+    rows = collect_results([results])
+    if len({int(r.get("train_size") or 0) for r in rows if r["task"] == "sine"}) > 1:
+        written.append(plot_sine_curve(rows, out / "sine_curve.png"))
+    ood = results / "ood.json"
+    if ood.is_file():
+        d = json.loads(ood.read_text())
+        written.append(plot_ood(d["results"], out / "ood.png", d["metric"]))
+    return written
