@@ -223,7 +223,13 @@ def info(device: str, as_json: bool) -> None:
 @click.option("--lr", default=0.02, show_default=True, type=click.FloatRange(min=0, min_open=True))
 @click.option("--points", default=3000, show_default=True, type=click.IntRange(min=10), help="Train points.")
 @click.option("--grid-size", default=5, show_default=True, type=click.IntRange(min=1))
-@click.option("--threads", default=None, type=click.IntRange(min=1), help="torch intra-op threads.")
+@click.option(
+    "--threads",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="torch intra-op threads (the problem is tiny: more threads only add overhead).",
+)
 @click.option("--log-every", default=100, show_default=True, type=click.IntRange(min=1))
 def quickstart(
     device: str,
@@ -232,7 +238,7 @@ def quickstart(
     lr: float,
     points: int,
     grid_size: int,
-    threads: int | None,
+    threads: int,
     log_every: int,
 ) -> None:
     """Fit a [2, 5, 1] B-spline KAN to f(x, y) = exp(sin(pi x) + y^2) with Adam.
@@ -252,49 +258,52 @@ def quickstart(
         dev = runtime.resolve_device(device)
     except (RuntimeError, ValueError, TypeError) as exc:
         raise click.BadParameter(str(exc), param_hint="--device") from exc
-    runtime.set_threads(threads)
-    gen = runtime.make_generator(seed)
+    previous_threads = runtime.set_threads(threads)
+    try:
+        gen = runtime.make_generator(seed)
 
-    def target(x: torch.Tensor) -> torch.Tensor:  # (B, 2) -> (B, 1)
-        return torch.exp(torch.sin(math.pi * x[:, :1]) + x[:, 1:] ** 2)
+        def target(x: torch.Tensor) -> torch.Tensor:  # (B, 2) -> (B, 1)
+            return torch.exp(torch.sin(math.pi * x[:, :1]) + x[:, 1:] ** 2)
 
-    n_test = max(points // 3, 10)
-    x = torch.rand(points + n_test, 2, generator=gen) * 2 - 1
-    y = target(x)
-    x, y = x.to(dev), y.to(dev)
-    x_train, y_train, x_test, y_test = x[:points], y[:points], x[points:], y[points:]
-    model = KAN.from_widths([2, 5, 1], grid_size=grid_size, spline_order=3, generator=gen).to(dev)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps, eta_min=lr * 0.05)
+        n_test = max(points // 3, 10)
+        x = torch.rand(points + n_test, 2, generator=gen) * 2 - 1
+        y = target(x)
+        x, y = x.to(dev), y.to(dev)
+        x_train, y_train, x_test, y_test = x[:points], y[:points], x[points:], y[points:]
+        model = KAN.from_widths([2, 5, 1], grid_size=grid_size, spline_order=3, generator=gen).to(dev)
+        opt = torch.optim.Adam(model.parameters(), lr=lr)
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps, eta_min=lr * 0.05)
 
-    def rmse(xs: torch.Tensor, ys: torch.Tensor) -> float:
-        with torch.no_grad():
-            return float((model(xs) - ys).pow(2).mean().sqrt())
+        def rmse(xs: torch.Tensor, ys: torch.Tensor) -> float:
+            with torch.no_grad():
+                return float((model(xs) - ys).pow(2).mean().sqrt())
 
-    baseline = float((y_test - y_train.mean()).pow(2).mean().sqrt())
-    n_params = sum(p.numel() for p in model.parameters())
-    click.echo(
-        f"KAN [2, 5, 1], B-spline G={grid_size} k=3, {n_params} parameters, {points} train / {n_test} test "
-        f"points, device {dev}, seed {seed}"
-    )
-    click.echo(f"mean-predictor test RMSE {baseline:.4f}")
-    start = time.perf_counter()
-    for step in range(1, steps + 1):
-        opt.zero_grad(set_to_none=True)
-        loss = (model(x_train) - y_train).pow(2).mean()
-        loss.backward()
-        opt.step()
-        sched.step()
-        if step % log_every == 0 or step == steps:
-            click.echo(
-                f"step {step:5d}  train RMSE {rmse(x_train, y_train):.4f}  test RMSE {rmse(x_test, y_test):.4f}"
-            )
-    elapsed = time.perf_counter() - start
-    train_rmse, test_rmse = rmse(x_train, y_train), rmse(x_test, y_test)
-    click.echo(
-        f"final: train RMSE {train_rmse:.4f}  test RMSE {test_rmse:.4f}  "
-        f"({baseline / max(test_rmse, 1e-12):.1f}x better than the mean predictor, {elapsed:.1f} s)"
-    )
+        baseline = float((y_test - y_train.mean()).pow(2).mean().sqrt())
+        n_params = sum(p.numel() for p in model.parameters())
+        click.echo(
+            f"KAN [2, 5, 1], B-spline G={grid_size} k=3, {n_params} parameters, {points} train / {n_test} test "
+            f"points, device {dev}, seed {seed}"
+        )
+        click.echo(f"mean-predictor test RMSE {baseline:.4f}")
+        start = time.perf_counter()
+        for step in range(1, steps + 1):
+            opt.zero_grad(set_to_none=True)
+            loss = (model(x_train) - y_train).pow(2).mean()
+            loss.backward()
+            opt.step()
+            sched.step()
+            if step % log_every == 0 or step == steps:
+                click.echo(
+                    f"step {step:5d}  train RMSE {rmse(x_train, y_train):.4f}  test RMSE {rmse(x_test, y_test):.4f}"
+                )
+        elapsed = time.perf_counter() - start
+        train_rmse, test_rmse = rmse(x_train, y_train), rmse(x_test, y_test)
+        click.echo(
+            f"final: train RMSE {train_rmse:.4f}  test RMSE {test_rmse:.4f}  "
+            f"({baseline / max(test_rmse, 1e-12):.1f}x better than the mean predictor, {elapsed:.1f} s)"
+        )
+    finally:
+        runtime.set_threads(previous_threads)
 
 
 def main(argv: list[str] | None = None) -> Any:
