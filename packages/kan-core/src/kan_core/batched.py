@@ -58,6 +58,7 @@ __all__ = [
     "epoch_batches",
     "estimate_model_bytes",
     "default_max_memory",
+    "eval_batch_size",
     "plan_chunk_size",
     "predict_stacked",
     "evaluate_stacked",
@@ -170,11 +171,18 @@ def estimate_model_bytes(spec: KANSpec, batch_size: int, *, data_bytes: int = 0,
 
 
 def default_max_memory(device: torch.device) -> int:
-    """Memory budget for one chunk: 70 % of free CUDA memory, else 4 GiB."""
+    """Memory budget for one chunk: 50 % of the CUDA device's total memory, else 4 GiB. Deterministic
+    (not based on free memory), so a rebuilt zoo trains in the same chunks."""
     if device.type == "cuda":
-        free, _ = torch.cuda.mem_get_info(device)
-        return int(0.7 * free)
+        return int(0.5 * torch.cuda.get_device_properties(device).total_memory)
     return 4 << 30
+
+
+def eval_batch_size(spec: KANSpec, num_models: int, max_memory_bytes: int, *, dtype_bytes: int = 4) -> int:
+    """Samples per forward pass so that ``num_models`` models' inference fits ``max_memory_bytes``."""
+    n, k = spec.num_coefficients, spec.spline_order
+    per_sample = sum(i * (n * dtype_bytes + (k + 1) * 16 + 2 * dtype_bytes) + o * dtype_bytes for o, i in spec.layer_shapes())
+    return int(max(1, min(65536, max_memory_bytes // max(1, 2 * per_sample * num_models))))
 
 
 def plan_chunk_size(num_models: int, bytes_per_model: int, max_memory_bytes: int) -> int:
@@ -206,8 +214,11 @@ def _per_model_loss(pred: Tensor, target: Tensor, loss: str) -> Tensor:
 
 
 @torch.no_grad()
-def predict_stacked(spec: KANSpec, layers: Layers, x: Tensor, *, batch_size: int = 8192) -> Tensor:
-    """Outputs of every model: ``x (N, d_0)`` shared or ``(M, N, d_0)`` -> ``(M, N, d_L)``, in data batches."""
+def predict_stacked(spec: KANSpec, layers: Layers, x: Tensor, *, batch_size: int | None = None) -> Tensor:
+    """Outputs of every model: ``x (N, d_0)`` shared or ``(M, N, d_0)`` -> ``(M, N, d_L)``, in data batches
+    (``batch_size`` None: sized to :func:`default_max_memory`)."""
+    if batch_size is None:
+        batch_size = eval_batch_size(spec, layers[0]["coef"].shape[0], default_max_memory(x.device))
     uniform = _uniform_flags(spec, layers)
     shared = x.dim() == 2
     outs = []
@@ -223,7 +234,7 @@ def predict_stacked(spec: KANSpec, layers: Layers, x: Tensor, *, batch_size: int
 
 @torch.no_grad()
 def evaluate_stacked(
-    spec: KANSpec, layers: Layers, x: Tensor, y: Tensor, *, loss: str = "mse", batch_size: int = 8192
+    spec: KANSpec, layers: Layers, x: Tensor, y: Tensor, *, loss: str = "mse", batch_size: int | None = None
 ) -> dict[str, Tensor]:
     """Per-model mean loss over all of ``(x, y)`` and, for classification, accuracy; each ``(M,)``.
 
@@ -232,6 +243,8 @@ def evaluate_stacked(
         raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
     m = layers[0]["coef"].shape[0]
     n = x.shape[-2]
+    if batch_size is None:
+        batch_size = eval_batch_size(spec, m, default_max_memory(x.device))
     y_shared = y.dim() == (2 if loss == "mse" else 1)
     total = torch.zeros(m, dtype=torch.float64, device=x.device)
     correct = torch.zeros(m, dtype=torch.float64, device=x.device)
@@ -349,7 +362,6 @@ def train_stacked(
     dtype: torch.dtype = torch.float32,
     max_memory_bytes: int | None = None,
     chunk_size: int | None = None,
-    eval_batch_size: int = 8192,
     progress: Callable[[int], None] | None = None,
 ) -> TrainResult:
     """Train ``M`` KANs of one spec, each on its own targets, as stacked tensors.
@@ -403,10 +415,12 @@ def train_stacked(
         per_model_data = y[0].numel() * y.element_size() + (
             x[0].numel() * x.element_size() if x.dim() == 3 else 0
         )
-        budget = max_memory_bytes if max_memory_bytes is not None else default_max_memory(dev)
-        chunk_size = plan_chunk_size(m, estimate_model_bytes(spec, eff_b, data_bytes=per_model_data), budget)
+        budget0 = max_memory_bytes if max_memory_bytes is not None else default_max_memory(dev)
+        chunk_size = plan_chunk_size(m, estimate_model_bytes(spec, eff_b, data_bytes=per_model_data), budget0)
     chunk_size = max(1, min(int(chunk_size), m))
 
+    budget = max_memory_bytes if max_memory_bytes is not None else default_max_memory(dev)
+    eval_b = eval_batch_size(spec, chunk_size, budget)
     x_dev = x.to(dev, dtype) if x.dim() == 2 else None
     y_dtype = dtype if loss == "mse" else torch.long
     chunks: list[Layers] = []
@@ -417,12 +431,12 @@ def train_stacked(
         xc = x_dev if x_dev is not None else x[sl].to(dev, dtype)
         yc = y[sl].to(dev, y_dtype)
         gens = [None if full else torch.Generator().manual_seed(b) for b in batch_seeds[sl]]
-        before = evaluate_stacked(spec, init, xc, yc, loss=loss, batch_size=eval_batch_size)
+        before = evaluate_stacked(spec, init, xc, yc, loss=loss, batch_size=eval_b)
         trained = _train_chunk(
             spec, init, xc, yc, gens, steps=steps, lr=lr, optimizer=optimizer, weight_decay=weight_decay,
             betas=betas, batch_size=None if full else eff_b, loss=loss,
         )  # fmt: skip
-        after = evaluate_stacked(spec, trained, xc, yc, loss=loss, batch_size=eval_batch_size)
+        after = evaluate_stacked(spec, trained, xc, yc, loss=loss, batch_size=eval_b)
         metrics.setdefault("initial_loss", []).append(before["loss"])
         for k, v in after.items():
             metrics.setdefault(k, []).append(v)
