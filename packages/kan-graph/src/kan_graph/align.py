@@ -93,28 +93,38 @@ def weight_matching(
     if not hidden or m == 0:
         return perms, 0
     shared = ref_feats[0].dim() == 3
+    # layouts that make every cost term one contiguous matmul:
+    #   in-term of hidden h:  B_{h-1} (M, out=k, in, F), its `in` axis permuted by perm_{h-1}
+    #   out-term of hidden h: B_h^T   (M, in=k, out, F), its `out` axis permuted by perm_{h+1}
+    b_t = [f.transpose(-3, -2).contiguous() for f in feats]
+    b_n = [f.contiguous() for f in feats]
+    a_in = [f.reshape(*f.shape[:-2], -1) for f in ref_feats]  # (..., out, in*F)
+    a_out = [
+        f.transpose(-3, -2).reshape(*f.shape[:-3], f.shape[-2], -1) for f in ref_feats
+    ]  # (..., in, out*F)
 
     def step(h: int, idx: Tensor, use_out: bool) -> Tensor:
         """Solve for ``perm_h`` of the models ``idx`` with the others fixed; returns which changed."""
+        everyone = len(idx) == m
         sel = idx.to(dev)
+
+        def pick(t: Tensor) -> Tensor:
+            return t if everyone else t.index_select(0, sel)
+
         ma, d = len(idx), widths[h]
-        # in-edges: layer h-1, rows are neuron h (candidate k), columns permuted by perm_{h-1}
-        b_in = feats[h - 1].index_select(0, sel)
+        b_in = pick(b_n[h - 1])
         if h - 1 >= 1:
-            b_in = _take(b_in, -2, perms[h - 2].index_select(0, sel), 3)
-        a_in = ref_feats[h - 1] if shared else ref_feats[h - 1].index_select(0, sel)
-        ai = a_in.reshape(*a_in.shape[:-3], d, -1)  # (..., j, i*f)
+            b_in = _take(b_in, -2, pick(perms[h - 2]), 3)
+        ai = a_in[h - 1] if shared else pick(a_in[h - 1])  # (..., j, i*f)
         cost = torch.matmul(ai, b_in.reshape(ma, d, -1).transpose(-1, -2))  # (Ma, j, k)
         if use_out:
-            # out-edges: layer h, columns are neuron h, rows permuted by perm_{h+1}
-            b_out = feats[h].index_select(0, sel)
+            b_out = pick(b_t[h])
             if h + 1 <= L - 1:
-                b_out = _take(b_out, -3, perms[h].index_select(0, sel), 3)
-            a_out = ref_feats[h] if shared else ref_feats[h].index_select(0, sel)
-            ao = a_out.transpose(-3, -2).reshape(*a_out.shape[:-3], d, -1)  # (..., j, o*f)
-            cost = cost + torch.matmul(ao, b_out.transpose(-3, -2).reshape(ma, d, -1).transpose(-1, -2))
+                b_out = _take(b_out, -2, pick(perms[h]), 3)
+            ao = a_out[h] if shared else pick(a_out[h])  # (..., j, o*f)
+            cost = cost + torch.matmul(ao, b_out.reshape(ma, d, -1).transpose(-1, -2))
         c = cost.to(torch.float64).cpu().numpy()
-        old = perms[h - 1].index_select(0, sel).cpu().numpy()
+        old = pick(perms[h - 1]).cpu().numpy()
         new = np.empty_like(old)
         for r in range(ma):
             new[r] = linear_sum_assignment(c[r], maximize=True)[1]

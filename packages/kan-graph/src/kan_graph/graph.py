@@ -163,8 +163,16 @@ def _graph_tensors(
     ref = layers[0]["coef"]
     m = ref.shape[0]
     dev, dt = ref.device, ref.dtype
-    feats = edge_features(spec, layers, encoding, num_points, derivative)
-    edge_attr = torch.cat([f.reshape(m, -1, f.shape[-1]) for f in feats], 1)  # (M, E, F)
+    if encoding == "raw":  # write [w_b, w_s, c] straight into one buffer (one copy of every tensor)
+        edge_attr = torch.empty(m, st.num_edges, spec.edge_feature_dim, dtype=dt, device=dev)
+        for l, (p, (o, i)) in enumerate(zip(layers, spec.layer_shapes())):
+            view = edge_attr[:, st.edge_offsets[l] : st.edge_offsets[l + 1]].view(m, o, i, -1)
+            view[..., 0] = p["scale_base"]
+            view[..., 1] = p["scale_sp"]
+            view[..., 2:] = p["coef"]
+    else:
+        feats = edge_features(spec, layers, encoding, num_points, derivative)
+        edge_attr = torch.cat([f.reshape(m, -1, f.shape[-1]) for f in feats], 1)  # (M, E, F)
     edge_mask = torch.cat([p["mask"].reshape(m, -1) for p in layers], 1)  # (M, E)
     n = st.num_nodes
     K = _grid_len(spec)

@@ -18,6 +18,7 @@ the function computed by the KAN does not change.
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Mapping, Sequence
 
 import torch
@@ -127,22 +128,23 @@ def _take(t: Tensor, dim: int, perm: Tensor, base_rank: int) -> Tensor:
     """Gather ``t`` along ``dim`` (negative) with ``perm: (n,)`` or per-model ``(M, n)``.
 
     For per-model perms ``t`` must have a leading model dim ``M`` (a tensor of rank ``base_rank`` without
-    one, shared by all models, is expanded first).
+    one, shared by all models, is expanded first). Per-model gathers run as one ``index_select`` over
+    the contiguous trailing blocks (much faster than ``torch.gather`` with an expanded index).
     """
     perm = perm.to(t.device)
     if perm.dim() == 1:
         return t.index_select(dim, perm)
-    m = perm.shape[0]
+    m, n = perm.shape
     if t.dim() == base_rank:
         t = t.expand(m, *t.shape)
     if t.shape[0] != m:
         raise ValueError(f"per-model permutations for {m} models but tensor has leading dim {t.shape[0]}")
-    nd = t.dim()
-    d = nd + dim
-    shape = [m] + [1] * (nd - 1)
-    shape[d] = perm.shape[1]
-    idx = perm.reshape(shape).expand(*t.shape[:d], perm.shape[1], *t.shape[d + 1 :])
-    return torch.gather(t, d, idx)
+    d = t.dim() + dim
+    shape = t.shape
+    a = math.prod(shape[1:d])
+    b = math.prod(shape[d + 1 :])
+    idx = (torch.arange(m * a, device=t.device) * n).view(m, a, 1) + perm.view(m, 1, n)
+    return t.reshape(m * a * n, b).index_select(0, idx.flatten()).view(shape)
 
 
 def permute_layers(
