@@ -23,7 +23,7 @@ from torch import Tensor
 from .inr import downsample_images
 from .presets import Preset
 
-__all__ = ["ClassifierTask", "noisy_labels"]
+__all__ = ["ClassifierTask", "noisy_labels", "classifier_data"]
 
 
 def noisy_labels(labels: Tensor, fraction: float, generator: torch.Generator) -> Tensor:
@@ -101,3 +101,17 @@ class ClassifierTask:
             for a, t, l, k in zip(acc, result.metrics["accuracy"].cpu(), result.metrics["loss"].cpu(), kept.cpu())
         ]  # fmt: skip
         return {"test_accuracy": acc.float()}, [m.cpu() for m in masks], meta
+
+
+def classifier_data(zoo: Any, split: str = "test", data_root: Any = None) -> tuple[Tensor, Tensor]:
+    """The inputs ``(N, d_0)`` and clean labels ``(N,)`` a classifier zoo's models were trained
+    (``split="train"``, after the preset's subset) or evaluated (``"test"``) on, preprocessed the same
+    way (downsampling, flattening). ``zoo`` is a :class:`~kan_ws.zoo.Zoo` (its ``config`` and seed)."""
+    from .presets import Preset
+
+    cfg = dict(zoo.config)
+    cfg["widths"] = tuple(cfg["widths"])
+    cfg["splits"] = tuple(cfg["splits"])
+    cfg["noise_range"] = tuple(cfg["noise_range"])
+    task = ClassifierTask(Preset(**cfg), len(zoo), int(zoo.seed), data_root)
+    return (task.x, task.y) if split == "train" else (task.x_test, task.y_test)

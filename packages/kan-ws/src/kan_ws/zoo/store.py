@@ -208,9 +208,15 @@ class Zoo:
     splits: dict[str, Tensor]
     preset: str = ""
     config: dict[str, Any] = field(default_factory=dict)
+    seed: int = 0
 
     def __len__(self) -> int:
         return int(self.layers[0]["coef"].shape[0])
+
+    @property
+    def dataset(self) -> str | None:
+        """The image dataset the zoo was built from (None for sine zoos)."""
+        return self.config.get("dataset")
 
     def kan(self, i: int) -> KAN:
         """Model ``i`` as a :class:`kan_core.KAN` (a copy)."""
@@ -235,6 +241,7 @@ class Zoo:
             splits=splits,
             preset=self.preset,
             config=dict(self.config),
+            seed=self.seed,
         )
 
     def to(self, device: Any) -> Zoo:
@@ -248,6 +255,7 @@ class Zoo:
             splits=self.splits,
             preset=self.preset,
             config=self.config,
+            seed=self.seed,
         )
 
 
