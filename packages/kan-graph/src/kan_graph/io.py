@@ -13,6 +13,8 @@ header, JSON metadata (``format``, ``encoding``, ``specs``, the per-graph node/e
 
 from __future__ import annotations
 
+import copy
+import hashlib
 import json
 import re
 from collections.abc import Sequence
@@ -87,7 +89,11 @@ def read_stacked_zoo(path: str | Path) -> StackedZoo:
     except json.JSONDecodeError as e:
         raise ValueError(f"{mpath}: not valid JSON ({e})") from e
     spec = _spec_from_manifest(manifest, mpath)
-    names = sorted(p.name for p in path.glob("shard-*.safetensors"))
+    listed = manifest.get("shards")
+    if isinstance(listed, list) and listed and all(isinstance(e, dict) and "file" in e for e in listed):
+        names = [str(e["file"]) for e in listed]  # kan_ws.zoo manifests list their shards (with SHA-256)
+    else:
+        names = sorted(p.name for p in path.glob("shard-*.safetensors"))
     if not names:
         raise ValueError(f"{path}: no shard-*.safetensors files")
     per_shard_layers: list[list[dict[str, Tensor]]] = []
@@ -148,7 +154,8 @@ def write_stacked_zoo(
     Non-layer tensors are carried over unchanged, except per-edge tensors named ``{name}.{l}`` with
     shape ``(M, out_l, in_l)`` (e.g. oracle pruning masks ``masks.{l}``), which are permuted with
     ``perms`` like the edges so that they stay attached to their edges. Every file is written atomically;
-    ``manifest.json`` is written last. ``extra_files`` maps extra file names to their bytes.
+    ``manifest.json`` is written last, with the ``sha256`` of every listed shard (``kan_ws.zoo`` manifests)
+    recomputed for the new shard files; nothing else in the manifest changes. ``extra_files`` maps extra file names to their bytes.
     """
     from .symmetry import _take
 
@@ -177,8 +184,12 @@ def write_stacked_zoo(
         start += size
     for fname, data in (extra_files or {}).items():
         atomic_write_bytes(out / fname, data)
+    manifest = copy.deepcopy(zoo.manifest)
+    for entry in manifest.get("shards", []) if isinstance(manifest.get("shards"), list) else []:
+        if isinstance(entry, dict) and "sha256" in entry and "file" in entry:
+            entry["sha256"] = hashlib.sha256((out / entry["file"]).read_bytes()).hexdigest()
     atomic_write_bytes(
-        out / "manifest.json", (json.dumps(zoo.manifest, indent=2, sort_keys=True) + "\n").encode()
+        out / "manifest.json", (json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode()
     )
     return out
 
