@@ -328,7 +328,7 @@ def merge_many(
     features: str = "raw",
     num_points: int = 32,
     derivative: bool | str = False,
-    chunk_size: int = 64,
+    chunk_size: int | None = None,
     seed: int = 0,
     progress: Callable[[int, float], None] | None = None,
 ) -> MergeResult:
@@ -337,8 +337,10 @@ def merge_many(
     Call as ``merge_many(list_of_kans)``, ``merge_many(stacked_layers, spec=spec)`` or
     ``merge_many(spec, stacked_layers)``. Each round aligns every model of the subset to the mean of the
     *other* aligned models (leave-one-out), in chunks of ``chunk_size`` models updated one after another
-    (chunk-wise Gauss-Seidel; ``chunk_size=1`` is Ainsworth et al.'s sequential algorithm), until the
-    relative change of the mean of the aligned features falls below ``tol`` or ``max_rounds`` ran.
+    (chunk-wise Gauss-Seidel; ``chunk_size=1`` is Ainsworth et al.'s sequential algorithm; the default
+    ``ceil(S / 16)`` keeps 16 sequential updates per round, enough to avoid the 2-cycles of a fully
+    simultaneous update), until the relative change of the mean of the aligned features falls below
+    ``tol``, a round changes no permutation, or ``max_rounds`` ran.
 
     Args:
         max_models: size of the seeded random subset (the paper: 1000).
@@ -370,11 +372,14 @@ def merge_many(
     aligned = _permute_feats(feats, perms)
     total = [a.sum(0) for a in aligned]
     mean_old = [t / s for t in total]
+    if chunk_size is None:
+        chunk_size = max(1, math.ceil(s / 16))
     history: list[float] = []
     converged = False
     rounds = 0
     for r in range(max_rounds):
         rounds += 1
+        before = [p.clone() for p in perms]
         order = torch.randperm(s, generator=g)
         for c in range(0, s, chunk_size):
             ids = order[c : c + chunk_size].to(dev)
@@ -397,7 +402,7 @@ def merge_many(
         if progress is not None:
             progress(rounds, rel)
         mean_old = mean_new
-        if rel < tol:
+        if rel < tol or all(torch.equal(a, b) for a, b in zip(before, perms)):
             converged = True
             break
     al_layers = permute_stacked(spec, sub, perms)
