@@ -65,6 +65,8 @@ def test_root_lists_builtins_and_entry_points():
     assert {"info", "quickstart"} | declared <= listed
     assert command_available("info") and command_available("quickstart")
     assert not command_available("no-such-command")
+    version = CliRunner().invoke(cli, ["--version"])
+    assert version.exit_code == 0 and f"kan-core {metadata.version('kan-core')}" in version.output
 
 
 def test_root_help_does_not_import_torch(python, subprocess_env):
