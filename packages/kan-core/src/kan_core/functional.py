@@ -38,6 +38,7 @@ from torch import Tensor
 from .basis import (
     WAVELET_FUNCTIONS,
     bspline_basis,
+    bspline_features,
     chebyshev_basis,
     gram_basis,
     legendre_basis,
@@ -102,11 +103,21 @@ def layer_forward(x: Tensor, p: Params, spec: KANSpec, uniform: bool | None = No
     if spec.basis == "wavelet":
         edges = _wavelet_edges(x, p, spec) * (mask * p["scale_sp"]).unsqueeze(-3)
         y = edges.sum(-1)
-        y = y + (base_activation(x, spec) @ wb.transpose(-1, -2) if batched else F.linear(base_activation(x, spec), wb))
+        y = y + (
+            base_activation(x, spec) @ wb.transpose(-1, -2)
+            if batched
+            else F.linear(base_activation(x, spec), wb)
+        )
         return _affine(y, p, spec)
-    feats = basis_features(x, p, spec, uniform)  # (..., B, in, n)
-    w = ((mask * p["scale_sp"]).unsqueeze(-1) * p["coef"]).flatten(-2)  # (..., out, in * n)
-    f = feats.flatten(-2)  # (..., B, in * n)
+    if spec.basis == "bspline":
+        # basis-major layout: the features flatten to (..., B, n * in) without a copy
+        f = bspline_features(x, p["grid"], spec.spline_order, uniform).flatten(-2)  # (..., B, n * in)
+        w = ((mask * p["scale_sp"]).unsqueeze(-2) * p["coef"].transpose(-1, -2)).flatten(
+            -2
+        )  # (..., out, n * in)
+    else:
+        f = basis_features(x, p, spec, uniform).flatten(-2)  # (..., B, in * n)
+        w = ((mask * p["scale_sp"]).unsqueeze(-1) * p["coef"]).flatten(-2)  # (..., out, in * n)
     b = base_activation(x, spec)
     if batched:
         y = f @ w.transpose(-1, -2) + b @ wb.transpose(-1, -2)

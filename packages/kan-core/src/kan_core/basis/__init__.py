@@ -4,6 +4,7 @@ from .bspline import (
     bspline_basis,
     bspline_basis_reference,
     bspline_derivative_reference,
+    bspline_features,
     extend_grid,
     fit_coefficients,
     grid_is_uniform,
@@ -16,6 +17,7 @@ from .wavelet import WAVELET_FUNCTIONS, dog, mexican_hat, morlet
 __all__ = [
     "bspline_basis",
     "bspline_basis_reference",
+    "bspline_features",
     "bspline_derivative_reference",
     "extend_grid",
     "fit_coefficients",

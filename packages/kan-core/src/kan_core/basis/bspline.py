@@ -3,18 +3,21 @@
 A layer with ``in`` inputs keeps a knot vector per input, ``grid: (in, G + 2k + 1)``: the ``G + 1`` points
 of the domain extended by ``k`` knots on each side (pykan's ``extend_grid``). There are ``G + k`` bases.
 
-Two evaluations:
+Evaluations:
 
 * :func:`bspline_basis_reference` is the textbook Cox–de Boor recursion over all bases (dense,
   ``O(k (G + k))`` per value); it matches pykan's ``B_batch`` and is the reference in tests.
-* :func:`bspline_basis` uses locality: only the ``k + 1`` bases of the knot interval that holds ``x`` are
-  non-zero. It finds the interval in closed form on uniform grids (``floor((x - t_0) / h)``) or by
-  ``searchsorted`` on arbitrary grids, runs de Boor's triangle on those ``k + 1`` values only, and
-  scatters them into the dense ``(…, B, in, G + k)`` tensor. Its backward is analytic (the derivative of
-  a B-spline is a difference of lower-order ones) and gathers from the incoming gradient.
+* :func:`bspline_features` (layout ``(…, B, G + k, in)``, used by the layer forward) and
+  :func:`bspline_basis` (its ``(…, B, in, G + k)`` view). On uniform grids every basis is a shifted
+  cardinal B-spline, ``B_j(x) = N_k((x - t_0) / h - j)``, evaluated in closed form (symmetric truncated
+  powers) over all bases at once; arbitrary grids use the dense recursion with precomputed reciprocal
+  knot spans. The innermost dimension is ``in`` so every elementwise kernel runs over long contiguous
+  rows. Backward is analytic (the derivative of a B-spline is a difference of lower-order ones).
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 from torch import Tensor
@@ -23,6 +26,7 @@ __all__ = [
     "uniform_grid",
     "extend_grid",
     "bspline_basis",
+    "bspline_features",
     "bspline_basis_reference",
     "bspline_derivative_reference",
     "grid_is_uniform",
@@ -93,130 +97,191 @@ def bspline_derivative_reference(x: Tensor, grid: Tensor, k: int) -> Tensor:
     return torch.nan_to_num(a * low[..., :-1] - b * low[..., 1:])
 
 
-def _local(x: Tensor, grid: Tensor, k: int, uniform: bool) -> tuple[Tensor, Tensor, Tensor]:
-    """Non-zero bases of ``x``: positions ``(…, B, in, k+1)`` (clamped), values and derivatives.
+def bspline_features(x: Tensor, grid: Tensor, k: int, uniform: bool | None = None) -> Tensor:
+    """All ``G + k`` bases at ``x`` in the matmul-friendly layout ``(..., B, G + k, in)``.
 
-    Values and derivatives are zero where the basis does not exist or ``x`` lies outside the grid.
+    Same values as :func:`bspline_basis` (which returns ``bspline_features(...).transpose(-1, -2)``); the
+    layer forward flattens this layout to ``(..., B, (G + k) * in)`` without a copy. Every elementwise
+    step runs over a contiguous innermost ``in`` dimension, which is much faster on CPU than a tiny
+    innermost basis dimension.
+
+    Uniform grids use the closed form of the cardinal B-spline, ``B_j(x) = N_k((x - t_0) / h - j)``,
+    evaluated densely; other grids use the dense Cox–de Boor recursion with precomputed reciprocal knot
+    spans. Both have an analytic backward (``d B / d x`` from lower-order bases). Differentiable in ``x``
+    only. Shapes: ``x: (..., B, in)``, ``grid: (..., in, K)`` -> ``(..., B, K - k - 1, in)``.
     """
-    K = grid.shape[-1]
-    nb = K - k - 1
-    g = grid.unsqueeze(-3)  # (..., 1, in, K)
+    if grid.shape[-1] < 2 * k + 2:
+        raise ValueError(f"grid has {grid.shape[-1]} knots; order k={k} needs at least {2 * k + 2}")
+    if k < 1:
+        raise ValueError(f"spline order must be >= 1, got {k}")
+    if uniform is None:
+        uniform = grid_is_uniform(grid)
+    grid = grid.detach()
     if uniform:
-        t0 = g[..., 0]
-        h = (g[..., -1] - t0) / (K - 1)
-        u = (x - t0) / h
-        j = torch.floor(u)
-        t = u - j
-        j = j.long()
-    else:
-        lead = torch.broadcast_shapes(x.shape[:-2], grid.shape[:-2])
-        xs = x.expand(*lead, *x.shape[-2:]).transpose(-1, -2).contiguous()
-        gs = grid.expand(*lead, *grid.shape[-2:]).contiguous()
-        j = (torch.searchsorted(gs, xs, right=True) - 1).transpose(-1, -2)
-    inside = (j >= 0) & (j <= K - 2)
-    jc = j.clamp(0, K - 2)
-    r = torch.arange(k + 1, device=x.device)
-    pos = jc.unsqueeze(-1) - k + r  # basis index of each local value
-    valid = inside.unsqueeze(-1) & (pos >= 0) & (pos < nb)
-    if uniform:
-        vals, dvals = _uniform_triangle(t, k)
-        dvals = dvals / h.unsqueeze(-1)
-    else:
-        idx = (jc.unsqueeze(-1) - k + torch.arange(2 * k + 2, device=x.device)).clamp(0, K - 1)
-        knots = torch.gather(g.expand(*idx.shape[:-1], K), -1, idx)
-        vals, dvals = _general_triangle(x, knots, k)
-    zero = torch.zeros((), dtype=x.dtype, device=x.device)
-    vals = torch.where(valid, vals, zero)
-    dvals = torch.where(valid, dvals, zero)
-    return pos.clamp(0, nb - 1), vals, dvals
+        K = grid.shape[-1]
+        t0 = grid[..., :1].transpose(-1, -2)  # (..., 1, in)
+        inv_h = (K - 1) / (grid[..., -1:] - grid[..., :1]).transpose(-1, -2)  # (..., 1, in)
+        return _UniformBSpline.apply(x, t0, inv_h, k, K - k - 1)
+    return _GeneralBSpline.apply(x, grid, k)
 
 
-def _uniform_triangle(t: Tensor, k: int) -> tuple[Tensor, Tensor]:
-    """de Boor's triangle on unit-spaced knots; ``t in [0, 1)`` is the position in the interval."""
-    v = [torch.ones_like(t)]
-    dv: list[Tensor] = []
-    for d in range(1, k + 1):
-        if d == k:
-            dv = [(v[r - 1] if r >= 1 else 0) - (v[r] if r < d else 0) for r in range(d + 1)]
-        inv = 1.0 / d
-        v = [
-            (((t + (d - r)) * v[r - 1]) if r >= 1 else 0) * inv
-            + ((((r + 1) - t) * v[r]) if r < d else 0) * inv
-            for r in range(d + 1)
-        ]
-    return torch.stack(v, -1), torch.stack(dv, -1)
+def _cardinal_terms(k: int) -> list[tuple[float, float]]:
+    """``(d_q, w_q)`` with ``N_k(s) = sum_q w_q (d_q - |s - (k+1)/2|)_+^k`` (symmetric truncated powers)."""
+    out = []
+    for q in range((k + 2) // 2):
+        d = (k + 1) / 2 - q
+        if d > 0:
+            out.append((d, (-1) ** q * math.comb(k + 1, q) / math.factorial(k)))
+    return out
 
 
-def _general_triangle(x: Tensor, T: Tensor, k: int) -> tuple[Tensor, Tensor]:
-    """de Boor's triangle on gathered knots ``T[..., m] = t_{j-k+m}``, ``m = 0 .. 2k+1``."""
-    one = torch.ones((), dtype=x.dtype, device=x.device)
-
-    def ratio(num: Tensor, den: Tensor) -> Tensor:
-        return num / torch.where(den > 0, den, one)
-
-    v = [torch.ones_like(x)]
-    dv: list[Tensor] = []
-    for d in range(1, k + 1):
-        nv = []
-        for r in range(d + 1):
-            acc = torch.zeros_like(x)
-            if r >= 1:
-                acc = acc + ratio(x - T[..., k - d + r], T[..., k + r] - T[..., k - d + r]) * v[r - 1]
-            if r < d:
-                acc = acc + ratio(T[..., k + r + 1] - x, T[..., k + r + 1] - T[..., k - d + r + 1]) * v[r]
-            nv.append(acc)
-        if d == k:
-            for r in range(d + 1):
-                acc = torch.zeros_like(x)
-                if r >= 1:
-                    acc = acc + ratio(k * one, T[..., k + r] - T[..., r]) * v[r - 1]
-                if r < d:
-                    acc = acc - ratio(k * one, T[..., k + r + 1] - T[..., r + 1]) * v[r]
-                dv.append(acc)
-        v = nv
-    return torch.stack(v, -1), torch.stack(dv, -1)
+def _cardinal_into(s: Tensor, k: int, out: Tensor) -> None:
+    """``out = N_k(s + (k+1)/2)`` for centred positions ``s`` (consumed: overwritten in place)."""
+    a = s.abs_()
+    terms = _cardinal_terms(k)
+    acc: Tensor | None = None
+    for i, (d, w) in enumerate(terms):
+        last = i == len(terms) - 1
+        t = a.neg_().add_(d) if last else a.neg().add_(d)  # d - |s|
+        t = t.clamp_min_(0)
+        if k > 1:
+            t = t.pow_(k)
+        if acc is None:
+            if last:
+                out.copy_(t.mul_(w)) if w != 1 else out.copy_(t)
+            else:
+                acc = t.mul_(w)
+        elif last:
+            torch.add(acc, t, alpha=w, out=out)
+        else:
+            acc.add_(t, alpha=w)
 
 
-class _BSplineBasis(torch.autograd.Function):
+def _cardinal_derivative(s: Tensor, k: int) -> Tensor:
+    """``N_k'(s + (k+1)/2)`` for centred positions ``s`` (consumed)."""
+    sign = torch.sign(s)
+    a = s.abs_()
+    acc: Tensor | None = None
+    for d, w in _cardinal_terms(k):
+        t = a.neg().add_(d)  # d - |s|
+        if k == 1:
+            t = (t > 0).to(a.dtype)
+        else:
+            t = t.clamp_min_(0)
+            if k > 2:
+                t = t.pow_(k - 1)
+        acc = t.mul_(-w * k) if acc is None else acc.add_(t, alpha=-w * k)
+    assert acc is not None
+    return acc.mul_(sign)
+
+
+# Large short-lived temporaries are slow on CPU (the allocator returns them to the OS and their pages
+# fault again on the next call), so the dense evaluations work on chunks of basis rows whose
+# temporaries stay below _CHUNK_ELEMS elements; the only large allocation is the output.
+_CHUNK_ELEMS = 1 << 17
+
+
+def _row_chunks(nb: int, row_numel: int) -> list[tuple[int, int]]:
+    step = max(1, min(nb, _CHUNK_ELEMS // max(row_numel, 1)))
+    return [(j, min(j + step, nb)) for j in range(0, nb, step)]
+
+
+class _UniformBSpline(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x: Tensor, grid: Tensor, k: int, uniform: bool) -> Tensor:  # type: ignore[override]
-        pos, vals, dvals = _local(x, grid, k, uniform)
-        nb = grid.shape[-1] - k - 1
-        out = torch.zeros(*pos.shape[:-1], nb, dtype=x.dtype, device=x.device)
-        out.scatter_add_(-1, pos, vals)
-        ctx.save_for_backward(pos, dvals)
-        ctx.x_shape = x.shape
+    def forward(ctx, x: Tensor, t0: Tensor, inv_h: Tensor, k: int, nb: int) -> Tensor:  # type: ignore[override]
+        u = (x - t0).mul_(inv_h)  # (..., B, in), position in units of the knot spacing
+        out = torch.empty(*u.shape[:-1], nb, u.shape[-1], dtype=u.dtype, device=u.device)
+        centres = torch.arange(nb, dtype=u.dtype, device=u.device).add_((k + 1) / 2).unsqueeze(-1)  # (nb, 1)
+        ue = u.unsqueeze(-2)
+        for j0, j1 in _row_chunks(nb, u.numel()):
+            _cardinal_into(ue - centres[j0:j1], k, out[..., j0:j1, :])
+        ctx.save_for_backward(u, inv_h, centres)
+        ctx.k, ctx.x_shape = k, x.shape
         return out
 
     @staticmethod
     def backward(ctx, grad: Tensor):  # type: ignore[override]
-        pos, dvals = ctx.saved_tensors
         gx = None
         if ctx.needs_input_grad[0]:
-            gx = (grad.gather(-1, pos) * dvals).sum(-1)
-            gx = gx.sum_to_size(ctx.x_shape)
-        return gx, None, None, None
+            u, inv_h, centres = ctx.saved_tensors
+            ue = u.unsqueeze(-2)
+            gu = torch.zeros_like(u)
+            for j0, j1 in _row_chunks(centres.shape[0], u.numel()):
+                d = _cardinal_derivative(ue - centres[j0:j1], ctx.k).mul_(grad[..., j0:j1, :])
+                gu.add_(d.sum(-2) if j1 - j0 > 1 else d.squeeze(-2))
+            gx = gu.mul_(inv_h).sum_to_size(ctx.x_shape)
+        return gx, None, None, None, None
+
+
+def _general_rows(x: Tensor, grid: Tensor, k: int, out: Tensor | None) -> list[Tensor]:
+    """Cox–de Boor row by row on ``(..., B, in)`` slices.
+
+    With ``out`` (``(..., B, nb, in)``) the bases of order ``k`` are written into it; with ``out=None``
+    they are returned as a list of rows.
+    """
+    K = grid.shape[-1]
+    knots = [grid[..., m].unsqueeze(-2) for m in range(K)]  # (..., 1, in) each
+    rows = [((x >= knots[m]) & (x < knots[m + 1])).to(x.dtype) for m in range(K - 1)]
+    for d in range(1, k + 1):
+        new = []
+        for m in range(K - 1 - d):
+            span_l = knots[m + d] - knots[m]
+            span_r = knots[m + d + 1] - knots[m + 1]
+            inv_l = torch.where(span_l > 0, 1 / span_l, torch.zeros_like(span_l))
+            inv_r = torch.where(span_r > 0, 1 / span_r, torch.zeros_like(span_r))
+            left = (x - knots[m]).mul_(inv_l).mul_(rows[m])
+            right = torch.rsub(x, knots[m + d + 1]).mul_(inv_r).mul_(rows[m + 1])
+            if d == k and out is not None:
+                torch.add(left, right, out=out[..., m, :])
+            else:
+                new.append(left.add_(right))
+        rows = new
+    return rows
+
+
+class _GeneralBSpline(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x: Tensor, grid: Tensor, k: int) -> Tensor:  # type: ignore[override]
+        lead = torch.broadcast_shapes(x.shape[:-2], grid.shape[:-2])
+        nb = grid.shape[-1] - k - 1
+        out = torch.empty(*lead, x.shape[-2], nb, x.shape[-1], dtype=x.dtype, device=x.device)
+        _general_rows(x, grid, k, out)
+        ctx.save_for_backward(x, grid)
+        ctx.k = k
+        return out
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):  # type: ignore[override]
+        gx = None
+        if ctx.needs_input_grad[0]:
+            x, grid = ctx.saved_tensors
+            k = ctx.k
+            low = _general_rows(x, grid, k - 1, None)  # order k - 1: nb + 1 rows
+            knots = [grid[..., m].unsqueeze(-2) for m in range(grid.shape[-1])]  # (..., 1, in) each
+            gu = torch.zeros(grad.shape[:-2] + grad.shape[-1:], dtype=grad.dtype, device=grad.device)
+            for m in range(len(low) - 1):
+                span_a = knots[m + k] - knots[m]
+                span_b = knots[m + k + 1] - knots[m + 1]
+                a = torch.where(span_a > 0, k / span_a, torch.zeros_like(span_a))
+                b = torch.where(span_b > 0, k / span_b, torch.zeros_like(span_b))
+                gu.addcmul_(low[m] * a - low[m + 1] * b, grad[..., m, :])
+            gx = gu.sum_to_size(x.shape)
+        return gx, None, None
 
 
 def bspline_basis(x: Tensor, grid: Tensor, k: int, uniform: bool | None = None) -> Tensor:
-    """All ``G + k`` B-spline bases of order ``k`` at ``x`` (fast local evaluation).
+    """All ``G + k`` B-spline bases of order ``k`` at ``x``.
 
     Args:
         x: ``(..., B, in)``.
         grid: ``(..., in, G + 2k + 1)``, each row increasing.
         k: spline order, ``k >= 1``.
-        uniform: use the closed-form interval lookup; ``None`` decides from the grid.
+        uniform: use the closed form for equally spaced knots; ``None`` decides from the grid.
 
-    Shapes: returns ``(..., B, in, G + k)``; zero outside the grid like pykan.
-    Differentiable in ``x`` (not in the grid).
+    Shapes: returns ``(..., B, in, G + k)`` (a transposed view of :func:`bspline_features`); zero
+    outside the grid like pykan. Differentiable in ``x`` (not in the grid).
     """
-    if grid.shape[-1] < 2 * k + 2:
-        raise ValueError(f"grid has {grid.shape[-1]} knots; order k={k} needs at least {2 * k + 2}")
-    if uniform is None:
-        uniform = grid_is_uniform(grid)
-    if grid.requires_grad:
-        grid = grid.detach()
-    return _BSplineBasis.apply(x, grid, k, uniform)
+    return bspline_features(x, grid, k, uniform).transpose(-1, -2)
 
 
 def fit_coefficients(x: Tensor, y: Tensor, grid: Tensor, k: int) -> Tensor:
