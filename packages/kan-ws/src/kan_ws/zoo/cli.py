@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import sys
 
 import click
@@ -62,7 +63,7 @@ def build(preset, out, models, data_root, device, seed, shard_size, epochs, thre
         mine, show = total, True
     t0 = time.perf_counter()
     with click.progressbar(length=mine, label=f"{p.name}: {n} models, {total} shards",
-                           file=None if show else open("/dev/null", "w")) as bar:  # fmt: skip
+                           file=None if show else io.StringIO()) as bar:  # fmt: skip
         path = build_zoo(p, out, models=models, data_root=data_root, device=device, seed=seed,
                          progress=bar.update, shard_size=shard_size, epochs=epochs)  # fmt: skip
     if show:

@@ -12,6 +12,9 @@ learning rate 0.01, batch size 128;
   the training labels shuffled among themselves, 4000 models split 3000/500/500, targets test accuracy
   and the oracle pruning mask (edges with mean |activation| over the training data < 0.01 removed).
 
+``{mnist,fmnist}-inr-h{48,64,80,96}-paper``: the wider test-image INRs of the out-of-distribution
+evaluation (section 5.1.1).
+
 Choices the paper does not state (ours): the sine wave is sampled on a 32 x 32 grid of ``[-1, 1]^2``;
 pixel coordinates are pixel centres; the 15000 training images are a seeded sample.
 
@@ -145,6 +148,15 @@ _LIST = [
        doc="CPU Fashion-MNIST classifiers: 64 KANs [196,16,16,10] on 14x14 average-pooled images (paper "
        "[784,32,32,10] on 28x28), 4000 training images, 3 epochs (paper 100), noise p ~ U[0,1], masks at 0.01."),
 ]  # fmt: skip
+
+for _ds, _short in (("mnist", "mnist"), ("fashion-mnist", "fmnist")):
+    for _h in (48, 64, 80, 96):
+        _LIST.append(
+            _p(name=f"{_short}-inr-h{_h}-paper", task="inr", dataset=_ds, widths=(2, _h, _h, 1), grid_size=10,
+               num_models=10000, splits=(0, 0, 10000), epochs=1000, shard_size=250,
+               doc=f"Section 5.1.1 OOD evaluation: INRs [2,{_h},{_h},1] of the 10000 {_ds} test images "
+               "(G=10, 1000 epochs, batch 128, lr 0.01), all in the test split."),
+        )  # fmt: skip
 
 PRESETS: dict[str, Preset] = {p.name: p for p in _LIST}
 
