@@ -6,7 +6,6 @@ import pytest
 import torch
 from kan_core import KAN, KANSpec
 from kan_graph import permute, permute_stacked, random_permutation
-
 from kan_ws import WSKAN
 from kan_ws.data import _edge_perm_index, edge_features, graph_template, make_batch, permute_edge_features
 
@@ -117,9 +116,7 @@ def test_local_edge_permutation_matches_kan_graph():
 
 @pytest.mark.parametrize("level,shape", [("graph", (3, 3)), ("edge", None)])
 def test_shapes_any_width_and_mixed_batch(level, shape):
-    from torch_geometric.data import Batch
-
-    from torch_geometric.data import Data
+    from torch_geometric.data import Batch, Data
 
     def data(kan):
         t = graph_template(kan.spec)

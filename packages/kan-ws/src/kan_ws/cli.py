@@ -234,9 +234,9 @@ def load_pykan_checkpoint(path: str | Path):
         state = torch.load(state_path, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - report any refusal of the safe loader
         raise click.BadParameter(f"{state_path}: cannot be read as a plain state dict ({e})") from e
-    from kan import MultKAN  # the optional pykan extra
-
     import tempfile
+
+    from kan import MultKAN  # the optional pykan extra
 
     with preserve_global_rng(), tempfile.TemporaryDirectory() as tmp:
         model = MultKAN(

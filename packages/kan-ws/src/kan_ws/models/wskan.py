@@ -34,6 +34,12 @@ def mlp(in_dim: int | None, hidden: int, out_dim: int, dropout: float = 0.0) -> 
 class WSKANLayer(nn.Module):
     """One bidirectional WS-KAN message-passing layer (steps a-d above).
 
+    The per-edge MLPs are evaluated without materialising concatenations: the first ``Linear`` of
+    ``MLP1F(v_j, e_ji)`` equals ``A v_j + B e_ji``, so ``A v`` is computed once per node and gathered;
+    and because a sum commutes with the (linear) second layer, ``sum_j MLP1F(...)`` is computed as
+    ``W2 (sum_j hidden_j) + deg_i b2``. Both are exact rewrites of the same functions; they cut the
+    per-edge work from ``10 h^2`` to ``4 h^2`` multiply-adds (bidirectional).
+
     Shapes:
         ``v (N, h)``, ``e (E, h)``, ``edge_index (2, E)`` (row 0 = src/input neuron, row 1 = dst)
         -> ``(v (N, h), e (E, h))``.
@@ -42,32 +48,44 @@ class WSKANLayer(nn.Module):
     def __init__(self, hidden: int, dropout: float = 0.0, bidirectional: bool = True) -> None:
         super().__init__()
         h = hidden
-        self.bidirectional = bidirectional
-        self.mlp1f = mlp(2 * h, h, h, dropout)
+        self.hidden, self.bidirectional = h, bidirectional
+        parts = 3 if bidirectional else 2  # edge-side first layers of MLP1F, (MLP1B), MLPe
+        self.edge_first = nn.Linear(h, parts * h)
+        self.node_first = nn.Linear(h, (parts + 1) * h, bias=False)  # 1F(src), (1B(dst)), e(src), e(dst)
+        self.msg_f_second = nn.Linear(h, h)
         self.mlp2f = mlp(2 * h, h, h, dropout)
         if bidirectional:
-            self.mlp1b = mlp(2 * h, h, h, dropout)
+            self.msg_b_second = nn.Linear(h, h)
             self.mlp2b = mlp(2 * h, h, h, dropout)
-        self.mlpe = mlp(3 * h, h, h, dropout)
+        self.edge_second = nn.Linear(h, h)
         self.mlp3 = mlp((3 if bidirectional else 2) * h, h, h, dropout)
+        self.act = nn.SiLU()
+        self.drop = nn.Dropout(dropout)
         self.norm_v = nn.LayerNorm(h)
         self.norm_e = nn.LayerNorm(h)
 
+    def _aggregate(self, hidden: Tensor, index: Tensor, second: nn.Linear, n: int) -> Tensor:
+        """``sum_{edges -> i} second(hidden_e)`` as ``second.weight @ sum hidden + deg_i * bias``."""
+        s = hidden.new_zeros(n, hidden.shape[1]).index_add_(0, index, hidden)
+        deg = hidden.new_zeros(n).index_add_(0, index, hidden.new_ones(index.shape[0]))
+        return nn.functional.linear(s, second.weight) + deg.unsqueeze(1) * second.bias
+
     def forward(self, v: Tensor, e: Tensor, edge_index: Tensor) -> tuple[Tensor, Tensor]:
         src, dst = edge_index[0], edge_index[1]
-        vs, vd = v[src], v[dst]  # (E, h)
-        # a) forward aggregation: messages from input neuron j=src to output neuron i=dst
-        m = self.mlp1f(torch.cat([vs, e], dim=-1))
-        agg = torch.zeros_like(v).index_add_(0, dst, m)
-        parts = [v, self.mlp2f(torch.cat([v, agg], dim=-1))]
-        # b) backward aggregation over reversed edges: from dst back to src
+        n = v.shape[0]
+        pe = self.edge_first(e).chunk(3 if self.bidirectional else 2, dim=-1)
+        pv = self.node_first(v).chunk(4 if self.bidirectional else 3, dim=-1)
+        # a) forward aggregation: messages MLP1F(v_j, e_ji) from input neuron j=src to output neuron i=dst
+        hf = self.drop(self.act(pv[0][src] + pe[0]))
+        parts = [v, self.mlp2f(torch.cat([v, self._aggregate(hf, dst, self.msg_f_second, n)], dim=-1))]
+        # b) backward aggregation over reversed edges: MLP1B(v_i, e_ji) from dst back to src
         if self.bidirectional:
-            mb = self.mlp1b(torch.cat([vd, e], dim=-1))
-            aggb = torch.zeros_like(v).index_add_(0, src, mb)
-            parts.append(self.mlp2b(torch.cat([v, aggb], dim=-1)))
-        # c) edge update from the (old) endpoint states
-        e = self.norm_e(e + self.mlpe(torch.cat([vs, vd, e], dim=-1)))
-        # d) node update
+            hb = self.drop(self.act(pv[1][dst] + pe[1]))
+            parts.append(self.mlp2b(torch.cat([v, self._aggregate(hb, src, self.msg_b_second, n)], dim=-1)))
+        # c) edge update MLPe(v_src, v_dst, e) from the (old) endpoint states
+        he = self.drop(self.act(pv[-2][src] + pv[-1][dst] + pe[-1]))
+        e = self.norm_e(e + self.edge_second(he))
+        # d) node update MLP3(v, v^F, v^B)
         v = self.norm_v(v + self.mlp3(torch.cat(parts, dim=-1)))
         return v, e
 

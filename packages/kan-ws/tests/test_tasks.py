@@ -1,0 +1,150 @@
+"""Every baseline and task end to end on tiny zoos; metrics; alignment; checkpoints; downstream pruning."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from kan_ws import metrics as M
+from kan_ws.models import METHODS, InfeasibleError, build_model
+from kan_ws.tasks import (
+    align_features,
+    downstream_pruning,
+    evaluate_ood,
+    load_checkpoint,
+    make_task,
+    pruning_timing,
+    run_experiment,
+    save_checkpoint,
+)
+from kan_ws.train import TrainConfig
+
+CFG = TrainConfig(epochs=2, batch_size=8)
+SMALL = {"hidden": 16, "depth": 2}
+
+
+@pytest.mark.parametrize(
+    "task,kind", [("sine", "sine"), ("inr", "inr"), ("accuracy", "classifier"), ("mask", "classifier")]
+)
+def test_every_method_runs_every_task(tiny_zoo, task, kind):
+    zoo = tiny_zoo(kind, num=20)
+    for method in METHODS:
+        model, data, res = run_experiment(task, zoo, method, seed=0, train_cfg=CFG, model_cfg=SMALL)
+        assert res["method"] == method and res["task"] == task
+        vals = {k: v for k, v in res["metrics"].items() if k not in ("threshold", "roc_auc")}
+        assert vals and all(math.isfinite(v) for v in vals.values()), (method, res["metrics"])
+        if task == "mask":
+            assert 0.0 <= res["metrics"]["accuracy"] <= 1.0
+        if task == "inr":
+            assert 0.0 <= res["metrics"]["accuracy"] <= 1.0
+
+
+def test_training_set_size_subset(tiny_zoo):
+    zoo = tiny_zoo("sine", num=40)
+    _, _, res = run_experiment("sine", zoo, "mlp", train_cfg=CFG, model_cfg=SMALL, train_size=5)
+    assert res["train_size"] == 5
+    with pytest.raises(ValueError, match="train_size"):
+        run_experiment("sine", zoo, "mlp", train_cfg=CFG, model_cfg=SMALL, train_size=1000)
+
+
+def test_settrans_infeasible_is_reported():
+    with pytest.raises(InfeasibleError, match="max_edges"):
+        build_model("settrans", 1, "graph", num_edges=5000, edge_dim=8, max_edges=1024)
+
+
+def test_alignment_maps_permuted_copies_to_one_representative(tiny_zoo):
+    from kan_graph import permute_stacked, random_permutation
+
+    zoo = tiny_zoo("sine", widths=(2, 5, 4, 1), num=12)
+    layers = zoo.layers
+    perms = random_permutation(zoo.spec, torch.Generator().manual_seed(0), num_models=12)
+    copy = permute_stacked(
+        zoo.spec, [{k: v[:1].expand(12, *v.shape[1:]) for k, v in p.items()} for p in layers], perms
+    )
+    zoo2 = type(zoo)(zoo.spec, "sine", copy, zoo.targets, zoo.splits)
+    data = align_features(make_task("sine", zoo2))
+    # every copy of model 0 has the same aligned features
+    assert torch.allclose(data.feats, data.feats[:1].expand_as(data.feats), atol=1e-6)
+    raw = make_task("sine", zoo2).feats
+    assert not torch.allclose(raw, raw[:1].expand_as(raw))
+
+
+def test_mask_alignment_permutes_targets_consistently(tiny_zoo):
+    zoo = tiny_zoo("classifier", widths=(3, 5, 4, 2), num=12)
+    base = make_task("mask", zoo)
+    al = align_features(base)
+    # the mask target follows its edge: scale_base magnitude (feature 0) determines the tiny zoo's mask
+    thr = [0.3 * p["scale_base"].abs().mean() for p in zoo.layers]
+    assert al.perms is not None
+    assert torch.equal(al.targets.sum(1), base.targets.sum(1))
+    assert not torch.equal(al.feats, base.feats) or all(
+        p.eq(torch.arange(p.shape[1])).all() for p in al.perms
+    )
+    del thr
+
+
+def test_metrics():
+    s = torch.tensor([0.1, 0.4, 0.35, 0.8])
+    y = torch.tensor([0, 0, 1, 1])
+    assert M.roc_auc(s, y) == pytest.approx(0.75)
+    sk = pytest.importorskip("sklearn.metrics")
+    g = torch.Generator().manual_seed(0)
+    s2, y2 = torch.rand(500, generator=g), (torch.rand(500, generator=g) > 0.3).long()
+    s2[:50] = 0.5  # ties
+    assert M.roc_auc(s2, y2) == pytest.approx(sk.roc_auc_score(y2.numpy(), s2.numpy()), abs=1e-9)
+    assert math.isnan(M.roc_auc(s2, torch.ones(500)))
+    t = M.best_threshold(s, y)
+    assert M.binary_accuracy(s, y, t) == 0.75
+    assert M.r2(torch.tensor([1.0, 2.0]), torch.tensor([1.0, 2.0])) == pytest.approx(1.0)
+    assert M.mean_std([1.0, 3.0]) == (2.0, 1.0)
+    assert M.binned_mean(torch.tensor([0.1, 0.15, 0.9]), torch.tensor([1.0, 3.0, 5.0]), [0, 0.5, 1]) == [
+        2.0,
+        5.0,
+    ]
+
+
+def test_checkpoint_roundtrip(tiny_zoo, tmp_path):
+    zoo = tiny_zoo("sine", num=16)
+    for method in ("wskan", "mlp", "dmc", "deepsets", "settrans"):
+        model, data, res = run_experiment("sine", zoo, method, train_cfg=CFG, model_cfg=SMALL)
+        save_checkpoint(tmp_path / f"{method}.safetensors", model, data, res)
+        again, header = load_checkpoint(tmp_path / f"{method}.safetensors")
+        assert header["task"] == "sine" and header["model_class"] == type(model).__name__
+        from kan_ws.data import make_batch
+
+        b = make_batch(data.template, data.feats[:4])
+        model.eval()
+        with torch.no_grad():
+            assert torch.allclose(model(b), again(b), atol=1e-6)
+    raw = (tmp_path / "wskan.safetensors").read_bytes()
+    assert b"pickle" not in raw[:200]
+
+
+def test_downstream_pruning_and_timing(tiny_zoo):
+    zoo = tiny_zoo("classifier", widths=(64, 4, 4, 10), num=20)
+    models = {}
+    for method in ("wskan", "mlp-align"):
+        model, data, _ = run_experiment("mask", zoo, method, train_cfg=CFG, model_cfg=SMALL)
+        models[method] = (model, data)
+    res = downstream_pruning(models, zoo, max_models=4)
+    assert set(res["methods"]) == {"original", "oracle", "wskan", "mlp-align"}
+    for r in res["methods"].values():
+        assert len(r["accuracy"]) == 4 and all(0 <= a <= 1 for a in r["accuracy"])
+        assert len(r["accuracy_binned"]) == 5
+    assert res["methods"]["original"]["kept"] == [1.0] * 4
+    t = pruning_timing(*models["wskan"], zoo, repeats=2, num_models=1)
+    assert t["oracle_seconds"] > 0 and t["predict_seconds"] > 0
+
+
+def test_ood_on_wider_kans(tiny_zoo):
+    zoo = tiny_zoo("sine", widths=(2, 4, 4, 1), num=20)
+    model, data, _ = run_experiment("sine", zoo, "wskan", train_cfg=CFG, model_cfg=SMALL)
+    wide = {6: tiny_zoo("sine", widths=(2, 6, 6, 1), num=8), 8: tiny_zoo("sine", widths=(2, 8, 8, 1), num=8)}
+    res = evaluate_ood(model, "sine", wide, train_data=data)
+    assert set(res) == {6, 8} and all(math.isfinite(r["mse"]) for r in res.values())
+
+
+def test_task_zoo_mismatch_is_a_clear_error(tiny_zoo):
+    with pytest.raises(ValueError, match="classifier"):
+        make_task("mask", tiny_zoo("sine", num=8))
