@@ -1,0 +1,82 @@
+"""Training helpers shared by the experiments: optimiser groups, cosine schedule, LBFGS fitting."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import Tensor, nn
+
+__all__ = ["metakan_optimizer", "cosine_schedule", "lbfgs_fit", "split_groups"]
+
+
+def split_groups(model: nn.Module) -> tuple[list[nn.Parameter], list[nn.Parameter], list[nn.Parameter]]:
+    """``(prompts, meta-learner, other)`` trainable parameters of a MetaKAN-like model (plain: all other)."""
+    prompts = list(getattr(model, "prompt_parameters", lambda: [])())
+    meta = list(getattr(model, "meta_parameters", lambda: [])())
+    seen = {id(p) for p in prompts + meta}
+    other = [p for p in model.parameters() if p.requires_grad and id(p) not in seen]
+    return prompts, meta, other
+
+
+def metakan_optimizer(
+    model: nn.Module,
+    *,
+    lr: float = 1e-3,
+    lr_prompt: float = 1e-2,
+    lr_meta: float = 1e-3,
+    weight_decay: float = 1e-4,
+) -> torch.optim.AdamW:
+    """AdamW with separate parameter groups for prompts (``lr_prompt``), meta-learners (``lr_meta``) and
+    everything else (``lr``), as the paper's separate optimisers. Prompts get no weight decay."""
+    prompts, meta, other = split_groups(model)
+    groups = [
+        {"params": g, "lr": l, "weight_decay": wd, "name": n}
+        for g, l, wd, n in (
+            (prompts, lr_prompt, 0.0, "prompts"),
+            (meta, lr_meta, weight_decay, "meta"),
+            (other, lr, weight_decay, "main"),
+        )
+        if g
+    ]
+    return torch.optim.AdamW(groups)
+
+
+def cosine_schedule(
+    opt: torch.optim.Optimizer, total_steps: int
+) -> torch.optim.lr_scheduler.CosineAnnealingLR:
+    """Cosine annealing over the whole run: ``T_max = total_steps`` (one scheduler step per optimiser step).
+
+    (Upstream used ``T_max=-1``, which makes the learning rate alternate between its value and 0.)
+    """
+    if total_steps < 1:
+        raise ValueError(f"total_steps must be >= 1, got {total_steps}")
+    return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total_steps)
+
+
+def lbfgs_fit(
+    model: nn.Module, x: Tensor, y: Tensor, steps: int, lr: float = 1.0, loss_fn: Callable | None = None
+) -> list[float]:
+    """Full-batch LBFGS (strong-Wolfe line search, pykan's setting lr=1); returns the loss per step."""
+    loss_fn = loss_fn or nn.functional.mse_loss
+    opt = torch.optim.LBFGS(
+        [p for p in model.parameters() if p.requires_grad],
+        lr=lr,
+        history_size=10,
+        line_search_fn="strong_wolfe",
+        tolerance_grad=1e-32,
+        tolerance_change=1e-32,
+        max_iter=1,
+    )
+    losses = []
+
+    def closure():
+        opt.zero_grad()
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        return loss
+
+    for _ in range(steps):
+        loss = opt.step(closure)
+        losses.append(float(loss.detach()))
+    return losses
