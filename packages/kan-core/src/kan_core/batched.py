@@ -181,7 +181,10 @@ def default_max_memory(device: torch.device) -> int:
 def eval_batch_size(spec: KANSpec, num_models: int, max_memory_bytes: int, *, dtype_bytes: int = 4) -> int:
     """Samples per forward pass so that ``num_models`` models' inference fits ``max_memory_bytes``."""
     n, k = spec.num_coefficients, spec.spline_order
-    per_sample = sum(i * (n * dtype_bytes + (k + 1) * 16 + 2 * dtype_bytes) + o * dtype_bytes for o, i in spec.layer_shapes())
+    per_sample = sum(
+        i * (n * dtype_bytes + (k + 1) * 16 + 2 * dtype_bytes) + o * dtype_bytes
+        for o, i in spec.layer_shapes()
+    )
     return int(max(1, min(65536, max_memory_bytes // max(1, 2 * per_sample * num_models))))
 
 
