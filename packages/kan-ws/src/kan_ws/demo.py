@@ -25,6 +25,7 @@ class DemoBudget:
     """Sizes of one demo setting (the full one fits ~15 minutes on 2 CPU cores, zoo builds included)."""
 
     zoo_models: int | None  # None: the preset's own size
+    zoo_epochs: dict[str, int | None]  # per preset; None: the preset's own
     seeds: tuple[int, ...]
     epochs: dict[str, int]
     hidden: int
@@ -44,12 +45,13 @@ _ALL = ("mlp", "mlp-aug", "mlp-align", "dmc", "deepsets", "settrans", "wskan")
 BUDGETS = {
     "full": DemoBudget(
         zoo_models=None,
+        zoo_epochs={},
         seeds=(0, 1, 2),
-        epochs={"sine": 40, "accuracy": 25, "mask": 12},
+        epochs={"sine": 30, "accuracy": 15, "mask": 8},
         hidden=64,
         depth=3,
         batch_size=32,
-        lr=1e-3,
+        lr=2e-3,
         sweep=(100, 200, 500, 800),
         sweep_epochs=30,
         methods=_ALL,
@@ -59,9 +61,10 @@ BUDGETS = {
         model_overrides={"settrans": {"hidden": 32, "depth": 2}},
     ),
     "quick": DemoBudget(
-        zoo_models=36,
+        zoo_models=24,
+        zoo_epochs={"sine-cpu": 2, "digits-clf-cpu": 2},
         seeds=(0,),
-        epochs={"sine": 2, "accuracy": 2, "mask": 2},
+        epochs={"sine": 1, "accuracy": 1, "mask": 1},
         hidden=16,
         depth=2,
         batch_size=8,
@@ -83,11 +86,12 @@ def _echo(msg: str) -> None:
     click.echo(msg, err=True)
 
 
-def _build(preset: str, out: Path, models: int | None, device: str, seed: int) -> Any:
+def _build(preset: str, out: Path, budget: DemoBudget, device: str, seed: int) -> Any:
     from .zoo import build_zoo, load_zoo
 
     t0 = time.perf_counter()
-    path = build_zoo(preset, out / "zoos" / preset, models=models, device=device, seed=seed)
+    path = build_zoo(preset, out / "zoos" / preset, models=budget.zoo_models, device=device, seed=seed,
+                     epochs=budget.zoo_epochs.get(preset))
     zoo = load_zoo(path)
     _echo(
         f"zoo {preset}: {len(zoo)} models of widths {list(zoo.spec.widths)} ready in {time.perf_counter() - t0:.1f} s"
@@ -129,8 +133,8 @@ def run_demo(
     res_dir.mkdir(parents=True, exist_ok=True)
     if zoos is None:
         zoos = {
-            "sine": _build("sine-cpu", out, budget.zoo_models, device, seed),
-            "clf": _build("digits-clf-cpu", out, budget.zoo_models, device, seed),
+            "sine": _build("sine-cpu", out, budget, device, seed),
+            "clf": _build("digits-clf-cpu", out, budget, device, seed),
         }
     mask_models: dict[str, tuple[torch.nn.Module, Any]] = {}
     timings: dict[str, float] = {}

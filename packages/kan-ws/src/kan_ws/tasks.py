@@ -109,9 +109,11 @@ class TaskData:
 
 def zoo_dataset_name(zoo: Any) -> str | None:
     """The data set a classifier zoo was trained on (from its manifest), or ``None``."""
-    for attr in ("dataset",):
-        if getattr(zoo, attr, None):
-            return str(getattr(zoo, attr))
+    if getattr(zoo, "dataset", None):
+        return str(zoo.dataset)
+    cfg = getattr(zoo, "config", None)
+    if isinstance(cfg, dict) and cfg.get("dataset"):
+        return str(cfg["dataset"])
     man = getattr(zoo, "manifest", None)
     if isinstance(man, dict):
         for key in ("dataset",):
@@ -382,6 +384,26 @@ def _flat_inputs(X: Tensor) -> Tensor:
     return X.reshape(X.shape[0], -1).float()
 
 
+def classifier_inputs(zoo: Any, split: str = "test", data_root: Any = None) -> tuple[Tensor, Tensor]:
+    """``(X (N, d_0), y (N,))`` a classifier zoo was trained (``"train"``) or evaluated (``"test"``) on.
+
+    Real zoos reproduce their preset's preprocessing (:func:`kan_ws.zoo.classifiers.classifier_data`);
+    other zoo-like objects name a data set that :func:`kan_core.datasets.load_dataset` reads and flattens.
+    """
+    if getattr(zoo, "config", None):
+        from .zoo.classifiers import classifier_data
+
+        X, y = classifier_data(zoo, split, data_root)
+        return X.float(), y
+    from kan_core.datasets import load_dataset
+
+    name = zoo_dataset_name(zoo)
+    if name is None:
+        raise ValueError("this classifier zoo names no data set (manifest 'dataset'); cannot evaluate pruning")
+    X, y = load_dataset(name, split=split, data_root=data_root)
+    return _flat_inputs(X), y
+
+
 def predicted_masks(
     model: torch.nn.Module, data: TaskData, idx: Tensor, threshold: float, device: Any = "cpu"
 ) -> Tensor:
@@ -416,14 +438,10 @@ def downstream_pruning(
         "accuracy_binned": [...], "kept_binned": [...]}}}`` including ``"original"`` and ``"oracle"``.
     """
     from kan_core.batched import evaluate_stacked
-    from kan_core.datasets import load_dataset
     from kan_core.prune import apply_masks_stacked
 
     name = zoo_dataset_name(zoo)
-    if name is None:
-        raise ValueError("downstream pruning needs the zoo's data set name (manifest 'dataset')")
-    X, y = load_dataset(name, split="test", data_root=data_root)
-    X = _flat_inputs(X)
+    X, y = classifier_inputs(zoo, "test", data_root)
     spec, m_all = zoo.spec, len(zoo)
     widths = tuple(spec.widths)
     test = torch.as_tensor(zoo.splits["test"]).long()[:max_models]
@@ -470,12 +488,9 @@ def pruning_timing(
     num_models: int = 3,
 ) -> dict[str, float]:
     """Median seconds per model: oracle pruning (activations over the training data) vs one WS forward."""
-    from kan_core.datasets import load_dataset
     from kan_core.prune import oracle_masks
 
-    name = zoo_dataset_name(zoo)
-    X, _ = load_dataset(name, split="train", data_root=data_root)
-    X = _flat_inputs(X)
+    X, _ = classifier_inputs(zoo, "train", data_root)
     test = data.splits["test"][:num_models]
     oracle_t, pred_t = [], []
     model.eval()
