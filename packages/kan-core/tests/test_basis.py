@@ -216,3 +216,37 @@ def test_wavelets_zero_mean_and_gradcheck(name):
         assert abs(float((f(t) ** 2).sum()) * dt - 1.0) < 1e-6  # unit L2 norm
     x = torch.randn(6, generator=_gen(6), dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(f, (x,))
+
+
+@pytest.mark.parametrize("k", [2, 3])
+@pytest.mark.parametrize("uniform", [True, False])
+def test_bspline_second_derivative_gradgradcheck(k, uniform):
+    """PINNs differentiate twice: the B-spline backward must itself be differentiable."""
+    from kan_core.basis import bspline_features, uniform_grid
+
+    gen = torch.Generator().manual_seed(3)
+    grid = uniform_grid(3, 5, k, dtype=torch.float64)
+    if not uniform:
+        grid = grid + 0.05 * torch.rand(grid.shape, generator=gen, dtype=torch.float64).cumsum(-1)
+    x = (torch.rand(4, 3, generator=gen, dtype=torch.float64) * 1.8 - 0.9).requires_grad_()
+    assert torch.autograd.gradgradcheck(lambda v: bspline_features(v, grid, k, uniform), (x,))
+
+
+def test_kan_laplacian_matches_finite_differences():
+    from kan_core import KAN
+
+    kan = KAN.from_widths(
+        [2, 3, 1],
+        grid_size=5,
+        spline_order=3,
+        dtype=torch.float64,
+        generator=torch.Generator().manual_seed(0),
+    )
+    x = torch.tensor([[0.13, -0.41]], dtype=torch.float64, requires_grad=True)
+    (g,) = torch.autograd.grad(kan(x).sum(), x, create_graph=True)
+    d2 = torch.autograd.grad(g[0, 0], x)[0][0, 0]
+    h = 1e-4
+    e = torch.tensor([[h, 0.0]], dtype=torch.float64)
+    with torch.no_grad():
+        fd = (kan(x + e) - 2 * kan(x) + kan(x - e)).item() / h**2
+    assert abs(d2.item() - fd) < 1e-4 * max(1.0, abs(fd))

@@ -175,6 +175,17 @@ def _cardinal_derivative(s: Tensor, k: int) -> Tensor:
     return acc.mul_(sign)
 
 
+def _cardinal_derivative_differentiable(s: Tensor, k: int) -> Tensor:
+    """``N_k'(s + (k+1)/2)`` with out-of-place ops, so autograd can differentiate it again."""
+    a = s.abs()
+    acc = torch.zeros_like(s)
+    for d, w in _cardinal_terms(k):
+        t = (d - a).clamp_min(0)
+        t = (t > 0).to(s.dtype) if k == 1 else t.pow(k - 1)
+        acc = acc - (w * k) * t
+    return acc * torch.sign(s)
+
+
 # Large short-lived temporaries are slow on CPU (the allocator returns them to the OS and their pages
 # fault again on the next call), so the dense evaluations work on chunks of basis rows whose
 # temporaries stay below _CHUNK_ELEMS elements; the only large allocation is the output.
@@ -195,7 +206,7 @@ class _UniformBSpline(torch.autograd.Function):
         ue = u.unsqueeze(-2)
         for j0, j1 in _row_chunks(nb, u.numel()):
             _cardinal_into(ue - centres[j0:j1], k, out[..., j0:j1, :])
-        ctx.save_for_backward(u, inv_h, centres)
+        ctx.save_for_backward(x, t0, u, inv_h, centres)
         ctx.k, ctx.x_shape = k, x.shape
         return out
 
@@ -203,7 +214,11 @@ class _UniformBSpline(torch.autograd.Function):
     def backward(ctx, grad: Tensor):  # type: ignore[override]
         gx = None
         if ctx.needs_input_grad[0]:
-            u, inv_h, centres = ctx.saved_tensors
+            x, t0, u, inv_h, centres = ctx.saved_tensors
+            if torch.is_grad_enabled():  # create_graph: a differentiable (slower) path for higher derivatives
+                ue = ((x - t0) * inv_h).unsqueeze(-2) - centres  # (..., B, nb, in), centred positions
+                d = _cardinal_derivative_differentiable(ue, ctx.k)
+                return (d * grad).sum(-2).mul(inv_h).sum_to_size(ctx.x_shape), None, None, None, None
             ue = u.unsqueeze(-2)
             gu = torch.zeros_like(u)
             for j0, j1 in _row_chunks(centres.shape[0], u.numel()):
@@ -256,6 +271,9 @@ class _GeneralBSpline(torch.autograd.Function):
         if ctx.needs_input_grad[0]:
             x, grid = ctx.saved_tensors
             k = ctx.k
+            if torch.is_grad_enabled():  # create_graph: differentiable dense derivative
+                d = bspline_derivative_reference(x, grid, k).transpose(-1, -2)  # (..., B, nb, in)
+                return (d * grad).sum(-2).sum_to_size(x.shape), None, None
             low = _general_rows(x, grid, k - 1, None)  # order k - 1: nb + 1 rows
             knots = [grid[..., m].unsqueeze(-2) for m in range(grid.shape[-1])]  # (..., 1, in) each
             gu = torch.zeros(grad.shape[:-2] + grad.shape[-1:], dtype=grad.dtype, device=grad.device)
