@@ -28,8 +28,26 @@ def sine_zoo_dir(tmp_path_factory) -> Path:
 
 
 def _train_args(zoo: Path, out: Path, method: str = "wskan") -> list[str]:
-    return ["train", "--task", "sine", "--zoo", str(zoo), "--model", method, "--epochs", "2", "--batch-size", "4",
-            "--hidden", "16", "--depth", "2", "--out", str(out), "--quiet"]
+    return [
+        "train",
+        "--task",
+        "sine",
+        "--zoo",
+        str(zoo),
+        "--model",
+        method,
+        "--epochs",
+        "2",
+        "--batch-size",
+        "4",
+        "--hidden",
+        "16",
+        "--depth",
+        "2",
+        "--out",
+        str(out),
+        "--quiet",
+    ]
 
 
 def test_ws_train_eval_table_plot(sine_zoo_dir, tmp_path):
@@ -39,8 +57,18 @@ def test_ws_train_eval_table_plot(sine_zoo_dir, tmp_path):
         assert res.exit_code == 0, res.output
     saved = json.loads((tmp_path / "sine-wskan-s0.json").read_text())
     assert saved["method"] == "wskan" and "mse" in saved["metrics"]
-    res = r.invoke(group, ["eval", "--checkpoint", str(tmp_path / "sine-wskan-s0.safetensors"), "--zoo",
-                           str(sine_zoo_dir), "--out", str(tmp_path / "eval.json")])
+    res = r.invoke(
+        group,
+        [
+            "eval",
+            "--checkpoint",
+            str(tmp_path / "sine-wskan-s0.safetensors"),
+            "--zoo",
+            str(sine_zoo_dir),
+            "--out",
+            str(tmp_path / "eval.json"),
+        ],
+    )
     assert res.exit_code == 0, res.output
     ev = json.loads((tmp_path / "eval.json").read_text())
     assert ev["metrics"]["mse"] == pytest.approx(saved["metrics"]["mse"], rel=1e-4)
@@ -58,7 +86,9 @@ def test_ws_train_under_torchrun_two_processes(sine_zoo_dir, tmp_path):
     if torchrun is None:
         pytest.fail("torchrun not found next to the interpreter")
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    cmd = [torchrun, "--standalone", "--nproc-per-node", "2", "-m", "kan_ws.cli"] + _train_args(sine_zoo_dir, tmp_path)
+    cmd = [torchrun, "--standalone", "--nproc-per-node", "2", "-m", "kan_ws.cli"] + _train_args(
+        sine_zoo_dir, tmp_path
+    )
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     res = json.loads((tmp_path / "sine-wskan-s0.json").read_text())
@@ -68,8 +98,13 @@ def test_ws_train_under_torchrun_two_processes(sine_zoo_dir, tmp_path):
 
 def _mask_predictor(tmp_path: Path, tiny_zoo) -> Path:
     zoo = tiny_zoo("classifier", widths=(3, 4, 2), num=16, grid_size=3)
-    model, data, res = run_experiment("mask", zoo, "wskan", train_cfg=TrainConfig(epochs=1, batch_size=8),
-                                      model_cfg={"hidden": 16, "depth": 2})
+    model, data, res = run_experiment(
+        "mask",
+        zoo,
+        "wskan",
+        train_cfg=TrainConfig(epochs=1, batch_size=8),
+        model_cfg={"hidden": 16, "depth": 2},
+    )
     path = tmp_path / "mask.safetensors"
     save_checkpoint(path, model, data, res)
     return path
@@ -81,8 +116,18 @@ def test_prune_predict_kan_core_model(tmp_path, tiny_zoo):
     ckpt = _mask_predictor(tmp_path, tiny_zoo)
     kan = KAN(KANSpec((3, 4, 2), grid_size=3), generator=torch.Generator().manual_seed(7))
     kan.save(tmp_path / "k.safetensors")
-    res = CliRunner().invoke(prune, ["--predict", str(ckpt), str(tmp_path / "k.safetensors"), "--out",
-                                     str(tmp_path / "p.safetensors"), "--threshold", "0.5"])
+    res = CliRunner().invoke(
+        prune,
+        [
+            "--predict",
+            str(ckpt),
+            str(tmp_path / "k.safetensors"),
+            "--out",
+            str(tmp_path / "p.safetensors"),
+            "--threshold",
+            "0.5",
+        ],
+    )
     assert res.exit_code == 0, res.output
     pruned = KAN.load(tmp_path / "p.safetensors")
     kept = json.loads(res.output.strip().splitlines()[-1])["kept_fraction"]
@@ -92,8 +137,10 @@ def test_prune_predict_kan_core_model(tmp_path, tiny_zoo):
     # a predictor for other edge features is refused clearly
     other = KAN(KANSpec((3, 4, 2), grid_size=6))
     other.save(tmp_path / "o.safetensors")
-    res = CliRunner().invoke(prune, ["--predict", str(ckpt), str(tmp_path / "o.safetensors"), "--out",
-                                     str(tmp_path / "x.safetensors")])
+    res = CliRunner().invoke(
+        prune,
+        ["--predict", str(ckpt), str(tmp_path / "o.safetensors"), "--out", str(tmp_path / "x.safetensors")],
+    )
     assert res.exit_code != 0 and "trained on" in res.output
 
 
@@ -110,8 +157,9 @@ def test_prune_predict_pykan_checkpoint(tmp_path, tiny_zoo):
         model = MultKAN(width=[3, 4, 2], grid=3, k=3, seed=1, auto_save=False, ckpt_path=str(tmp_path / "pk"))
     model.saveckpt(str(tmp_path / "mark"))
     assert (tmp_path / "mark_state").is_file() and (tmp_path / "mark_config.yml").is_file()
-    res = CliRunner().invoke(prune, ["--predict", str(ckpt), str(tmp_path / "mark"), "--out",
-                                     str(tmp_path / "pruned.safetensors")])
+    res = CliRunner().invoke(
+        prune, ["--predict", str(ckpt), str(tmp_path / "mark"), "--out", str(tmp_path / "pruned.safetensors")]
+    )
     assert res.exit_code == 0, res.output
     pruned = KAN.load(tmp_path / "pruned.safetensors")
     ref = from_pykan(model)

@@ -61,8 +61,8 @@ BUDGETS = {
         model_overrides={"settrans": {"hidden": 32, "depth": 2}},
     ),
     "quick": DemoBudget(
-        zoo_models=24,
-        zoo_epochs={"sine-cpu": 2, "digits-clf-cpu": 2},
+        zoo_models=16,
+        zoo_epochs={"sine-cpu": 1, "digits-clf-cpu": 1},
         seeds=(0,),
         epochs={"sine": 1, "accuracy": 1, "mask": 1},
         hidden=16,
@@ -73,8 +73,8 @@ BUDGETS = {
         sweep_epochs=1,
         methods=_ALL,
         ablations=(),
-        prune_models=6,
-        settrans_max_edges=4096,
+        prune_models=3,
+        settrans_max_edges=512,
         model_overrides={"settrans": {"hidden": 16, "depth": 1}},
     ),
 }
@@ -90,8 +90,14 @@ def _build(preset: str, out: Path, budget: DemoBudget, device: str, seed: int) -
     from .zoo import build_zoo, load_zoo
 
     t0 = time.perf_counter()
-    path = build_zoo(preset, out / "zoos" / preset, models=budget.zoo_models, device=device, seed=seed,
-                     epochs=budget.zoo_epochs.get(preset))
+    path = build_zoo(
+        preset,
+        out / "zoos" / preset,
+        models=budget.zoo_models,
+        device=device,
+        seed=seed,
+        epochs=budget.zoo_epochs.get(preset),
+    )
     zoo = load_zoo(path)
     _echo(
         f"zoo {preset}: {len(zoo)} models of widths {list(zoo.spec.widths)} ready in {time.perf_counter() - t0:.1f} s"

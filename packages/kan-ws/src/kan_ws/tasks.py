@@ -399,7 +399,9 @@ def classifier_inputs(zoo: Any, split: str = "test", data_root: Any = None) -> t
 
     name = zoo_dataset_name(zoo)
     if name is None:
-        raise ValueError("this classifier zoo names no data set (manifest 'dataset'); cannot evaluate pruning")
+        raise ValueError(
+            "this classifier zoo names no data set (manifest 'dataset'); cannot evaluate pruning"
+        )
     X, y = load_dataset(name, split=split, data_root=data_root)
     return _flat_inputs(X), y
 
