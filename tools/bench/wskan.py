@@ -25,7 +25,6 @@ import torch
 
 def _zoo_feats(widths, num, seed=0):
     from kan_core import KAN, KANSpec
-
     from kan_ws.data import edge_features
 
     spec = KANSpec(tuple(widths), grid_size=10)
@@ -112,7 +111,6 @@ def main() -> None:
     from kan_core import KAN, KANSpec
     from kan_core.datasets import load_dataset
     from kan_core.prune import oracle_masks
-
     from kan_ws.data import edge_features, make_batch
 
     X, _ = load_dataset("digits", split="train")

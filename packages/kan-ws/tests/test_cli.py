@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 import torch
 from click.testing import CliRunner
-
 from kan_ws.cli import group, prune
 from kan_ws.tasks import run_experiment, save_checkpoint
 from kan_ws.train import TrainConfig
