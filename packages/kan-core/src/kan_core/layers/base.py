@@ -94,7 +94,7 @@ class EdgeLayer(nn.Module):
                 lo, hi = spec.grid_range
                 self.coef[..., 0].fill_(1.0)
                 self.coef[..., 1].copy_(lo + (hi - lo) * rand(self.out_features, d_in))
-                self.coef[..., 2].copy_((rand(self.out_features, d_in) * 2 - 1))
+                self.coef[..., 2].copy_(rand(self.out_features, d_in) * 2 - 1)
             else:
                 self.coef.copy_((rand(*self.coef.shape) - 0.5) * 0.3 / self.coef.shape[-1])
             if spec.basis == "gram":
