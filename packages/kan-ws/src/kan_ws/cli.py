@@ -176,6 +176,55 @@ def eval_cmd(checkpoint, zoo_dir, split, device, out) -> None:
 
 
 @group.command()
+@click.option(
+    "--checkpoint",
+    "checkpoints",
+    required=True,
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="Trained WS-KAN checkpoints (repeat: one per seed/method).",
+)
+@click.option(
+    "--zoo",
+    "zoos",
+    required=True,
+    multiple=True,
+    type=click.Path(exists=True, file_okay=False),
+    help="Zoos of KANs of other hidden widths (repeat).",
+)
+@click.option("--device", default="cpu", show_default=True)
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="ood.json (read by kan ws plot).")
+def ood(checkpoints, zoos, device, out) -> None:
+    """Out-of-distribution evaluation of trained models on zoos of wider KANs (all their models)."""
+    import torch
+
+    from .tasks import evaluate_ood, load_checkpoint
+
+    loaded = {z: _load_zoo(z) for z in zoos}
+    results: dict[str, dict[str, list]] = {}
+    metric = None
+    for c in checkpoints:
+        model, header = load_checkpoint(c, device)
+        task = header["task"]
+        stats = header.get("targets") or {}
+        train = None
+        if stats:
+            from types import SimpleNamespace
+
+            train = SimpleNamespace(
+                target_mean=torch.tensor(stats["target_mean"]), target_std=torch.tensor(stats["target_std"])
+            )
+        by_h = {int(z.spec.widths[1]): z for z in loaded.values()}
+        res = evaluate_ood(model, task, by_h, device=device, train_data=train)
+        metric = {"inr": "accuracy", "mask": "roc_auc"}.get(task, "mse")
+        method = header["result"].get("method", "wskan")
+        for h, m in res.items():
+            results.setdefault(method, {}).setdefault(str(h), []).append(m)
+    write_json(out, {"metric": metric, "results": results})
+    click.echo(json.dumps({"metric": metric, "results": results}))
+
+
+@group.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option("--out", default=None, type=click.Path(dir_okay=False), help="Also write the table (Markdown).")
 def table(paths, out) -> None:

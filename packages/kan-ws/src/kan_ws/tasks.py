@@ -325,15 +325,16 @@ def run_experiment(
             data = align_features(data)
     if method == "mlp-aug" and not cfg.augment:
         cfg = replace(cfg, augment=True)
-    torch.manual_seed(seed)  # model initialisation of this run (CLI-level entry point)
-    model = build_model(
-        method,
-        data.out_dim,
-        data.level,
-        num_edges=data.template.num_edges,
-        edge_dim=data.feats.shape[-1],
-        **(model_cfg or {}),
-    )
+    with torch.random.fork_rng(devices=[]):  # seeded initialisation without touching the global RNG
+        torch.manual_seed(seed)
+        model = build_model(
+            method,
+            data.out_dim,
+            data.level,
+            num_edges=data.template.num_edges,
+            edge_dim=data.feats.shape[-1],
+            **(model_cfg or {}),
+        )
     train_idx = None
     if train_size is not None:
         tr = data.splits["train"]
