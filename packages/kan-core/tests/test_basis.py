@@ -250,3 +250,20 @@ def test_kan_laplacian_matches_finite_differences():
     with torch.no_grad():
         fd = (kan(x + e) - 2 * kan(x) + kan(x - e)).item() / h**2
     assert abs(d2.item() - fd) < 1e-4 * max(1.0, abs(fd))
+
+
+@pytest.mark.parametrize("grid_size", [5, 30])
+@pytest.mark.parametrize("k", [1, 2, 3, 4])
+def test_uniform_dense_and_local_paths_match_reference(grid_size, k):
+    """Small G uses the dense closed form, large G scatters the k + 1 non-zero values: both exact."""
+    from kan_core.basis import bspline_features, uniform_grid
+
+    gen = torch.Generator().manual_seed(grid_size * 10 + k)
+    grid = uniform_grid(5, grid_size, k, (-0.7, 1.3), dtype=torch.float64)
+    x = torch.rand(2, 9, 5, generator=gen, dtype=torch.float64) * 3.0 - 1.2  # some outside the grid
+    ref = bspline_basis_reference(x, grid, k).transpose(-1, -2)
+    got = bspline_features(x, grid, k, uniform=True)
+    assert got.shape == (2, 9, grid_size + k, 5)
+    torch.testing.assert_close(got, ref, rtol=0, atol=1e-12)
+    xg = x[0].clone().requires_grad_()
+    assert torch.autograd.gradcheck(lambda v: bspline_features(v, grid, k, uniform=True), (xg,))

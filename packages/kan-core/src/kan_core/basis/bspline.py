@@ -17,6 +17,7 @@ Evaluations:
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -121,7 +122,10 @@ def bspline_features(x: Tensor, grid: Tensor, k: int, uniform: bool | None = Non
         K = grid.shape[-1]
         t0 = grid[..., :1].transpose(-1, -2)  # (..., 1, in)
         inv_h = (K - 1) / (grid[..., -1:] - grid[..., :1]).transpose(-1, -2)  # (..., 1, in)
-        return _UniformBSpline.apply(x, t0, inv_h, k, K - k - 1)
+        nb = K - k - 1
+        if nb > _LOCAL_MIN_BASES:
+            return _UniformBSplineLocal.apply(x, t0, inv_h, k, nb)
+        return _UniformBSpline.apply(x, t0, inv_h, k, nb)
     return _GeneralBSpline.apply(x, grid, k)
 
 
@@ -226,6 +230,93 @@ class _UniformBSpline(torch.autograd.Function):
                 gu.add_(d.sum(-2) if j1 - j0 > 1 else d.squeeze(-2))
             gx = gu.mul_(inv_h).sum_to_size(ctx.x_shape)
         return gx, None, None, None, None
+
+
+# With many bases per input (large G) most of the dense evaluation is spent on zeros: from this many
+# bases on, uniform grids scatter the k + 1 non-zero values of each input instead.
+_LOCAL_MIN_BASES = 12
+
+
+@functools.cache
+def _piece_polynomials(k: int) -> tuple[Tensor, Tensor]:
+    """Monomial coefficients of the ``k + 1`` pieces of the uniform B-spline on one knot interval.
+
+    Returns ``C: (k + 1, k + 1)`` with ``b_r(t) = sum_p C[r, p] t^p`` (``b_r`` = the basis starting ``k - r``
+    intervals to the left, ``t in [0, 1)``) and ``D: (k + 1, k)`` for ``b_r'(t)``; float64, exact up to
+    rounding (de Boor's triangle sampled at ``k + 1`` points, then a Vandermonde solve).
+    """
+    ts = torch.linspace(0.1, 0.9, k + 1, dtype=torch.float64)
+    v = [torch.ones_like(ts)]
+    for d in range(1, k + 1):
+        v = [
+            ((ts + (d - r)) * v[r - 1] if r >= 1 else 0) / d + (((r + 1) - ts) * v[r] if r < d else 0) / d
+            for r in range(d + 1)
+        ]
+    vandermonde = ts.unsqueeze(-1) ** torch.arange(k + 1, dtype=torch.float64)
+    C = torch.linalg.solve(vandermonde, torch.stack(v).T).T
+    return C, C[:, 1:] * torch.arange(1, k + 1, dtype=torch.float64)
+
+
+def _powers(t: Tensor, n: int) -> Tensor:
+    """``(n, *t.shape)`` stack of ``t^0 .. t^{n-1}``."""
+    out = torch.empty(n, *t.shape, dtype=t.dtype, device=t.device)
+    out[0].fill_(1)
+    if n > 1:
+        out[1].copy_(t)
+    for p in range(2, n):
+        torch.mul(out[p - 1], t, out=out[p])
+    return out
+
+
+class _UniformBSplineLocal(torch.autograd.Function):
+    """Uniform grids, many bases: only the ``k + 1`` non-zero values per input are computed.
+
+    They are scattered into a zeroed ``(..., B, nb + 2k + 2, in)`` buffer whose ``k + 1`` spare rows on each
+    side absorb inputs outside the grid; the returned ``(..., B, nb, in)`` is a view of its middle rows
+    (it still flattens to ``(..., B, nb * in)`` without a copy).
+    """
+
+    @staticmethod
+    def forward(ctx, x: Tensor, t0: Tensor, inv_h: Tensor, k: int, nb: int) -> Tensor:  # type: ignore[override]
+        u = (x - t0).mul_(inv_h)  # (..., B, in) in knot spacings
+        j = torch.floor(u)
+        t = u - j  # position inside the interval, [0, 1)
+        n, rows, P = u.shape[-1], u.numel() // u.shape[-1], nb + 2 * k + 2
+        # flat index of (row, j + 1, i) in the padded buffer
+        jl = j.clamp_(-1, nb + k).long().add_(1).mul_(n)
+        off = torch.arange(0, rows * P * n, P * n, device=x.device).view(*u.shape[:-1], 1)
+        base = jl.add_(off).add_(torch.arange(n, device=x.device)).view(-1)
+        C, _ = _piece_polynomials(k)
+        vals = torch.matmul(C.to(t), _powers(t, k + 1).view(k + 1, -1))  # (k + 1, N)
+        out = torch.zeros(*u.shape[:-1], P, n, dtype=x.dtype, device=x.device)
+        flat = out.view(-1)
+        for r in range(k + 1):
+            flat.scatter_(0, base + r * n if r else base, vals[r])
+        ctx.save_for_backward(x, t0, inv_h, base, t)
+        ctx.k, ctx.nb = k, nb
+        return out[..., k + 1 : k + 1 + nb, :]
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):  # type: ignore[override]
+        if not ctx.needs_input_grad[0]:
+            return None, None, None, None, None
+        x, t0, inv_h, base, t = ctx.saved_tensors
+        k, nb = ctx.k, ctx.nb
+        if torch.is_grad_enabled():  # create_graph: differentiable dense path for higher derivatives
+            centres = torch.arange(nb, dtype=x.dtype, device=x.device).add_((k + 1) / 2).unsqueeze(-1)
+            ue = ((x - t0) * inv_h).unsqueeze(-2) - centres
+            d = _cardinal_derivative_differentiable(ue, k)
+            return (d * grad).sum(-2).mul(inv_h).sum_to_size(x.shape), None, None, None, None
+        n = t.shape[-1]
+        padded = torch.zeros(*grad.shape[:-2], nb + 2 * k + 2, n, dtype=grad.dtype, device=grad.device)
+        padded[..., k + 1 : k + 1 + nb, :] = grad
+        flat = padded.view(-1)
+        _, D = _piece_polynomials(k)
+        dv = torch.matmul(D.to(t), _powers(t, k).view(k, -1))  # (k + 1, N)
+        gu = torch.zeros_like(dv[0])
+        for r in range(k + 1):
+            gu.addcmul_(flat.gather(0, base + r * n if r else base), dv[r])
+        return gu.view(t.shape).mul_(inv_h).sum_to_size(x.shape), None, None, None, None
 
 
 def _general_rows(x: Tensor, grid: Tensor, k: int, out: Tensor | None) -> list[Tensor]:
