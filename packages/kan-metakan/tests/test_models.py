@@ -70,19 +70,94 @@ def test_gradients_reach_prompts_and_metalearner(basis):
     assert all(ml.w2.grad.abs().sum() > 0 and ml.w1.grad.abs().sum() > 0 for ml in m.metalearners)
 
 
-def test_memory_efficient_mode_is_exact():
-    m = _meta("bspline", widths=(7, 6, 3), hidden=8)
-    x = torch.rand(10, 7, generator=_gen(3)) * 2 - 1
+@pytest.mark.parametrize("basis", BASES)
+@pytest.mark.parametrize("input_grad", [False, True])
+def test_memory_efficient_mode_is_exact(basis, input_grad):
+    """Tiny blocks (one sample / one output row at a time) give the plain path's outputs and gradients."""
+    m = _meta(basis, widths=(7, 6, 3), hidden=8, prompt_dim=2, memory_efficient=False).double()
+    x = (torch.rand(10, 7, generator=_gen(3), dtype=torch.float64) * 2 - 1).requires_grad_(input_grad)
     y = m(x)
-    y.sum().backward()
+    y.square().sum().backward()
     g = [p.grad.clone() for p in m.parameters()]
+    gx = x.grad.clone() if input_grad else None
     m.zero_grad()
-    m.set_memory_efficient(chunk_batch=3, chunk_out=4)
+    x.grad = None
+    m.set_memory_efficient(True, block_elems=40)
     y2 = m(x)
-    y2.sum().backward()
-    torch.testing.assert_close(y2, y, rtol=1e-5, atol=1e-6)
+    assert all(layer.memory_efficient for layer in m.layers)
+    y2.square().sum().backward()
+    torch.testing.assert_close(y2, y, rtol=1e-12, atol=1e-12)
     for a, p in zip(g, m.parameters()):
-        torch.testing.assert_close(p.grad, a, rtol=1e-4, atol=1e-6)
+        torch.testing.assert_close(p.grad, a, rtol=1e-10, atol=1e-12)
+    if input_grad:
+        torch.testing.assert_close(x.grad, gx, rtol=1e-10, atol=1e-12)
+    # negative control: a different prompt gives different gradients
+    with torch.no_grad():
+        m.layers[0].prompt[0, 0] += 0.5
+    m.zero_grad()
+    m(x).square().sum().backward()
+    ip = [name for name, _ in m.named_parameters()].index("layers.0.prompt")
+    assert not torch.allclose(m.layers[0].prompt.grad, g[ip])
+
+
+def test_memory_efficient_leading_dims_and_no_grad():
+    m = _meta("bspline", widths=(5, 4, 2), hidden=8, memory_efficient=True)
+    x = torch.rand(3, 6, 5, generator=_gen(5)) * 2 - 1
+    ref = _meta("bspline", widths=(5, 4, 2), hidden=8, memory_efficient=False)(x)
+    torch.testing.assert_close(m(x), ref, rtol=1e-5, atol=1e-6)
+    with torch.no_grad():
+        torch.testing.assert_close(m(x), ref, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="memory_efficient"):
+        m.set_memory_efficient("sometimes")
+
+
+def test_memory_efficient_backward_is_first_order():
+    m = _meta("bspline", widths=(3, 4, 1), hidden=8, memory_efficient=True)
+    x = (torch.rand(4, 3, generator=_gen(6)) * 2 - 1).requires_grad_(True)
+    (gx,) = torch.autograd.grad(m(x).sum(), x, create_graph=True)
+    with pytest.raises(RuntimeError):
+        torch.autograd.grad(gx.sum(), x)
+
+
+def test_auto_mode_switches_on_large_layers_only():
+    from kan_metakan.models import AUTO_MIN_ELEMS, plain_kept_elems
+
+    m = MetaKAN.from_widths([300, 32, 10], grid_size=80, hidden=32, generator=_gen())
+    assert m.memory_efficient == "auto"
+    x = torch.zeros(128, 300)
+    with torch.no_grad():
+        m(x)
+    assert [layer.memory_efficient for layer in m.layers] == [True, False]
+    assert plain_kept_elems(m.layers[0], 128) >= AUTO_MIN_ELEMS > plain_kept_elems(m.layers[1], 128)
+    # an input that needs a gradient (PINNs take second derivatives) keeps the plain, twice-differentiable path
+    with torch.no_grad():
+        m(x.clone().requires_grad_(True))
+    assert not any(layer.memory_efficient for layer in m.layers)
+    small = MetaKAN.from_widths([300, 32, 10], grid_size=5, hidden=32, generator=_gen())
+    with torch.no_grad():
+        small(x)
+    assert not any(layer.memory_efficient for layer in small.layers)
+
+
+def test_memory_efficient_bounds_training_memory():
+    """Peak training memory: the efficient path does not keep per-edge hidden activations or the batch's
+    basis features, so it stays flat when the meta-learner's hidden size grows; the plain path grows."""
+    from kan_metakan.memory import build_model, training_peak_bytes
+
+    g = _gen(7)
+    x, y = torch.rand(32, 48, generator=g) * 2 - 1, torch.randint(0, 4, (32,), generator=g)
+    peak = {}
+    for mode in ("kan", "metakan", "metakan-efficient"):
+        for hid in (8, 128):
+            model = build_model(mode, [48, 16, 4], 10, hid, block_elems=2**12)
+            peak[mode, hid] = training_peak_bytes(model, x, y, steps=1)
+    plain_growth = peak["metakan", 128] - peak["metakan", 8]
+    lean_growth = peak["metakan-efficient", 128] - peak["metakan-efficient", 8]
+    # plain: + E * 120 hidden activations (x2, fp32) at least; efficient: only the meta-learner's own
+    # parameters, gradients and Adam moments and one generation block grow
+    assert plain_growth > 48 * 16 * 120 * 2 * 4
+    assert lean_growth < 0.15 * plain_growth
+    assert peak["metakan-efficient", 8] < 0.5 * peak["kan", 8] < peak["metakan", 8]
 
 
 @pytest.mark.parametrize("basis", BASES)

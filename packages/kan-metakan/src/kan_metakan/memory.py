@@ -35,8 +35,16 @@ def training_peak_bytes(
     return _static_bytes(model) + int(mem.peak_bytes)
 
 
-def build_model(mode: str, widths: Sequence[int], grid_size: int, hidden: int, seed: int = 0) -> nn.Module:
-    """``kan`` (plain kan-core KAN), ``metakan`` or ``metakan-efficient`` (checkpointed cells)."""
+def build_model(
+    mode: str,
+    widths: Sequence[int],
+    grid_size: int,
+    hidden: int,
+    seed: int = 0,
+    block_elems: int | None = None,
+) -> nn.Module:
+    """``kan`` (plain kan-core KAN), ``metakan`` (``memory_efficient=False``: every per-edge intermediate
+    kept for backward) or ``metakan-efficient`` (``memory_efficient=True``, :mod:`kan_metakan.lean`)."""
     from kan_core import KAN
 
     from .models import MetaKAN
@@ -44,12 +52,12 @@ def build_model(mode: str, widths: Sequence[int], grid_size: int, hidden: int, s
     g = torch.Generator().manual_seed(seed)
     if mode == "kan":
         return KAN.from_widths(list(widths), grid_size=grid_size, spline_order=3, generator=g)
-    m = MetaKAN.from_widths(list(widths), grid_size=grid_size, spline_order=3, hidden=hidden, generator=g)
-    if mode == "metakan-efficient":
-        m.set_memory_efficient(chunk_batch=32, chunk_out=8)
-    elif mode != "metakan":
+    if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-    return m
+    m = MetaKAN.from_widths(
+        list(widths), grid_size=grid_size, spline_order=3, hidden=hidden, generator=g, memory_efficient=False
+    )
+    return m.set_memory_efficient(mode == "metakan-efficient", block_elems)
 
 
 def memory_rows(
@@ -62,7 +70,8 @@ def memory_rows(
     seed: int = 0,
     modes: Sequence[str] = MODES,
 ) -> list[dict[str, Any]]:
-    """One row per (widths, G): connections, and peak MiB per mode plus ratios to the KAN."""
+    """One row per (widths, G): connections, meta-learner hidden size, peak MiB per mode and ratios to the
+    KAN (``{mode}_ratio``, when ``kan`` is among ``modes``)."""
     rows = []
     g = torch.Generator().manual_seed(seed)
     for widths in widths_list:
@@ -73,6 +82,7 @@ def memory_rows(
                 "widths": "-".join(map(str, widths)),
                 "connections": sum(a * b for a, b in zip(widths[:-1], widths[1:])),
                 "G": G,
+                "meta_hidden": hidden,
             }
             for mode in modes:
                 model = build_model(mode, widths, G, hidden, seed).to(device)

@@ -12,6 +12,7 @@ from kan_core.spec import KANSpec
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
+from .lean import LEAN_BASES, block_sizes, lean_forward
 from .mapping import split_weights
 from .metalearner import MetaLearner, generate
 
@@ -24,11 +25,11 @@ class MetaEdgeLayer(nn.Module):
     Holds the prompts ``z: (d_out, d_in, dim z)`` (trainable) and the fixed tensors kan-core reads (mask,
     ``scale_sp = 1/sqrt(d_in)``, B-spline grid, Gram ``beta``); the meta-learner is shared and passed in.
 
-    Memory-efficient mode (``chunk_batch`` / ``chunk_out``): the layer is evaluated in cells of
-    ``chunk_out`` output neurons x ``chunk_batch`` samples, each under :func:`torch.utils.checkpoint`
-    *including the weight generation*, so neither the generated ``(out, in, n)`` weights, the meta-learner's
-    ``(E, hidden)`` activations nor the ``(B, in, n)`` basis features are stored for backward: they are
-    recomputed per cell. The result and gradients are identical to the plain mode.
+    Memory-efficient mode (``memory_efficient = True``, set by :class:`MetaKAN`): bases linear in their
+    weights (all but wavelets) go through :func:`kan_metakan.lean.lean_forward`, which stores nothing per
+    edge for backward and evaluates in blocks of at most ``block_elems`` numbers; wavelets fall back to
+    :func:`torch.utils.checkpoint` cells of output rows x samples, *including the weight generation*.
+    Outputs and gradients equal the plain mode's (up to float summation order); the backward is first-order.
 
     Shapes: ``(B, d_in) -> (B, d_out)`` (plain mode also accepts leading dims).
     """
@@ -60,8 +61,8 @@ class MetaEdgeLayer(nn.Module):
             )
         if spec.basis == "gram":
             self.register_buffer("beta", gram_beta_init(spec.degree, **fk))
-        self.chunk_batch: int | None = None
-        self.chunk_out: int | None = None
+        self.memory_efficient: bool = False
+        self.block_elems: int = 2**20
         self.reset_prompts(generator)
 
     @torch.no_grad()
@@ -98,12 +99,16 @@ class MetaEdgeLayer(nn.Module):
         return True if self.spec.basis == "bspline" else None
 
     def forward(self, x: Tensor) -> Tensor:
-        if self.chunk_batch is None and self.chunk_out is None:
+        if not self.memory_efficient:
             return layer_forward(x, self.generated(), self.spec, self._uniform())
+        if self.spec.basis in LEAN_BASES:
+            return lean_forward(self, x, self.block_elems)
         if x.dim() != 2:
-            raise ValueError(f"memory-efficient MetaKAN layers take (B, in) inputs, got {tuple(x.shape)}")
-        ob = self.chunk_out or self.out_features
-        bb = self.chunk_batch or x.shape[0]
+            raise ValueError(
+                f"memory-efficient wavelet MetaKAN layers take (B, in) inputs, got {tuple(x.shape)}"
+            )
+        _, ob = block_sizes(self, self.block_elems)
+        bb = max(1, self.block_elems // (self.in_features * ob))  # edges (bb, ob, in) per cell
         theta = self.learner.params()
         cols = []
         for o0 in range(0, self.out_features, ob):
