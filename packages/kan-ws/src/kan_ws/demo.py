@@ -39,6 +39,7 @@ class DemoBudget:
     prune_models: int
     settrans_max_edges: int
     model_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
+    tasks: tuple[str, ...] = ("sine", "accuracy", "mask")
 
 
 _ALL = ("mlp", "mlp-aug", "mlp-align", "dmc", "deepsets", "settrans", "wskan")
@@ -47,17 +48,17 @@ BUDGETS = {
         zoo_models=None,
         zoo_epochs={},
         seeds=(0, 1, 2),
-        epochs={"sine": 30, "accuracy": 15, "mask": 8},
-        hidden=64,
+        epochs={"sine": 25, "accuracy": 12, "mask": 6},
+        hidden=32,
         depth=3,
         batch_size=32,
         lr=2e-3,
         sweep=(100, 200, 500, 800),
-        sweep_epochs=30,
+        sweep_epochs=25,
         methods=_ALL,
         ablations=("wskan-nope", "wskan-nobidir"),
         prune_models=100,
-        settrans_max_edges=2048,
+        settrans_max_edges=512,
         model_overrides={"settrans": {"hidden": 32, "depth": 2}},
     ),
     "quick": DemoBudget(
@@ -185,7 +186,7 @@ def run_demo(
             mask_models[method] = (model, data_)
 
     methods = tuple(budget.methods) + tuple(budget.ablations)
-    for task in ("sine", "accuracy", "mask"):
+    for task in budget.tasks:
         zoo = zoos[_TASK_ZOO[task]]
         base = make_task(task, zoo)
         aligned = None
