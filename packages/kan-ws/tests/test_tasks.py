@@ -28,7 +28,7 @@ SMALL = {"hidden": 16, "depth": 2}
     "task,kind", [("sine", "sine"), ("inr", "inr"), ("accuracy", "classifier"), ("mask", "classifier")]
 )
 def test_every_method_runs_every_task(tiny_zoo, task, kind):
-    zoo = tiny_zoo(kind, num=20)
+    zoo = tiny_zoo(kind, num=12, widths=(3, 4, 4, 2) if kind == "classifier" else (2, 4, 4, 1))
     for method in METHODS:
         model, data, res = run_experiment(task, zoo, method, seed=0, train_cfg=CFG, model_cfg=SMALL)
         assert res["method"] == method and res["task"] == task
