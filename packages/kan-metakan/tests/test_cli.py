@@ -23,7 +23,7 @@ TINY = {
         "32",
     ],
     "pde": ["--dims", "3", "--steps", "2", "--n-interior", "16", "--hidden-widths", "4"],
-    "memory": ["--hiddens", "2", "--grids", "3", "--batch", "2"],
+    "memory": ["--hiddens", "2", "--grids", "3", "--batch", "2", "--in-features", "16"],
 }
 EXPECTED_ROWS = {"feynman": 1, "highdim": 2, "images": 1, "conv": 1, "pde": 3, "memory": 2}
 
@@ -51,7 +51,9 @@ def test_images_counts_and_accuracy_columns(tmp_path):
 @pytest.mark.pykan
 def test_symbolic(tmp_path):
     pytest.importorskip("kan")
-    res = CliRunner().invoke(group, ["symbolic", "--out", str(tmp_path), "--steps", "2"])
+    res = CliRunner().invoke(
+        group, ["symbolic", "--out", str(tmp_path), "--steps", "2", "--n-train", "32", "--lib", "x,x^2"]
+    )
     assert res.exit_code == 0, res.output + repr(res.exception)
     assert "formula" in res.output or "skipped" in res.output
 

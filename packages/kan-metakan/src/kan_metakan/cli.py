@@ -143,12 +143,32 @@ def highdim(out, device, seed, functions, dims, steps, grid_size, n_train):
 @click.option("--meta-hidden", default=32, show_default=True)
 @click.option("--max-train", default=None, type=int, help="use the first N training images")
 @click.option("--data-root", default=None)
-def images(out, device, seed, datasets, hiddens, grids, epochs, meta_hidden, max_train, data_root):
+@click.option("--lr-prompt", default=1e-2, show_default=True, help="AdamW lr of the prompts")
+@click.option("--lr-meta", default=1e-3, show_default=True, help="AdamW lr of the meta-learner")
+@click.option("--prompt-dim", default=1, show_default=True)
+@click.option("--models", default="kan,metakan", show_default=True)
+def images(
+    out,
+    device,
+    seed,
+    datasets,
+    hiddens,
+    grids,
+    epochs,
+    meta_hidden,
+    max_train,
+    data_root,
+    lr_prompt,
+    lr_meta,
+    prompt_dim,
+    models,
+):
     """MLP-KAN image classification: KAN vs MetaKAN accuracy and parameters."""
     dev = _setup(device, seed)
     from .tasks.images import run_images
 
     hid = [_ints(h) for h in hiddens.split(";") if h.strip()]
+    model_names = _strs(models)
     rows = run_images(
         _strs(datasets),
         hid,
@@ -159,14 +179,17 @@ def images(out, device, seed, datasets, hiddens, grids, epochs, meta_hidden, max
         data_root=data_root,
         seed=seed,
         device=dev,
+        lr_prompt=lr_prompt,
+        lr_meta=lr_meta,
+        prompt_dim=prompt_dim,
+        models=model_names,
     )
+    keys = [f"{m}_acc" for m in model_names]
     _finish(
         out,
         "images",
         rows,
-        lambda fig, r: _bars(
-            fig, r, ("dataset", "hidden", "G"), "kan_acc", "metakan_acc", "test accuracy (%)"
-        ),
+        lambda fig, r: _bars(fig, r, ("dataset", "hidden", "G"), keys[0], keys[-1], "test accuracy (%)"),
     )
 
 
@@ -209,21 +232,45 @@ def conv(out, device, seed, dataset, kinds, channels, epochs, clusters, max_trai
 @with_common
 @click.option("--equations", default="poisson,allen-cahn,sine-gordon", show_default=True)
 @click.option("--dims", default="20", show_default=True, help="paper: 20,50,100")
-@click.option("--steps", default=500, show_default=True, help="Adam steps")
-@click.option("--lbfgs-steps", default=0, show_default=True)
-@click.option("--n-interior", default=500, show_default=True, help="paper: 2000-12000")
-@click.option("--basis", default="rbf", show_default=True)
+@click.option("--steps", default=600, show_default=True, help="Adam steps (cosine schedule)")
+@click.option("--lbfgs-steps", default=0, show_default=True, help="LBFGS steps after Adam (stalls here)")
+@click.option(
+    "--n-interior", default=1000, show_default=True, help="fresh points per step; paper: 2000-12000"
+)
+@click.option(
+    "--basis", default="bspline", show_default=True, help="bspline or rbf use the forward Laplacian"
+)
+@click.option("--grid-size", default=5, show_default=True)
 @click.option("--lr", default=1e-2, show_default=True)
 @click.option("--hidden-widths", default="32,32,32", show_default=True, help="KAN hidden layers [d, ..., 1]")
-def pde(out, device, seed, equations, dims, steps, lbfgs_steps, n_interior, basis, lr, hidden_widths):
+@click.option("--meta-hidden", default=32, show_default=True)
+@click.option("--models", default="kan,metakan", show_default=True)
+def pde(
+    out,
+    device,
+    seed,
+    equations,
+    dims,
+    steps,
+    lbfgs_steps,
+    n_interior,
+    basis,
+    grid_size,
+    lr,
+    hidden_widths,
+    meta_hidden,
+    models,
+):
     """PINNs on the unit ball (hard boundary condition): relative L2 error."""
     dev = _setup(device, seed)
     from .tasks.pde import run_pde
 
+    model_names = _strs(models)
     rows = run_pde(
         _strs(equations),
         _ints(dims),
         basis=basis,
+        grid_size=grid_size,
         steps=steps,
         lbfgs_steps=lbfgs_steps,
         n_interior=n_interior,
@@ -231,14 +278,15 @@ def pde(out, device, seed, equations, dims, steps, lbfgs_steps, n_interior, basi
         seed=seed,
         device=dev,
         widths_hidden=_ints(hidden_widths),
+        meta_hidden=meta_hidden,
+        models=model_names,
     )
+    keys = [f"{m}_rel_l2" for m in model_names]
     _finish(
         out,
         "pde",
         rows,
-        lambda fig, r: _bars(
-            fig, r, ("equation", "d"), "kan_rel_l2", "metakan_rel_l2", "relative L2", log=True
-        ),
+        lambda fig, r: _bars(fig, r, ("equation", "d"), keys[0], keys[-1], "relative L2", log=True),
     )
 
 
@@ -248,13 +296,15 @@ def pde(out, device, seed, equations, dims, steps, lbfgs_steps, n_interior, basi
 @click.option("--grids", default="5,20,80", show_default=True, help="grid sweep on [784, 32, 10]")
 @click.option("--batch", default=128, show_default=True)
 @click.option("--meta-hidden", default=32, show_default=True)
-def memory(out, device, seed, hiddens, grids, batch, meta_hidden):
+@click.option("--in-features", default=784, show_default=True, help="input width (784: MNIST-sized)")
+def memory(out, device, seed, hiddens, grids, batch, meta_hidden, in_features):
     """Peak training memory, KAN vs MetaKAN (plain and memory-efficient), vs connections and vs G."""
     dev = _setup(device, seed)
     from .memory import memory_rows
 
+    n0 = in_features
     rows = memory_rows(
-        widths_list=[[784, h, 10] for h in _ints(hiddens)],
+        widths_list=[[n0, h, 10] for h in _ints(hiddens)],
         grid_sizes=[5],
         hidden=meta_hidden,
         batch=batch,
@@ -264,7 +314,7 @@ def memory(out, device, seed, hiddens, grids, batch, meta_hidden):
     rows += [
         r
         for r in memory_rows(
-            widths_list=[[784, 32, 10]],
+            widths_list=[[n0, 32, 10]],
             grid_sizes=_ints(grids),
             hidden=meta_hidden,
             batch=batch,
@@ -278,7 +328,7 @@ def memory(out, device, seed, hiddens, grids, batch, meta_hidden):
         for k, (key, sub) in enumerate(
             (
                 ("connections", [r for r in rows if r["G"] == 5]),
-                ("G", [r for r in rows if r["widths"] == "784-32-10"]),
+                ("G", [r for r in rows if r["widths"] == f"{n0}-32-10"]),
             )
         ):
             ax = fig.add_subplot(1, 2, k + 1)
@@ -295,13 +345,15 @@ def memory(out, device, seed, hiddens, grids, batch, meta_hidden):
 @group.command()
 @with_common
 @click.option("--steps", default=30, show_default=True)
-def symbolic(out, device, seed, steps):
+@click.option("--n-train", default=500, show_default=True, help="fitting points (pykan's fits scale with it)")
+@click.option("--lib", default="x,x^2,sin,exp", show_default=True, help="pykan symbolic library")
+def symbolic(out, device, seed, steps, n_train, lib):
     """Fit a tiny MetaKAN on x1*x2, export to pykan, print pykan's symbolic formula."""
     _setup(device, seed)
     try:
         from .tasks.symbolic import run_symbolic
 
-        res = run_symbolic(steps=steps, seed=seed)
+        res = run_symbolic(steps=steps, seed=seed, n_train=n_train, lib=tuple(_strs(lib)))
     except ImportError as e:
         click.echo(f"symbolic: skipped, pykan interop unavailable ({e}); install kan-core[pykan]")
         return

@@ -96,8 +96,15 @@ def run_images(
     device: Any = "cpu",
     lr_prompt: float = 1e-2,
     lr_meta: float = 1e-3,
+    prompt_dim: int = 1,
+    models: Sequence[str] = ("kan", "metakan"),
 ) -> list[dict[str, Any]]:
-    """One row per (dataset, hidden, G): KAN / MetaKAN trainable parameters and test accuracy."""
+    """One row per (dataset, hidden, G): trainable parameters, test accuracy and training seconds of each
+    of ``models`` (``kan``, ``metakan``), and the parameter ratio when both ran."""
+    import time
+
+    if not models or set(models) - {"kan", "metakan"}:
+        raise ValueError(f"models must be a non-empty subset of ('kan', 'metakan'), got {models!r}")
     from kan_core import KAN
 
     from ..models import MetaKAN
@@ -112,15 +119,21 @@ def run_images(
             widths = [Xtr.shape[1], *hid, 10]
             for G in grid_sizes:
                 row: dict[str, Any] = {"dataset": ds, "hidden": "-".join(map(str, hid)), "G": G}
-                for name in ("kan", "metakan"):
+                for name in models:
                     g = torch.Generator().manual_seed(seed)
                     if name == "kan":
                         model = KAN.from_widths(widths, grid_size=G, spline_order=3, generator=g)
                     else:
                         model = MetaKAN.from_widths(
-                            widths, grid_size=G, spline_order=3, hidden=meta_hidden, generator=g
+                            widths,
+                            grid_size=G,
+                            spline_order=3,
+                            hidden=meta_hidden,
+                            prompt_dim=prompt_dim,
+                            generator=g,
                         )
                     model = model.to(device)
+                    t0 = time.perf_counter()
                     acc = train_classifier(
                         model,
                         Xtr,
@@ -133,7 +146,9 @@ def run_images(
                         lr_meta=lr_meta,
                     )
                     row[f"{name}_params"], row[f"{name}_acc"] = count_trainable(model), acc
-                row["param_ratio"] = row["metakan_params"] / row["kan_params"]
+                    row[f"{name}_seconds"] = round(time.perf_counter() - t0, 1)
+                if len(models) == 2:
+                    row["param_ratio"] = row["metakan_params"] / row["kan_params"]
                 rows.append(row)
     return rows
 

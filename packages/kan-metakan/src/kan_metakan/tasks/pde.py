@@ -6,8 +6,15 @@ closed-form Laplacian :func:`exact_laplacian`, so the autograd operator of the P
 independent formula (the residual of ``u*`` is zero). Hard boundary condition: the network predicts
 ``u(x) = (1 - |x|^2) N(x)``. Error: relative L2 on fresh points of the ball.
 
-The default basis is ``rbf`` (Gaussian, smooth): kan-core's B-spline basis has an analytic first-order
-backward only, so second derivatives through it are not available.
+Training uses the forward Laplacian (:mod:`kan_metakan.tasks.laplacian`: value, gradient and Laplacian
+in one pass, one ordinary backward) for B-spline and RBF KANs / MetaKANs, ~4-8x cheaper than ``d`` nested
+autograd passes at ``d = 20``. CPU default (tuned at ``d = 20``): ``[d, 32, 32, 32, 1]`` (the paper's
+architecture), cubic B-splines with ``G = 5``, Adam (lr ``1e-2``, cosine to 0) for 600 steps on 1000 fresh
+collocation points per step. LBFGS (``lbfgs_steps``) is available but off: with strong-Wolfe line search it
+stalls on this loss after one step (its zoom bracket collapses below torch's ``1e-9`` step tolerance), with
+the forward and the autograd Laplacian alike, in float32 and float64. The paper's loss is soft
+(``0.01 * interior + boundary``); we use the hard form above, which satisfies the boundary condition
+exactly.
 """
 
 from __future__ import annotations
@@ -95,8 +102,12 @@ def laplacian(
 
 
 def residual(eq: str, u_fn: Callable[[Tensor], Tensor], x: Tensor, c: Tensor) -> Tensor:
-    """PDE residual ``Lap u + N(u) - g`` at ``x (N, d)``."""
-    u, lap = laplacian(u_fn, x)
+    """PDE residual ``Lap u + N(u) - g`` at ``x (N, d)``. A :class:`HardBC` KAN / MetaKAN with a B-spline or
+    RBF basis uses the forward Laplacian; anything else the autograd one (:func:`laplacian`)."""
+    if isinstance(u_fn, HardBC) and u_fn.has_forward_laplacian():
+        u, lap = u_fn.value_and_laplacian(x)
+    else:
+        u, lap = laplacian(u_fn, x)
     return lap + _nonlinear(eq, u) - source(eq, x, c)
 
 
@@ -123,6 +134,29 @@ class HardBC(nn.Module):
 
     def meta_parameters(self):
         return getattr(self.net, "meta_parameters", lambda: [])()
+
+    def has_forward_laplacian(self) -> bool:
+        """Whether :meth:`value_and_laplacian` can use the forward Laplacian (kan-core layer tensors, a
+        B-spline or RBF basis, no affine)."""
+        from .laplacian import FORWARD_LAPLACIAN_BASES
+
+        spec = getattr(self.net, "spec", None)
+        return (
+            hasattr(self.net, "layer_params")
+            and spec is not None
+            and spec.basis in FORWARD_LAPLACIAN_BASES
+            and not spec.affine
+        )
+
+    def value_and_laplacian(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """``(u (N,), Lap u (N,))`` at ``x (N, d)``: forward Laplacian of the network (one pass, first-order
+        differentiable) combined with ``Lap((1 - r^2) n) = -2 d n - 4 x . grad n + (1 - r^2) Lap n``."""
+        from .laplacian import kan_value_grad_laplacian
+
+        n, grad, lap = kan_value_grad_laplacian(x, self.net.layer_params(), self.net.spec)
+        n, grad, lap = n[:, 0], grad[:, 0], lap[:, 0]
+        b = 1 - x.square().sum(-1)
+        return b * n, -2 * x.shape[1] * n - 4 * (x * grad).sum(-1) + b * lap
 
 
 def _train(
@@ -169,19 +203,25 @@ def run_pde(
     equations: Sequence[str] = EQUATIONS,
     dims: Sequence[int] = (20,),
     *,
-    basis: str = "rbf",
+    basis: str = "bspline",
     grid_size: int = 5,
     widths_hidden: Sequence[int] = (32, 32, 32),
     meta_hidden: int = 32,
-    steps: int = 500,
+    steps: int = 600,
     lbfgs_steps: int = 0,
-    n_interior: int = 500,
+    n_interior: int = 1000,
     n_test: int = 2000,
     lr: float = 1e-2,
     seed: int = 0,
     device: Any = "cpu",
+    models: Sequence[str] = ("kan", "metakan"),
 ) -> list[dict[str, Any]]:
-    """One row per (equation, d): relative L2 error and trainable parameters of KAN and MetaKAN."""
+    """One row per (equation, d): relative L2 error, trainable parameters and training seconds of each
+    of ``models`` (``kan``, ``metakan``)."""
+    import time
+
+    if not models or set(models) - {"kan", "metakan"}:
+        raise ValueError(f"models must be a non-empty subset of ('kan', 'metakan'), got {models!r}")
     from kan_core import KAN
 
     from ..models import MetaKAN
@@ -194,7 +234,7 @@ def run_pde(
         ut = exact_solution(xt, c)
         for eq in equations:
             row: dict[str, Any] = {"equation": eq, "d": d}
-            for name in ("kan", "metakan"):
+            for name in models:
                 g = torch.Generator().manual_seed(seed)
                 widths = [d, *widths_hidden, 1]
                 kw = {"grid_size": grid_size, "spline_order": 3, "basis": basis, "generator": g}
@@ -204,6 +244,7 @@ def run_pde(
                     else MetaKAN.from_widths(widths, hidden=meta_hidden, **kw)
                 )
                 model = HardBC(net).to(device)
+                t0 = time.perf_counter()
                 _train(
                     model,
                     eq,
@@ -219,5 +260,6 @@ def run_pde(
                 with torch.no_grad():
                     err = float((model(xt) - ut).norm() / ut.norm())
                 row[f"{name}_rel_l2"], row[f"{name}_params"] = err, count_trainable(model)
+                row[f"{name}_seconds"] = round(time.perf_counter() - t0, 1)
             rows.append(row)
     return rows

@@ -10,23 +10,30 @@ __all__ = ["run_symbolic"]
 
 
 def run_symbolic(
-    *, steps: int = 30, seed: int = 0, lib: tuple[str, ...] = ("x", "x^2", "sin", "exp")
+    *,
+    steps: int = 30,
+    seed: int = 0,
+    n_train: int = 500,
+    lib: tuple[str, ...] = ("x", "x^2", "sin", "exp"),
 ) -> dict[str, Any]:
-    """Fit ``f(x1, x2) = x1 * x2`` (Feynman I.12.5) with a ``[2, 2, 1]`` MetaKAN, export it to pykan and
-    run pykan's ``auto_symbolic``. Returns ``{"mse", "formula"}``; raises ImportError when pykan or
-    ``kan_core.interop`` is unavailable."""
+    """Fit ``f(x1, x2) = x1 * x2`` (Feynman I.12.5) on ``n_train`` points with a ``[2, 2, 1]`` MetaKAN,
+    export it to pykan and run pykan's ``auto_symbolic`` over ``lib`` (its cost grows with both).
+    Returns ``{"mse", "formula"}``; raises ImportError when pykan or ``kan_core.interop`` is unavailable."""
+    if n_train < 2 or not lib:
+        raise ValueError(f"run_symbolic needs n_train >= 2 and a non-empty lib, got {n_train=}, {lib=}")
     from kan_core.interop import to_pykan
 
     from ..models import MetaKAN
     from ..train import lbfgs_fit
 
     g = torch.Generator().manual_seed(seed)
-    x = torch.rand(500, 2, generator=g) * 2 - 1
+    x = torch.rand(n_train, 2, generator=g) * 2 - 1
     y = (x[:, 0] * x[:, 1]).unsqueeze(-1)
     meta = MetaKAN.from_widths([2, 2, 1], grid_size=5, spline_order=3, hidden=16, generator=g)
     lbfgs_fit(meta, x, y, steps)
     kan = meta.materialize()
-    mse = float(torch.nn.functional.mse_loss(kan(x), y))
+    with torch.no_grad():
+        mse = float(torch.nn.functional.mse_loss(kan(x), y))
     model = to_pykan(kan)
     model.save_act = True
     model(x)  # pykan caches activations for auto_symbolic
