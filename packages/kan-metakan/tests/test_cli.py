@@ -62,3 +62,19 @@ def test_symbolic(tmp_path):
 def test_help(name):
     res = CliRunner().invoke(group, [name, "--help"])
     assert res.exit_code == 0 and "--out" in res.output
+
+
+def test_threads_option(tmp_path):
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        res = CliRunner().invoke(
+            group, ["--threads", "2", "highdim", "--out", str(tmp_path), *TINY["highdim"]]
+        )
+        assert res.exit_code == 0, res.output + repr(res.exception)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+    bad = CliRunner().invoke(group, ["--threads", "0", "pde", "--help"])
+    assert bad.exit_code != 0 and "--threads" in bad.output

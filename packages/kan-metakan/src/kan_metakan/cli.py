@@ -72,8 +72,18 @@ def with_common(f):
 
 
 @click.group(name="metakan")
-def group() -> None:
+@click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    default=None,
+    help="torch intra-op threads (default: torch's); 1 is much faster on a busy machine",
+)
+def group(threads) -> None:
     """MetaKAN experiments (Zhao et al., ICML 2025)."""
+    if threads is not None:
+        from kan_core.runtime import set_threads
+
+        set_threads(threads)
 
 
 @group.command()
