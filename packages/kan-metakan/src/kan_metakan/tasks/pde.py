@@ -207,6 +207,7 @@ def run_pde(
     grid_size: int = 5,
     widths_hidden: Sequence[int] = (32, 32, 32),
     meta_hidden: int = 32,
+    prompt_dim: int = 1,
     steps: int = 600,
     lbfgs_steps: int = 0,
     n_interior: int = 1000,
@@ -241,7 +242,7 @@ def run_pde(
                 net = (
                     KAN.from_widths(widths, **kw)
                     if name == "kan"
-                    else MetaKAN.from_widths(widths, hidden=meta_hidden, **kw)
+                    else MetaKAN.from_widths(widths, hidden=meta_hidden, prompt_dim=prompt_dim, **kw)
                 )
                 model = HardBC(net).to(device)
                 t0 = time.perf_counter()
