@@ -315,7 +315,7 @@ class _UniformBSplineLocal(torch.autograd.Function):
         dv = torch.matmul(D.to(t), _powers(t, k).view(k, -1))  # (k + 1, N)
         gu = torch.zeros_like(dv[0])
         for r in range(k + 1):
-            gu.addcmul_(flat.gather(0, base + r * n if r else base), dv[r])
+            gu.addcmul_(torch.index_select(flat, 0, base + r * n if r else base), dv[r])
         return gu.view(t.shape).mul_(inv_h).sum_to_size(x.shape), None, None, None, None
 
 
