@@ -251,7 +251,9 @@ def conv(out, device, seed, dataset, kinds, channels, epochs, clusters, max_trai
     "--basis", default="bspline", show_default=True, help="bspline or rbf use the forward Laplacian"
 )
 @click.option("--grid-size", default=5, show_default=True)
-@click.option("--lr", default=1e-2, show_default=True)
+@click.option("--lr", default=1e-2, show_default=True, help="Adam lr of the KAN")
+@click.option("--lr-prompt", default=3e-2, show_default=True, help="MetaKAN prompts' lr")
+@click.option("--lr-meta", default=3e-3, show_default=True, help="MetaKAN meta-learner's lr")
 @click.option("--hidden-widths", default="32,32,32", show_default=True, help="KAN hidden layers [d, ..., 1]")
 @click.option("--meta-hidden", default=32, show_default=True)
 @click.option("--prompt-dim", default=1, show_default=True)
@@ -268,6 +270,8 @@ def pde(
     basis,
     grid_size,
     lr,
+    lr_prompt,
+    lr_meta,
     hidden_widths,
     meta_hidden,
     prompt_dim,
@@ -287,6 +291,8 @@ def pde(
         lbfgs_steps=lbfgs_steps,
         n_interior=n_interior,
         lr=lr,
+        lr_prompt=lr_prompt,
+        lr_meta=lr_meta,
         seed=seed,
         device=dev,
         widths_hidden=_ints(hidden_widths),

@@ -171,11 +171,14 @@ def _train(
     seed: int,
     lbfgs_steps: int,
     device: Any,
+    lr_prompt: float | None = None,
+    lr_meta: float | None = None,
 ) -> None:
     from ..train import cosine_schedule, metakan_optimizer
 
     g = torch.Generator().manual_seed(seed + 1)
-    opt = metakan_optimizer(model, lr=lr, lr_prompt=lr, lr_meta=lr, weight_decay=0.0)
+    lp, lm = lr if lr_prompt is None else lr_prompt, lr if lr_meta is None else lr_meta
+    opt = metakan_optimizer(model, lr=lr, lr_prompt=lp, lr_meta=lm, weight_decay=0.0)
     sched = cosine_schedule(opt, max(1, steps))
     for _ in range(steps):
         x = sample_ball(n_interior, d, g).to(device)
@@ -213,6 +216,8 @@ def run_pde(
     n_interior: int = 1000,
     n_test: int = 2000,
     lr: float = 1e-2,
+    lr_prompt: float = 3e-2,
+    lr_meta: float = 3e-3,
     seed: int = 0,
     device: Any = "cpu",
     models: Sequence[str] = ("kan", "metakan"),
@@ -257,6 +262,8 @@ def run_pde(
                     seed=seed,
                     lbfgs_steps=lbfgs_steps,
                     device=device,
+                    lr_prompt=lr_prompt,
+                    lr_meta=lr_meta,
                 )
                 with torch.no_grad():
                     err = float((model(xt) - ut).norm() / ut.norm())
