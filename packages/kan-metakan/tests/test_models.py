@@ -129,7 +129,8 @@ def test_auto_mode_switches_on_large_layers_only():
         m(x)
     assert [layer.memory_efficient for layer in m.layers] == [True, False]
     assert plain_kept_elems(m.layers[0], 128) >= AUTO_MIN_ELEMS > plain_kept_elems(m.layers[1], 128)
-    # an input that needs a gradient (PINNs take second derivatives) keeps the plain, twice-differentiable path
+    # an input that needs a gradient (PINNs take second derivatives) keeps the plain,
+    # twice-differentiable path
     with torch.no_grad():
         m(x.clone().requires_grad_(True))
     assert not any(layer.memory_efficient for layer in m.layers)

@@ -132,3 +132,13 @@ def test_forward_laplacian_trains_with_first_order_gradients():
     residual("allen-cahn", lambda z: model(z), x, c).square().mean().backward()
     for a, p in zip(fast, model.parameters()):
         torch.testing.assert_close(a, p.grad, rtol=1e-8, atol=1e-10)
+
+
+def test_run_functions_reject_unknown_models():
+    from kan_metakan.tasks.images import run_images
+    from kan_metakan.tasks.pde import run_pde
+
+    with pytest.raises(ValueError, match="models"):
+        run_pde(["poisson"], [3], models=("mlp",))
+    with pytest.raises(ValueError, match="models"):
+        run_images(["digits"], models=())

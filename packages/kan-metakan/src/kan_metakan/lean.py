@@ -1,7 +1,8 @@
 """Memory-lean evaluation of a prompted KAN layer: exact outputs and gradients, bounded training memory.
 
 The plain path keeps, for backward, every per-edge intermediate: the meta-learner's hidden activations
-``(E, hidden)`` (pre- and post-ReLU), the generated weights ``(E, d)`` and their scaled copy ``(out, n * in)``,
+``(E, hidden)`` (pre- and post-ReLU), the generated weights ``(E, d)`` and their scaled copy
+``(out, n * in)``,
 and the basis features ``(B, n * in)`` of the whole batch (at ``G = 80`` on ``[784, 32, 10]``, batch 128:
 33 MB of features, 17 MB of weights, 7 MB of hidden activations). :class:`LeanLayerFn` keeps none of them.
 It uses that every basis but wavelets is *linear in the generated weights*:
@@ -90,8 +91,8 @@ def _all_weights(layer: MetaEdgeLayer, prompt: Tensor, theta, row_block: int) ->
 
 
 class LeanLayerFn(torch.autograd.Function):
-    """``y = layer(x)`` with weights generated from ``prompt`` and ``theta = (w1, b1, w2, b2)``; see the module
-    docstring. Shapes: ``x (N, in)``, ``prompt (out, in, dim z)`` -> ``(N, out)``."""
+    """``y = layer(x)`` with weights generated from ``prompt`` and ``theta = (w1, b1, w2, b2)``; see the
+    module docstring. Shapes: ``x (N, in)``, ``prompt (out, in, dim z)`` -> ``(N, out)``."""
 
     @staticmethod
     def forward(ctx, x, prompt, w1, b1, w2, b2, layer, batch_block, row_block):  # noqa: D102

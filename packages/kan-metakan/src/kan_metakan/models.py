@@ -55,9 +55,10 @@ class MetaKAN(nn.Module):
     batch 128, CPU (medians of 3 runs): peak training memory at ``G = 80`` is 0.225x the KAN's (plain path:
     0.75x) and stays flat from hidden 16 to 256 (plain: 0.73x -> 1.01x); an AdamW step costs 1.38x the
     plain path's at ``G = 80`` and 1.35x at ``G = 5`` (medians; one more feature evaluation and generation
-    per step), while at ``G = 5`` it saves little (9.4 vs 10.1 MiB: the per-edge tensors are small). Hence ``"auto"``: a layer takes the efficient path when the plain one would keep
-    at least :data:`AUTO_MIN_ELEMS` numbers (16 MiB in float32; on ``[784, 32, 10]`` with batch 128 that
-    is G >= 20) *and* the model input does not require a gradient (PINNs take second derivatives through
+    per step), while at ``G = 5`` it saves little (9.4 vs 10.1 MiB: the per-edge tensors are small).
+    Hence ``"auto"``: a layer takes the efficient path when the plain one would keep at least
+    :data:`AUTO_MIN_ELEMS` numbers (16 MiB in float32; on ``[784, 32, 10]`` with batch 128 that is
+    G >= 20) *and* the model input does not require a gradient (PINNs take second derivatives through
     the network). ``True`` / ``False`` force either path for every layer.
 
     Args:

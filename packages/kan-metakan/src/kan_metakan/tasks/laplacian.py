@@ -8,7 +8,8 @@ Laplacian ``L (N, in)`` with respect to the network input ``x0 (N, d)``:
 
 with ``J = I``, ``L = 0`` at the input. ``phi' = mask (w_b b' + w_s sum_j c_j B_j')`` (likewise ``phi''``)
 needs only the basis derivatives: for uniform B-splines of order ``k`` and knot spacing ``h``,
-``B'_{j,k} = (B_{j,k-1} - B_{j+1,k-1}) / h`` and ``B''_{j,k} = (B_{j,k-2} - 2 B_{j+1,k-2} + B_{j+2,k-2}) / h^2``
+``B'_{j,k} = (B_{j,k-1} - B_{j+1,k-1}) / h`` and
+``B''_{j,k} = (B_{j,k-2} - 2 B_{j+1,k-2} + B_{j+2,k-2}) / h^2``
 (kan-core's lower-order bases, on the same knots); for Gaussian RBFs ``B = exp(-s^2)``, ``s = (x - c) / w``:
 ``B' = -2 s B / w``, ``B'' = (4 s^2 - 2) B / w^2``.
 
