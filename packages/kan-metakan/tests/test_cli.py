@@ -55,7 +55,9 @@ def test_symbolic(tmp_path):
         group, ["symbolic", "--out", str(tmp_path), "--steps", "2", "--n-train", "32", "--lib", "x,x^2"]
     )
     assert res.exit_code == 0, res.output + repr(res.exception)
-    assert "formula" in res.output or "skipped" in res.output
+    assert "pykan symbolic formula:" in res.output and "x_" in res.output, res.output
+    row = next(csv.DictReader(open(tmp_path / "symbolic.csv")))
+    assert "x_" in row["formula"] and float(row["mse"]) >= 0.0
 
 
 @pytest.mark.parametrize("name", sorted(TINY) + ["symbolic"])

@@ -14,7 +14,7 @@ collocation points per step; MetaKAN prompts / meta-learner at lr 3e-2 / 3e-3 (1
 a worse error). Measured at ``d = 20`` (seed 0, single thread, shared 2-core CPU): KAN relative L2
 6.6e-3 (Poisson), 6.5e-3 (Allen-Cahn), 6.8e-3 (Sine-Gordon; the paper reports 0.27), 2-5 min per run.
 MetaKAN (3,081 parameters vs 27,200) plateaus near 2e-2 at this budget (Poisson 2.2e-2 at 600 steps,
-1.9e-2 with ``dim z = 2``, 1.5e-2 after 960 of 1200 steps). LBFGS (``lbfgs_steps``) is available
+1.9e-2 with ``dim z = 2``, 1.5e-2 after 1200 steps, 9 min). LBFGS (``lbfgs_steps``) is available
 but off: with strong-Wolfe line search it stalls on this loss after one step (its zoom bracket
 collapses below torch's ``1e-9`` step tolerance), with
 the forward and the autograd Laplacian alike, in float32 and float64. The paper's loss is soft
