@@ -283,16 +283,16 @@ class _UniformBSplineLocal(torch.autograd.Function):
         t = u - j  # position inside the interval, [0, 1)
         n, rows, P = u.shape[-1], u.numel() // u.shape[-1], nb + 2 * k + 2
         # flat index of (row, j + 1, i) in the padded buffer
-        jl = j.clamp_(-1, nb + k).long().add_(1).mul_(n)
+        jc = j.clamp_(-1, nb + k).long().view(-1)  # interval; -1 and G + 2k park outside the grid
         off = torch.arange(0, rows * P * n, P * n, device=x.device).view(*u.shape[:-1], 1)
-        base = jl.add_(off).add_(torch.arange(n, device=x.device)).view(-1)
+        base = (jc + 1).mul_(n).add_(off.add(torch.arange(n, device=x.device)).view(-1))
         C, _ = _piece_polynomials(k)
         vals = torch.matmul(C.to(t), _powers(t, k + 1).view(k + 1, -1))  # (k + 1, N)
         out = torch.zeros(*u.shape[:-1], P, n, dtype=x.dtype, device=x.device)
         flat = out.view(-1)
         for r in range(k + 1):
             flat.scatter_(0, base + r * n if r else base, vals[r])
-        ctx.save_for_backward(x, t0, inv_h, base, t)
+        ctx.save_for_backward(x, t0, inv_h, jc, t)
         ctx.k, ctx.nb = k, nb
         return out[..., k + 1 : k + 1 + nb, :]
 
@@ -300,22 +300,25 @@ class _UniformBSplineLocal(torch.autograd.Function):
     def backward(ctx, grad: Tensor):  # type: ignore[override]
         if not ctx.needs_input_grad[0]:
             return None, None, None, None, None
-        x, t0, inv_h, base, t = ctx.saved_tensors
+        x, t0, inv_h, jc, t = ctx.saved_tensors
         k, nb = ctx.k, ctx.nb
         if torch.is_grad_enabled():  # create_graph: differentiable dense path for higher derivatives
             centres = torch.arange(nb, dtype=x.dtype, device=x.device).add_((k + 1) / 2).unsqueeze(-1)
             ue = ((x - t0) * inv_h).unsqueeze(-2) - centres
             d = _cardinal_derivative_differentiable(ue, k)
             return (d * grad).sum(-2).mul(inv_h).sum_to_size(x.shape), None, None, None, None
-        n = t.shape[-1]
-        padded = torch.zeros(*grad.shape[:-2], nb + 2 * k + 2, n, dtype=grad.dtype, device=grad.device)
-        padded[..., k + 1 : k + 1 + nb, :] = grad
-        flat = padded.view(-1)
+        n, rows = t.shape[-1], t.numel() // t.shape[-1]
+        flat = grad.contiguous().view(-1)  # (rows, nb, n)
+        row_off = torch.arange(0, rows * nb * n, nb * n, device=t.device).view(rows, 1)
+        row_off = row_off.add(torch.arange(n, device=t.device)).view(-1)
         _, D = _piece_polynomials(k)
         dv = torch.matmul(D.to(t), _powers(t, k).view(k, -1))  # (k + 1, N)
         gu = torch.zeros_like(dv[0])
         for r in range(k + 1):
-            gu.addcmul_(torch.index_select(flat, 0, base + r * n if r else base), dv[r])
+            pos = jc + (r - k)  # basis index of the r-th non-zero value
+            valid = (pos >= 0) & (pos < nb)
+            g = torch.index_select(flat, 0, pos.clamp_(0, nb - 1).mul_(n).add_(row_off))
+            gu.addcmul_(g.mul_(valid), dv[r])
         return gu.view(t.shape).mul_(inv_h).sum_to_size(x.shape), None, None, None, None
 
 
