@@ -8,10 +8,9 @@ feature tensor and a :class:`GraphTemplate` in ``O(B * E)`` without Python loops
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from kan_core import KANSpec
+from kan_graph.graph import EDGE_PE_VOCAB, MAX_IO, MAX_LAYERS, NODE_PE_VOCAB, GraphStructure, graph_structure
 from torch import Tensor
 
 __all__ = [
@@ -27,13 +26,6 @@ __all__ = [
     "permute_edge_features",
     "random_hidden_perms",
 ]
-
-try:  # the constants are owned by kan_graph; keep the contract values when it is absent
-    from kan_graph import EDGE_PE_VOCAB, MAX_IO, MAX_LAYERS, NODE_PE_VOCAB  # type: ignore[attr-defined]
-except ImportError:  # pragma: no cover - only before kan_graph lands
-    MAX_IO, MAX_LAYERS = 1024, 16
-    NODE_PE_VOCAB = 2 * MAX_IO + MAX_LAYERS
-    EDGE_PE_VOCAB = 2 * MAX_IO + MAX_LAYERS
 
 
 def edge_features(spec: KANSpec, layers: list[dict[str, Tensor]]) -> Tensor:
@@ -53,73 +45,14 @@ def edge_features(spec: KANSpec, layers: list[dict[str, Tensor]]) -> Tensor:
     return torch.cat(parts, dim=1).float()
 
 
-@dataclass(frozen=True)
-class GraphTemplate:
-    """The edge pattern and positional encodings shared by every KAN of one spec.
-
-    Attributes:
-        edge_index: ``(2, E)`` src (input neuron) -> dst (output neuron) global node ids.
-        node_pe: ``(N,)``; edge_pe: ``(E,)``; edge_layer: ``(E,)``; node_layer: ``(N,)``.
-    """
-
-    widths: tuple[int, ...]
-    edge_index: Tensor
-    node_pe: Tensor
-    edge_pe: Tensor
-    edge_layer: Tensor
-    node_layer: Tensor
-
-    @property
-    def num_nodes(self) -> int:
-        return int(sum(self.widths))
-
-    @property
-    def num_edges(self) -> int:
-        return int(self.edge_index.shape[1])
+# The edge pattern and positional encodings of a width list come from kan-graph (one definition of the
+# contract layout); ``GraphTemplate`` is kept as this module's name for it.
+GraphTemplate = GraphStructure
 
 
 def graph_template(spec: KANSpec | tuple[int, ...]) -> GraphTemplate:
-    """Edge index and positional encodings of the KAN-graph of ``spec`` (contract layout)."""
-    widths = tuple(spec.widths) if isinstance(spec, KANSpec) else tuple(spec)
-    L = len(widths) - 1
-    if L > MAX_LAYERS or max(widths[0], widths[-1]) > MAX_IO:
-        raise ValueError(
-            f"widths {widths} exceed the positional-encoding range (MAX_IO={MAX_IO}, MAX_LAYERS={MAX_LAYERS})"
-        )
-    offs = [0]
-    for w in widths:
-        offs.append(offs[-1] + w)
-    srcs, dsts, epe, elay = [], [], [], []
-    for l in range(L):
-        din, dout = widths[l], widths[l + 1]
-        o = torch.arange(dout).repeat_interleave(din)
-        i = torch.arange(din).repeat(dout)
-        srcs.append(offs[l] + i)
-        dsts.append(offs[l + 1] + o)
-        if l == 0:
-            epe.append(i.clone())
-        elif l == L - 1:
-            epe.append(MAX_IO + o)
-        else:
-            epe.append(torch.full((din * dout,), 2 * MAX_IO + l))
-        elay.append(torch.full((din * dout,), l))
-    npe, nlay = [], []
-    for l, w in enumerate(widths):
-        if l == 0:
-            npe.append(torch.arange(w))
-        elif l == L:
-            npe.append(MAX_IO + torch.arange(w))
-        else:
-            npe.append(torch.full((w,), 2 * MAX_IO + l))
-        nlay.append(torch.full((w,), l))
-    return GraphTemplate(
-        widths=widths,
-        edge_index=torch.stack([torch.cat(srcs), torch.cat(dsts)]).long(),
-        node_pe=torch.cat(npe).long(),
-        edge_pe=torch.cat(epe).long(),
-        edge_layer=torch.cat(elay).long(),
-        node_layer=torch.cat(nlay).long(),
-    )
+    """Edge index and positional encodings of the KAN-graph of ``spec`` (contract layout, cached)."""
+    return graph_structure(spec)
 
 
 def make_batch(template: GraphTemplate, feats: Tensor, x: Tensor | None = None):
