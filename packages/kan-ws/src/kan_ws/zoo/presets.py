@@ -31,7 +31,7 @@ from typing import Any
 
 from kan_core import KANSpec
 
-__all__ = ["Preset", "PRESETS", "get_preset", "scaled_counts", "zoo_splits"]
+__all__ = ["Preset", "PRESETS", "OOD_CPU_WIDTHS", "get_preset", "scaled_counts", "zoo_splits"]
 
 
 @dataclass(frozen=True)
@@ -139,6 +139,10 @@ _LIST = [
        num_models=200, splits=(100, 50, 50), epochs=40, shard_size=100,
        doc="CPU Fashion-MNIST INRs: 200 KANs [2,16,16,1] (paper [2,32,32,1]), G=10, 40 epochs (paper 1000) "
        "of batch 128 over the 784 pixels; 150 training-image INRs (100/50) + 50 test-image INRs."),
+    _p(name="fmnist-inr-cpu-large", task="inr", dataset="fashion-mnist", widths=(2, 16, 16, 1), grid_size=10,
+       num_models=1500, splits=(1000, 250, 250), epochs=40, shard_size=250,
+       doc="CPU Fashion-MNIST INRs for the classification table: fmnist-inr-cpu with 1500 KANs (paper 25000): "
+       "1250 training-image INRs (1000 train / 250 val) + 250 test-image INRs; about 7 min on one core."),
     _p(name="digits-clf-cpu", task="classifier", dataset="digits", widths=(64, 16, 16, 10), grid_size=5,
        num_models=200, splits=(150, 25, 25), epochs=10, shard_size=100,
        doc="CPU label-noise classifiers on 8x8 digits: 200 KANs [64,16,16,10] (paper 4000 x [784,32,32,10]), "
@@ -157,6 +161,21 @@ for _ds, _short in (("mnist", "mnist"), ("fashion-mnist", "fmnist")):
                doc=f"Section 5.1.1 OOD evaluation: INRs [2,{_h},{_h},1] of the 10000 {_ds} test images "
                "(G=10, 1000 epochs, batch 128, lr 0.01), all in the test split."),
         )  # fmt: skip
+
+# CPU-scale OOD zoos mirroring fmnist-inr-cpu(-large) (h=16): same data, grid, epochs and seed-derived test
+# images (with the same seed their images are the first test images of the in-distribution zoo), wider
+# hidden layers up to 3x the training width (as the paper's 96 / 32); h=16 is the in-distribution
+# reference point of the curve. 50 models each: building all five takes about 6 min on one loaded core
+# (cost grows with the number of edges: 304 at h=16, 2448 at h=48).
+OOD_CPU_WIDTHS = (16, 24, 32, 40, 48)
+for _h in OOD_CPU_WIDTHS:
+    _LIST.append(
+        _p(name=f"fmnist-inr-h{_h}-cpu", task="inr", dataset="fashion-mnist", widths=(2, _h, _h, 1),
+           grid_size=10, num_models=50, splits=(0, 0, 50), epochs=40, shard_size=50,
+           doc=f"CPU OOD evaluation (paper: fmnist-inr-h{{48..96}}-paper after training on h=32): INRs "
+           f"[2,{_h},{_h},1] of 50 Fashion-MNIST test images, G=10, 40 epochs, all in the test split"
+           + (" (in-distribution reference for models trained on fmnist-inr-cpu*)." if _h == 16 else ".")),
+    )  # fmt: skip
 
 PRESETS: dict[str, Preset] = {p.name: p for p in _LIST}
 
