@@ -180,3 +180,7 @@ def test_demo_quick_cli(tmp_path):
     assert "| WS-KAN |" in res.output and "| MLP + Align. |" in res.output
     assert (tmp_path / "d" / "figures" / "pruning.png").is_file()
     assert (tmp_path / "d" / "tables.md").is_file()
+    # per-method overrides reach the models: WS-KAN runs without dropout, the baselines keep theirs
+    res_dir = tmp_path / "d" / "results"
+    assert json.loads((res_dir / "accuracy-wskan-s0.json").read_text())["model_config"]["dropout"] == 0.0
+    assert json.loads((res_dir / "accuracy-mlp-s0.json").read_text())["model_config"]["dropout"] == 0.2

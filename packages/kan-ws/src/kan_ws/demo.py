@@ -43,6 +43,7 @@ class DemoBudget:
     sweep_methods: tuple[str, ...] | None = None  # None: every method of ``methods``
 
 
+_WSKAN_NO_DROPOUT = {m: {"dropout": 0.0} for m in ("wskan", "wskan-nope", "wskan-nobidir")}
 _ALL = ("mlp", "mlp-aug", "mlp-align", "dmc", "deepsets", "settrans", "wskan")
 BUDGETS = {
     "full": DemoBudget(
@@ -60,7 +61,13 @@ BUDGETS = {
         ablations=("wskan-nope", "wskan-nobidir"),
         prune_models=100,
         settrans_max_edges=512,
-        model_overrides={"settrans": {"hidden": 32, "depth": 2, "heads": 1}},
+        model_overrides={
+            "settrans": {"hidden": 32, "depth": 2, "heads": 1},
+            # WS-KAN without dropout: with 12-25 epochs on 150-240 training models, dropout inside every
+            # per-edge message only lengthens the initial plateau (accuracy R^2 0.67 +- 0.16 -> 0.89 +- 0.02
+            # over 3 seeds; sine 0.947 -> 0.965; mask unchanged)
+            **_WSKAN_NO_DROPOUT,
+        },
         # SetTrans is left out of the training-set-size sweep: its attention costs ~170 s of the 15 minutes
         sweep_methods=tuple(m for m in _ALL if m != "settrans"),
     ),
@@ -79,7 +86,7 @@ BUDGETS = {
         ablations=(),
         prune_models=3,
         settrans_max_edges=512,
-        model_overrides={"settrans": {"hidden": 16, "depth": 1}},
+        model_overrides={"settrans": {"hidden": 16, "depth": 1}, **_WSKAN_NO_DROPOUT},
     ),
 }
 

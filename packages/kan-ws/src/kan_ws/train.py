@@ -129,8 +129,32 @@ def fit(
 
     Returns:
         :class:`FitResult`; ``model`` holds the validation-selected parameters afterwards.
+
+    Training is a function of ``seed``: batch order and augmentation use a seeded generator, and dropout
+    masks (which draw from torch's global RNG) come from a forked, seeded global RNG that is restored on
+    return, so neither the caller's RNG state nor earlier runs in the same process change the result.
     """
     device = torch.device(device)
+    on_cuda = device.type == "cuda"
+    rng_seed = 20_000 + seed + 7919 * dist_info()[0]  # distinct dropout masks per DDP rank
+    with torch.random.fork_rng(devices=[device] if on_cuda else []):
+        torch.default_generator.manual_seed(rng_seed)
+        if on_cuda:
+            with torch.cuda.device(device):
+                torch.cuda.manual_seed(rng_seed)
+        return _fit(model, data, cfg, seed=seed, device=device, train_idx=train_idx, log=log)
+
+
+def _fit(
+    model: nn.Module,
+    data: Any,
+    cfg: TrainConfig,
+    *,
+    seed: int,
+    device: torch.device,
+    train_idx: Tensor | None,
+    log: Callable[[str], None] | None,
+) -> FitResult:
     rank, world = dist_info()
     gen = torch.Generator().manual_seed(10_000 + seed)
     train_idx = data.splits["train"] if train_idx is None else train_idx
