@@ -4,11 +4,13 @@
    number of edges per KAN, with the fitted log-log exponent (the paper's claim: O(#edges), exponent 1).
    Every zoo holds the same number of graphs, large enough that fixed per-batch overheads do not dominate.
 2. Graphs per second in training and inference (h = 32).
-3. Mask-prediction time (one WS-KAN forward on one KAN) against oracle pruning time (mean |activation|
-   of every edge over the training data) on the same classifier KANs [64, 16, 16, 10] and 8x8 digits
-   (paper: 7.2 s vs 1.6e-4 s on MNIST, a ratio of ~4.5e4).
+3. Mask-prediction time (one WS-KAN forward, alone or amortised in a batch) against oracle pruning time
+   (every edge's activation over the whole training set) on the same classifier KANs: ``cpu`` scale is
+   the demo's ([64, 16, 16, 10] on 8x8 digits), ``paper`` scale the paper's ([784, 32, 32, 10] on the
+   60k Fashion-MNIST training images, WS-KAN hidden 128, depth 4); ``--pykan`` also times pykan's own
+   oracle, which is what the paper timed (7.2 s vs 1.6e-4 s on MNIST, a ratio of ~4.5e4).
 
-    python tools/bench/wskan.py [--graphs 64] [--repeats 3] [--threads 2] [--quick]
+    python tools/bench/wskan.py [--graphs 64] [--repeats 3] [--threads 1] [--mask-scale cpu paper] [--pykan]
 
 Prints medians of ``--repeats`` runs and the ratios measured in this run.
 """
@@ -67,6 +69,14 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--widths", type=int, nargs="+", default=[16, 32, 64, 128])
     ap.add_argument("--quick", action="store_true", help="tiny sizes (smoke test)")
+    ap.add_argument(
+        "--mask-scale",
+        nargs="*",
+        choices=sorted(MASK_SCALES),
+        default=["cpu", "paper"],
+        help="mask-prediction timing settings (paper: [784,32,32,10] on Fashion-MNIST's 60k images)",
+    )
+    ap.add_argument("--pykan", action="store_true", help="also time pykan's oracle (slow; needs pykan)")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -85,7 +95,7 @@ def main() -> None:
         f"{'h':>5} {'edges/KAN':>10} {'train s/epoch':>14} {'infer s/epoch':>14} {'train graphs/s':>15} "
         f"{'infer graphs/s':>15}"
     )
-    xs, ys = [], []
+    setups = []
     for h in args.widths:
         spec, feats = _zoo_feats((2, h, h, 1), args.graphs)
         t = graph_template(spec)
@@ -93,10 +103,17 @@ def main() -> None:
             out_dim=2, hidden=args.hidden, depth=args.depth, dropout=0.0, edge_in=feats.shape[-1], node_in=1
         )
         epoch_time(model, t, feats[: args.batch_size], args.batch_size)  # warm-up
-        tr = statistics.median(epoch_time(model, t, feats, args.batch_size) for _ in range(args.repeats))
-        inf = statistics.median(
-            epoch_time(model, t, feats, args.batch_size, train=False) for _ in range(args.repeats)
-        )
+        setups.append((h, t, model, feats))
+    # widths interleaved within every repeat, so that load from other processes hits them alike
+    train_t = {h: [] for h in args.widths}
+    infer_t = {h: [] for h in args.widths}
+    for _ in range(args.repeats):
+        for h, t, model, feats in setups:
+            train_t[h].append(epoch_time(model, t, feats, args.batch_size))
+            infer_t[h].append(epoch_time(model, t, feats, args.batch_size, train=False))
+    xs, ys = [], []
+    for h, t, _, _ in setups:
+        tr, inf = statistics.median(train_t[h]), statistics.median(infer_t[h])
         xs.append(math.log(t.num_edges))
         ys.append(math.log(tr))
         print(
@@ -107,62 +124,98 @@ def main() -> None:
     slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / max(sum((x - mx) ** 2 for x in xs), 1e-12)
     print(f"fitted log-log exponent of epoch time vs #edges: {slope:.3f} (target 1.0 +- 0.1)")
 
-    # mask prediction vs oracle pruning on the same classifier KANs
-    from kan_core import KAN, KANSpec
-    from kan_core.datasets import load_dataset
-    from kan_core.prune import oracle_masks
-    from kan_ws.data import edge_features, make_batch
+    for scale in args.mask_scale:
+        mask_timing(scale, args.repeats, args.graphs, args.pykan)
 
-    X, _ = load_dataset("digits", split="train")
+
+MASK_SCALES = {
+    # name: (dataset, KAN widths, grid, WS-KAN hidden, WS-KAN depth)
+    "cpu": ("digits", (64, 16, 16, 10), 5, 32, 3),  # the demo's zoo and predictor
+    "paper": ("fashion-mnist", (784, 32, 32, 10), 5, 128, 4),  # appendix C.2.1 zoo, C.3.2 predictor
+}
+
+
+def _median_time(fn, repeats):
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def mask_timing(scale: str, repeats: int, graphs: int, with_pykan: bool) -> None:
+    """Oracle pruning vs WS-KAN mask prediction on the same classifier KANs.
+
+    The oracle needs a forward over the whole training set; WS-KAN one forward over the KAN-graph.
+    Timed: our oracle (kan_core.prune, batched), optionally pykan's off-the-shelf oracle (the paper's:
+    ``MultKAN`` forward over the training data in chunks of 4096, then ``attribute`` and ``prune_edge``),
+    WS-KAN on one KAN, and WS-KAN amortised over a batch of ``graphs`` KANs.
+    """
+    from kan_core import KAN, KANSpec
+    from kan_core.datasets import DatasetNotFoundError, load_dataset
+    from kan_core.prune import oracle_masks
+    from kan_ws import WSKAN
+    from kan_ws.data import edge_features, graph_template, make_batch
+
+    name, widths, grid, hidden, depth = MASK_SCALES[scale]
+    try:
+        X, _ = load_dataset(name, split="train")
+    except DatasetNotFoundError as e:
+        print(f"# mask timing at {scale} scale skipped: {e}")
+        return
     X = X.reshape(X.shape[0], -1).float()
-    spec = KANSpec((64, 16, 16, 10), grid_size=5)
+    spec = KANSpec(widths, grid_size=grid)
+    kan = KAN(spec, generator=torch.Generator().manual_seed(0))
+    tmpl = graph_template(spec)
     predictor = WSKAN(
         out_dim=1,
         level="edge",
-        hidden=args.hidden,
-        depth=args.depth,
+        hidden=hidden,
+        depth=depth,
         dropout=0.0,
         edge_in=spec.edge_feature_dim,
         node_in=1,
     ).eval()
-    tmpl = graph_template(spec)
-    o_times, p_times = [], []
-    for i in range(3):
-        kan = KAN(spec, generator=torch.Generator().manual_seed(i))
-        for _ in range(args.repeats):
-            t0 = time.perf_counter()
-            oracle_masks(kan, X, 0.01)
-            o_times.append(time.perf_counter() - t0)
-        f = edge_features(
-            spec, [{k: v.detach().unsqueeze(0) for k, v in p.items()} for p in kan.layer_params()]
-        )
-        b = make_batch(tmpl, f)
-        with torch.no_grad():
-            predictor(b)
-            for _ in range(args.repeats):
-                t0 = time.perf_counter()
-                torch.sigmoid(predictor(b))
-                p_times.append(time.perf_counter() - t0)
-    # amortised: one forward over a batch of --graphs KANs (how a zoo or a service would run it)
-    fb = f.repeat(args.graphs, 1, 1)
-    bb = make_batch(tmpl, fb)
+    f = edge_features(spec, [{k: v.detach().unsqueeze(0) for k, v in p.items()} for p in kan.layer_params()])
+    one = make_batch(tmpl, f)
+    many = make_batch(tmpl, f.repeat(graphs, 1, 1))
     with torch.no_grad():
-        predictor(bb)
-        amort = []
-        for _ in range(args.repeats):
-            t0 = time.perf_counter()
-            torch.sigmoid(predictor(bb))
-            amort.append((time.perf_counter() - t0) / args.graphs)
-    pa = statistics.median(amort)
-    o, p = statistics.median(o_times), statistics.median(p_times)
+        predictor(one)  # warm-up (lazy shapes)
+        t_ours = _median_time(lambda: oracle_masks(kan, X, 0.01), repeats)
+        t_one = _median_time(lambda: torch.sigmoid(predictor(one)), repeats)
+        t_many = _median_time(lambda: torch.sigmoid(predictor(many)), repeats) / graphs
     print(
-        f"amortised WS-KAN mask prediction in a batch of {args.graphs} KANs: {pa:.4g} s per KAN; "
-        f"ratio {o / pa:.3g}x"
+        f"# mask timing, {scale} scale: KAN {list(widths)} G={grid} ({tmpl.num_edges} edges), oracle over "
+        f"{X.shape[0]} {name} training images; WS-KAN hidden {hidden}, depth {depth}; threads "
+        f"{torch.get_num_threads()}"
     )
-    print(
-        f"oracle pruning ({X.shape[0]} training images): {o:.4g} s per KAN; WS-KAN mask prediction: {p:.4g} s "
-        f"per KAN; ratio {o / p:.3g}x (target >= 1e4; paper: 7.2 s / 1.6e-4 s = 4.5e4 on MNIST)"
-    )
+    rows = [("oracle, kan_core (batched forward)", t_ours)]
+    if with_pykan:
+        try:
+            from kan_core.interop.pykan import to_pykan
+
+            pk = to_pykan(kan)
+        except ImportError as e:
+            print(f"# pykan oracle skipped: {e}")
+        else:
+
+            def pykan_oracle():
+                with torch.no_grad():
+                    for s in range(0, X.shape[0], 4096):
+                        pk(X[s : s + 4096])
+                pk.attribute(plot=False)
+                pk.prune_edge(0.01, log_history=False)
+
+            pk.save_act = True
+            rows.append(("oracle, pykan 0.2.8 (paper's)", _median_time(pykan_oracle, max(1, repeats // 2))))
+    print(f"{'method':<42} {'s per KAN':>11} {'oracle/this':>12}")
+    for label, t in rows:
+        print(f"{label:<42} {t:>11.4g}")
+    for label, t in [("WS-KAN, one KAN per forward", t_one), (f"WS-KAN, batch of {graphs} KANs", t_many)]:
+        ratios = " ".join(f"{r[1] / t:>12.3g}" for r in rows)
+        print(f"{label:<42} {t:>11.4g} {ratios}")
+    print("(target >= 1e4; paper: pykan oracle 7.2 s vs WS-KAN 1.6e-4 s on MNIST, a ratio of 4.5e4)")
 
 
 if __name__ == "__main__":

@@ -129,16 +129,26 @@ def layer_forward(x: Tensor, p: Params, spec: KANSpec, uniform: bool | None = No
 def layer_edges(x: Tensor, p: Params, spec: KANSpec, uniform: bool | None = None) -> Tensor:
     """Every edge's activation ``phi_oi(x_i)`` (post-mask, pre-affine): ``(..., B, in) -> (..., B, out, in)``.
 
-    ``layer_edges(x).sum(-1)`` equals the layer's output before the node affine.
+    ``layer_edges(x).sum(-1)`` equals the layer's output before the node affine. The base activation is
+    folded in as one more basis function, so each input's ``out`` edges are one small matmul
+    ``(B, n + 1) @ (n + 1, out)``; the result is a ``(..., B, out, in)`` view of a contiguous
+    ``(..., in, B, out)`` tensor, so reductions over ``B`` or ``in`` read it at full speed.
     """
-    b = base_activation(x, spec).unsqueeze(-2)  # (..., B, 1, in)
+    b = base_activation(x, spec)  # (..., B, in)
+    mask = p["mask"]
     if spec.basis == "wavelet":
         spline = _wavelet_edges(x, p, spec)
-    else:
-        feats = basis_features(x, p, spec, uniform)  # (..., B, in, n)
-        spline = torch.einsum("...bin,...oin->...boi", feats, p["coef"])
-    edges = p["scale_base"].unsqueeze(-3) * b + p["scale_sp"].unsqueeze(-3) * spline
-    return p["mask"].unsqueeze(-3) * edges
+        edges = p["scale_base"].unsqueeze(-3) * b.unsqueeze(-2) + p["scale_sp"].unsqueeze(-3) * spline
+        return mask.unsqueeze(-3) * edges
+    bf = basis_features(x, p, spec, uniform)  # (..., B, in, n); per-model grids may add leading dims
+    lead = torch.broadcast_shapes(b.shape, bf.shape[:-1])
+    feats = torch.cat(
+        [b.unsqueeze(-1).expand(*lead, 1), bf.expand(*lead, bf.shape[-1])], -1
+    )  # (..., B, in, n+1)
+    w = torch.cat([p["scale_base"].unsqueeze(-1), p["scale_sp"].unsqueeze(-1) * p["coef"]], -1)
+    w = (mask.unsqueeze(-1) * w).movedim(-3, -1)  # (..., in, n + 1, out)
+    edges = torch.matmul(feats.transpose(-3, -2), w)  # (..., in, B, out)
+    return edges.movedim(-3, -1)
 
 
 def kan_forward(

@@ -16,7 +16,7 @@ Layout is torch's ``(out, in)`` per layer (pykan's is the transpose).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor
@@ -41,11 +41,21 @@ __all__ = [
 METHODS = ("mean_abs", "attribution")
 
 
-class _Stats:
-    """Streaming per-layer sums over the data: ``|phi|``, ``phi``, ``phi^2`` per edge and ``y``, ``y^2``
-    per output, in float64."""
+_EDGE_BLOCK = 1 << 21  # edge activations evaluated at once (8 MiB in float32): keeps them in cache
 
-    def __init__(self) -> None:
+
+class _Stats:
+    """Streaming per-layer sums over the data, accumulated in float64.
+
+    ``mean_abs`` needs only ``sum |phi|`` per edge; ``attribution`` needs ``sum phi``, ``sum phi^2`` per edge
+    and ``sum y``, ``sum y^2`` per output. Each block (a few hundred rows at most) is reduced in the data's
+    dtype and added to float64 totals, so no float64 copy of the ``(B, out, in)`` activations is made.
+    """
+
+    def __init__(self, method: str) -> None:
+        if method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+        self.method = method
         self.n = 0
         self.abs: list[Tensor] = []
         self.e1: list[Tensor] = []
@@ -53,17 +63,33 @@ class _Stats:
         self.y1: list[Tensor] = []
         self.y2: list[Tensor] = []
 
-    def add(self, l: int, edges: Tensor, out: Tensor) -> None:
-        """``edges (..., B, out, in)``, ``out (..., B, out)``: sums over the batch dim."""
-        e = edges.double()
-        o = out.double()
-        vals = (e.abs().sum(-3), e.sum(-3), e.pow(2).sum(-3), o.sum(-2), o.pow(2).sum(-2))
-        if len(self.abs) <= l:
-            for lst, v in zip((self.abs, self.e1, self.e2, self.y1, self.y2), vals):
+    def add(self, l: int, edges: Tensor) -> None:
+        """Add one block ``edges (..., B, out, in)``: sums over the batch dim ``-3``."""
+        f64 = torch.float64
+        if self.method == "mean_abs":
+            lists: tuple[list[Tensor], ...] = (self.abs,)
+            vals: tuple[Tensor, ...] = (edges.abs_().sum(-3).to(f64),)  # edges is a fresh tensor
+        else:
+            out = edges.sum(-1)  # layer output before the node affine (pykan's subnode value)
+            lists = (self.e1, self.e2, self.y1, self.y2)
+            vals = (
+                edges.sum(-3).to(f64),
+                edges.square_().sum(-3).to(f64),
+                out.sum(-2).to(f64),
+                out.square_().sum(-2).to(f64),
+            )
+        if len(lists[0]) <= l:
+            for lst, v in zip(lists, vals):
                 lst.append(v)
         else:
-            for lst, v in zip((self.abs, self.e1, self.e2, self.y1, self.y2), vals):
-                lst[l] = lst[l] + v
+            for lst, v in zip(lists, vals):
+                lst[l] += v
+
+    def add_layer(self, l: int, h: Tensor, edges_of: Callable[[Tensor], Tensor], edges_per_row: int) -> None:
+        """Evaluate ``edges_of`` on row blocks of ``h (..., B, in)`` small enough to stay in cache."""
+        rows = max(1, _EDGE_BLOCK // max(edges_per_row, 1))
+        for s in range(0, h.shape[-2], rows):
+            self.add(l, edges_of(h[..., s : s + rows, :]))
 
     def mean_abs(self) -> list[Tensor]:
         return [a / self.n for a in self.abs]
@@ -74,7 +100,7 @@ class _Stats:
         return var.clamp_min(0).sqrt()
 
     def attribution(self) -> list[Tensor]:
-        depth = len(self.abs)
+        depth = len(self.e1)
         E = [self._std(self.e1[l], self.e2[l], self.n) for l in range(depth)]  # (..., out, in)
         N = [self._std(self.y1[l], self.y2[l], self.n) for l in range(depth)]  # (..., out)
         d_out = E[-1].shape[-2]
@@ -110,13 +136,11 @@ def edge_scores(kan: KAN, x: Tensor, *, method: str = "mean_abs", batch_size: in
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     if x.dim() != 2 or x.shape[-1] != kan.spec.widths[0]:
         raise ValueError(f"x must be (N, {kan.spec.widths[0]}), got {tuple(x.shape)}")
-    stats = _Stats()
+    stats = _Stats(method)
     for s in range(0, x.shape[0], batch_size):
         h = x[s : s + batch_size]
         for l, layer in enumerate(kan.layers):
-            e = layer.edges(h)  # (B, out, in)
-            y = e.sum(-1)  # layer output before the node affine (pykan's subnode value)
-            stats.add(l, e, y)
+            stats.add_layer(l, h, layer.edges, layer.mask.numel())  # edges: (B, out, in)
             h = layer(h)
         stats.n += min(batch_size, x.shape[0] - s)
     return _finish(stats, method, x.dtype)
@@ -140,15 +164,16 @@ def edge_scores_stacked(
     uniform = [grid_is_uniform(p["grid"]) if "grid" in p else None for p in layers]
     shared = x.dim() == 2
     n = x.shape[-2]
-    stats = _Stats()
+    stats = _Stats(method)
+    m = layers[0]["coef"].shape[0]
     for s in range(0, n, batch_size):
         h = x[s : s + batch_size].unsqueeze(0) if shared else x[:, s : s + batch_size]
         for l, p in enumerate(layers):
-            e = layer_edges(h, p, spec, uniform[l])  # (M or 1, B, out, in)
-            stats.add(l, e, e.sum(-1))
+            out_in = p["scale_base"].shape[-2] * p["scale_base"].shape[-1]
+            edges_of = lambda hb, p=p, u=uniform[l]: layer_edges(hb, p, spec, u)  # noqa: E731
+            stats.add_layer(l, h, edges_of, m * out_in)  # edges: (M or 1, B, out, in)
             h = layer_forward(h, p, spec, uniform[l])
         stats.n += min(batch_size, n - s)
-    m = layers[0]["coef"].shape[0]
     return [
         sc.expand(m, *sc.shape[1:]).clone() if sc.shape[0] != m else sc
         for sc in _finish(stats, method, x.dtype)
