@@ -46,6 +46,28 @@ def test_cosine_schedule_decays_monotonically_over_the_run():
         cosine_schedule(opt, 0)
 
 
+def test_warmup_cosine_schedule_ramps_then_matches_cosine():
+    from kan_metakan.train import warmup_cosine_schedule
+
+    def lrs(make, n=12):
+        p = torch.nn.Parameter(torch.zeros(1))
+        opt = torch.optim.AdamW([p], lr=2.0)
+        sched, out = make(opt), []
+        for _ in range(n):
+            out.append(opt.param_groups[0]["lr"])
+            opt.step()
+            sched.step()
+        return out
+
+    warm = lrs(lambda o: warmup_cosine_schedule(o, 12, 4))
+    assert warm[:4] == pytest.approx([0.5, 1.0, 1.5, 2.0])
+    assert all(a >= b for a, b in zip(warm[3:], warm[4:])) and warm[-1] > 0
+    cos = lrs(lambda o: cosine_schedule(o, 12))
+    assert lrs(lambda o: warmup_cosine_schedule(o, 12, 0)) == pytest.approx(cos)
+    with pytest.raises(ValueError):
+        warmup_cosine_schedule(torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0), 5, 5)
+
+
 def test_optimizer_groups_separate_prompts_and_metalearner():
     from kan_metakan import MetaKAN
 
@@ -142,3 +164,22 @@ def test_run_functions_reject_unknown_models():
         run_pde(["poisson"], [3], models=("mlp",))
     with pytest.raises(ValueError, match="models"):
         run_images(["digits"], models=())
+
+
+def test_run_pde_metakan_settings_are_applied():
+    """``meta_hidden``, ``prompt_dim`` and ``clusters`` shape the MetaKAN; ``metakan_steps`` trains it."""
+    from kan_metakan.counting import count_trainable
+    from kan_metakan.models import MetaKAN
+    from kan_metakan.tasks.pde import HardBC, run_pde
+
+    kw = {"widths_hidden": (4, 4), "n_interior": 8, "n_test": 16, "models": ("metakan",)}
+    row = run_pde(["poisson"], [3], meta_hidden=6, prompt_dim=2, clusters=3, steps=0, metakan_steps=2, **kw)[
+        0
+    ]
+    want = MetaKAN.from_widths([3, 4, 4, 1], grid_size=5, hidden=6, prompt_dim=2, clusters=3)
+    assert row["metakan_params"] == count_trainable(HardBC(want))
+    assert 0 < row["metakan_rel_l2"] < 10
+    untrained = run_pde(
+        ["poisson"], [3], meta_hidden=6, prompt_dim=2, clusters=3, steps=2, metakan_steps=0, **kw
+    )
+    assert untrained[0]["metakan_rel_l2"] != row["metakan_rel_l2"]

@@ -242,21 +242,25 @@ def conv(out, device, seed, dataset, kinds, channels, epochs, clusters, max_trai
 @with_common
 @click.option("--equations", default="poisson,allen-cahn,sine-gordon", show_default=True)
 @click.option("--dims", default="20", show_default=True, help="paper: 20,50,100")
-@click.option("--steps", default=600, show_default=True, help="Adam steps (cosine schedule)")
+@click.option("--steps", default=600, show_default=True, help="Adam steps of the KAN (cosine schedule)")
+@click.option("--metakan-steps", default=2000, show_default=True, help="Adam steps of the MetaKAN")
 @click.option("--lbfgs-steps", default=0, show_default=True, help="LBFGS steps after Adam (stalls here)")
 @click.option(
-    "--n-interior", default=1000, show_default=True, help="fresh points per step; paper: 2000-12000"
+    "--n-interior", default=1000, show_default=True, help="KAN: fresh points per step; paper: 2000-12000"
 )
+@click.option("--metakan-n-interior", default=500, show_default=True, help="MetaKAN: fresh points per step")
+@click.option("--metakan-warmup", default=50, show_default=True, help="MetaKAN: linear lr warm-up steps")
 @click.option(
     "--basis", default="bspline", show_default=True, help="bspline or rbf use the forward Laplacian"
 )
 @click.option("--grid-size", default=5, show_default=True)
 @click.option("--lr", default=1e-2, show_default=True, help="Adam lr of the KAN")
 @click.option("--lr-prompt", default=3e-2, show_default=True, help="MetaKAN prompts' lr")
-@click.option("--lr-meta", default=3e-3, show_default=True, help="MetaKAN meta-learner's lr")
+@click.option("--lr-meta", default=5e-3, show_default=True, help="MetaKAN meta-learner's lr")
 @click.option("--hidden-widths", default="32,32,32", show_default=True, help="KAN hidden layers [d, ..., 1]")
-@click.option("--meta-hidden", default=32, show_default=True)
-@click.option("--prompt-dim", default=1, show_default=True)
+@click.option("--meta-hidden", default=128, show_default=True)
+@click.option("--prompt-dim", default=4, show_default=True)
+@click.option("--clusters", default=3, show_default=True, help="MetaKAN meta-learners (layer clusters)")
 @click.option("--models", default="kan,metakan", show_default=True)
 def pde(
     out,
@@ -265,8 +269,11 @@ def pde(
     equations,
     dims,
     steps,
+    metakan_steps,
     lbfgs_steps,
     n_interior,
+    metakan_n_interior,
+    metakan_warmup,
     basis,
     grid_size,
     lr,
@@ -275,6 +282,7 @@ def pde(
     hidden_widths,
     meta_hidden,
     prompt_dim,
+    clusters,
     models,
 ):
     """PINNs on the unit ball (hard boundary condition): relative L2 error."""
@@ -288,8 +296,11 @@ def pde(
         basis=basis,
         grid_size=grid_size,
         steps=steps,
+        metakan_steps=metakan_steps,
         lbfgs_steps=lbfgs_steps,
         n_interior=n_interior,
+        metakan_n_interior=metakan_n_interior,
+        metakan_warmup=metakan_warmup,
         lr=lr,
         lr_prompt=lr_prompt,
         lr_meta=lr_meta,
@@ -298,6 +309,7 @@ def pde(
         widths_hidden=_ints(hidden_widths),
         meta_hidden=meta_hidden,
         prompt_dim=prompt_dim,
+        clusters=clusters,
         models=model_names,
     )
     keys = [f"{m}_rel_l2" for m in model_names]
@@ -363,7 +375,7 @@ def memory(out, device, seed, hiddens, grids, batch, meta_hidden, in_features):
 
 @group.command()
 @with_common
-@click.option("--steps", default=30, show_default=True)
+@click.option("--steps", default=500, show_default=True, help="full-batch Adam steps")
 @click.option("--n-train", default=500, show_default=True, help="fitting points (pykan's fits scale with it)")
 @click.option("--lib", default="x,x^2,sin,exp", show_default=True, help="pykan symbolic library")
 def symbolic(out, device, seed, steps, n_train, lib):

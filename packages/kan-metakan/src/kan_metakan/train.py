@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn
 
-__all__ = ["metakan_optimizer", "cosine_schedule", "lbfgs_fit", "split_groups"]
+__all__ = ["metakan_optimizer", "cosine_schedule", "warmup_cosine_schedule", "lbfgs_fit", "split_groups"]
 
 
 def split_groups(model: nn.Module) -> tuple[list[nn.Parameter], list[nn.Parameter], list[nn.Parameter]]:
@@ -52,6 +53,25 @@ def cosine_schedule(
     if total_steps < 1:
         raise ValueError(f"total_steps must be >= 1, got {total_steps}")
     return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total_steps)
+
+
+def warmup_cosine_schedule(
+    opt: torch.optim.Optimizer, total_steps: int, warmup_steps: int = 0
+) -> torch.optim.lr_scheduler.LambdaLR:
+    """Linear warm-up from ``lr / warmup_steps`` to ``lr`` over ``warmup_steps`` steps, then cosine annealing
+    to 0 at ``total_steps`` (one scheduler step per optimiser step). ``warmup_steps = 0`` is
+    :func:`cosine_schedule`'s curve."""
+    if total_steps < 1 or not 0 <= warmup_steps < total_steps:
+        raise ValueError(
+            f"need total_steps >= 1 and 0 <= warmup_steps < total_steps, got {total_steps}, {warmup_steps}"
+        )
+
+    def factor(t: int) -> float:
+        if t < warmup_steps:
+            return (t + 1) / warmup_steps
+        return 0.5 * (1 + math.cos(math.pi * min(1.0, (t - warmup_steps) / (total_steps - warmup_steps))))
+
+    return torch.optim.lr_scheduler.LambdaLR(opt, factor)
 
 
 def lbfgs_fit(
