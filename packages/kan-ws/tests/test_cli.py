@@ -184,3 +184,6 @@ def test_demo_quick_cli(tmp_path):
     res_dir = tmp_path / "d" / "results"
     assert json.loads((res_dir / "accuracy-wskan-s0.json").read_text())["model_config"]["dropout"] == 0.0
     assert json.loads((res_dir / "accuracy-mlp-s0.json").read_text())["model_config"]["dropout"] == 0.2
+    # per-method epochs: DeepSets trains longer on accuracy prediction only
+    assert json.loads((res_dir / "accuracy-deepsets-s0.json").read_text())["train_config"]["epochs"] == 2
+    assert json.loads((res_dir / "sine-deepsets-s0.json").read_text())["train_config"]["epochs"] == 1
