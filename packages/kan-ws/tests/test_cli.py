@@ -184,6 +184,10 @@ def test_demo_quick_cli(tmp_path):
     res_dir = tmp_path / "d" / "results"
     assert json.loads((res_dir / "accuracy-wskan-s0.json").read_text())["model_config"]["dropout"] == 0.0
     assert json.loads((res_dir / "accuracy-mlp-s0.json").read_text())["model_config"]["dropout"] == 0.2
-    # per-method epochs: DeepSets trains longer on accuracy prediction only
-    assert json.loads((res_dir / "accuracy-deepsets-s0.json").read_text())["train_config"]["epochs"] == 2
-    assert json.loads((res_dir / "sine-deepsets-s0.json").read_text())["train_config"]["epochs"] == 1
+    # per-method, per-task training overrides (quick budget: DeepSets 2 epochs and MLP lr 5e-4 on accuracy)
+    cfg = {
+        stem: json.loads((res_dir / f"{stem}.json").read_text())["train_config"]
+        for stem in ("accuracy-deepsets-s0", "sine-deepsets-s0", "accuracy-mlp-s0", "mask-mlp-s0")
+    }
+    assert cfg["accuracy-deepsets-s0"]["epochs"] == 2 and cfg["sine-deepsets-s0"]["epochs"] == 1
+    assert cfg["accuracy-mlp-s0"]["lr"] == 5e-4 and cfg["mask-mlp-s0"]["lr"] == 1e-3
