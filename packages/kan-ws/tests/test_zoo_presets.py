@@ -66,9 +66,9 @@ def test_ood_zoo_images_are_the_first_in_distribution_test_images():
 
     ref = InrTask(get_preset("fmnist-inr-cpu-large"), 1500, seed=0)
     n_tv = ref.n_train + ref.n_val
-    ood = InrTask(_ood(32), 50, seed=0)
-    assert ood.n_train == ood.n_val == 0 and ood.source == ref.source[n_tv : n_tv + 50]
+    ood = InrTask(_ood(32), 100, seed=0)
+    assert ood.n_train == ood.n_val == 0 and ood.source == ref.source[n_tv : n_tv + 100]
     assert all(split == "test" for split, _ in ood.source)
-    assert (ood.labels == ref.labels[n_tv : n_tv + 50]).all()
-    other = InrTask(_ood(32), 50, seed=1)  # negative control: another seed draws other images
+    assert (ood.labels == ref.labels[n_tv : n_tv + 100]).all()
+    other = InrTask(_ood(32), 100, seed=1)  # negative control: another seed draws other images
     assert other.source != ood.source
