@@ -191,3 +191,25 @@ def test_demo_quick_cli(tmp_path):
     }
     assert cfg["accuracy-deepsets-s0"]["epochs"] == 2 and cfg["sine-deepsets-s0"]["epochs"] == 1
     assert cfg["accuracy-mlp-s0"]["lr"] == 5e-4 and cfg["mask-mlp-s0"]["lr"] == 1e-3
+
+
+def test_sweep_runs_get_as_many_steps_as_a_full_run(tmp_path, tiny_zoo):
+    """Training-set-size sweep: a subset of n models trains round(E * N / n) epochs (same optimiser steps)."""
+    from dataclasses import replace
+
+    from kan_ws.demo import BUDGETS, run_demo, sweep_epochs_for
+
+    assert sweep_epochs_for(12, 240, 100) == 29 and sweep_epochs_for(12, 240, 200) == 14
+    assert sweep_epochs_for(12, 240, 240) == 12 and sweep_epochs_for(1, 10, 1000) == 1
+    with pytest.raises(ValueError, match="positive"):
+        sweep_epochs_for(12, 240, 0)
+    zoo = tiny_zoo("sine", num=24)  # 12 training models
+    budget = replace(BUDGETS["quick"], tasks=("sine",), methods=("mlp",), sweep=(3, 6), sweep_epochs=2)
+    run_demo(tmp_path / "d", budget=budget, zoos={"sine": zoo})
+    res_dir = tmp_path / "d" / "results"
+    epochs = {
+        n: json.loads((res_dir / f"sine-mlp-s0-n{n}.json").read_text())["train_config"]["epochs"]
+        for n in (3, 6)
+    }
+    assert epochs == {3: 8, 6: 4}
+    assert json.loads((res_dir / "sine-mlp-s0.json").read_text())["train_config"]["epochs"] == 1

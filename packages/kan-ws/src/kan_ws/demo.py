@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-__all__ = ["demo", "DemoBudget", "BUDGETS", "run_demo"]
+__all__ = ["demo", "DemoBudget", "BUDGETS", "run_demo", "sweep_epochs_for"]
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ class DemoBudget:
     batch_size: int
     lr: float
     sweep: tuple[int, ...]
-    sweep_epochs: int
+    sweep_epochs: int  # at the full training-set size; see :func:`sweep_epochs_for`
     methods: tuple[str, ...]
     ablations: tuple[str, ...]
     prune_models: int
@@ -103,6 +103,17 @@ BUDGETS = {
 }
 
 _TASK_ZOO = {"sine": "sine", "accuracy": "clf", "mask": "clf"}
+
+
+def sweep_epochs_for(epochs: int, full_size: int, train_size: int) -> int:
+    """Epochs of a training-set-size sweep run: as many optimiser steps as ``epochs`` on the full set.
+
+    A fixed epoch count would give a 100-model subset 2.4x fewer steps than the 240-model set and mix
+    "less data" with "less training" (WS-KAN on 100 sine INRs: R^2 0.19 at 12 epochs, 0.92 at 29).
+    """
+    if train_size <= 0 or full_size <= 0:
+        raise ValueError(f"sweep sizes must be positive, got full_size={full_size}, train_size={train_size}")
+    return max(1, round(epochs * full_size / train_size))
 
 
 def _echo(msg: str) -> None:
@@ -232,7 +243,9 @@ def run_demo(
                 data = aligned if method == "mlp-align" else base
                 for n in sizes:
                     for s in budget.seeds:
-                        one(task, method, s, data, budget.sweep_epochs, train_size=n)
+                        one(
+                            task, method, s, data, sweep_epochs_for(budget.sweep_epochs, ntr, n), train_size=n
+                        )
 
     # downstream pruning (first seed's predictors) and timing against the oracle
     pruning = None
