@@ -11,12 +11,13 @@ __all__ = ["run_symbolic"]
 
 def run_symbolic(
     *,
-    steps: int = 30,
+    steps: int = 500,
     seed: int = 0,
     n_train: int = 500,
     lib: tuple[str, ...] = ("x", "x^2", "sin", "exp"),
 ) -> dict[str, Any]:
-    """Fit ``f(x1, x2) = x1 * x2`` (Feynman I.12.5) on ``n_train`` points with a ``[2, 2, 1]`` MetaKAN,
+    """Fit ``f(x1, x2) = x1 * x2`` (Feynman I.12.5) on ``n_train`` points with a ``[2, 2, 1]`` MetaKAN
+    (``dim z = 2``; ``steps`` full-batch Adam steps, prompts / meta-learner at lr 3e-2 / 3e-3, cosine),
     export it to pykan and run pykan's ``auto_symbolic`` over ``lib`` (its cost grows with both).
     Returns ``{"mse", "formula"}``; raises ImportError when pykan or ``kan_core.interop`` is unavailable."""
     if n_train < 2 or not lib:
@@ -24,13 +25,21 @@ def run_symbolic(
     from kan_core.interop import to_pykan
 
     from ..models import MetaKAN
-    from ..train import lbfgs_fit
+    from ..train import cosine_schedule, metakan_optimizer
 
     g = torch.Generator().manual_seed(seed)
     x = torch.rand(n_train, 2, generator=g) * 2 - 1
     y = (x[:, 0] * x[:, 1]).unsqueeze(-1)
-    meta = MetaKAN.from_widths([2, 2, 1], grid_size=5, spline_order=3, hidden=16, generator=g)
-    lbfgs_fit(meta, x, y, steps)
+    meta = MetaKAN.from_widths([2, 2, 1], grid_size=5, spline_order=3, hidden=16, prompt_dim=2, generator=g)
+    # Adam, not LBFGS: on this MetaKAN strong-Wolfe LBFGS stalls at the initial loss (measured: MSE 0.117 after
+    # 30 or 100 steps, vs 7.5e-5 after 500 Adam steps in ~3 s)
+    opt = metakan_optimizer(meta, lr_prompt=3e-2, lr_meta=3e-3, weight_decay=0.0)
+    sched = cosine_schedule(opt, max(1, steps))
+    for _ in range(steps):
+        opt.zero_grad(set_to_none=True)
+        torch.nn.functional.mse_loss(meta(x), y).backward()
+        opt.step()
+        sched.step()
     kan = meta.materialize()
     with torch.no_grad():
         mse = float(torch.nn.functional.mse_loss(kan(x), y))
