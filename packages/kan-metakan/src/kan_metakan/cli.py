@@ -249,7 +249,7 @@ def conv(out, device, seed, dataset, kinds, channels, epochs, clusters, max_trai
     "--n-interior", default=1000, show_default=True, help="KAN: fresh points per step; paper: 2000-12000"
 )
 @click.option("--metakan-n-interior", default=500, show_default=True, help="MetaKAN: fresh points per step")
-@click.option("--metakan-warmup", default=50, show_default=True, help="MetaKAN: linear lr warm-up steps")
+@click.option("--metakan-warmup", default=200, show_default=True, help="MetaKAN: linear lr warm-up steps")
 @click.option(
     "--basis", default="bspline", show_default=True, help="bspline or rbf use the forward Laplacian"
 )
