@@ -145,6 +145,25 @@ def test_ood_on_wider_kans(tiny_zoo):
     assert set(res) == {6, 8} and all(math.isfinite(r["mse"]) for r in res.values())
 
 
+def test_ood_skips_widths_a_model_cannot_read(tiny_zoo):
+    """Flat models read one architecture and SetTrans has an edge limit: those widths are skipped with a
+    reason, the others are evaluated (one `kan ws ood` run covers every checkpoint)."""
+    zoo = tiny_zoo("sine", widths=(2, 4, 4, 1), num=20)
+    wide = {4: tiny_zoo("sine", widths=(2, 4, 4, 1), num=8), 8: tiny_zoo("sine", widths=(2, 8, 8, 1), num=8)}
+    mlp, data, _ = run_experiment("sine", zoo, "mlp", train_cfg=CFG, model_cfg=SMALL)
+    skipped: dict[int, str] = {}
+    res = evaluate_ood(mlp, "sine", wide, train_data=data, skipped=skipped)
+    assert (
+        set(res) == {4}
+        and set(skipped) == {8}
+        and "FlatMLP reads KANs with 28 edges only, h=8 has 88" in skipped[8]
+    )
+    st, data, _ = run_experiment("sine", zoo, "settrans", train_cfg=CFG, model_cfg={**SMALL, "max_edges": 40})
+    skipped = {}
+    res = evaluate_ood(st, "sine", wide, train_data=data, skipped=skipped)
+    assert set(res) == {4} and "max_edges=40" in skipped[8]
+
+
 def test_task_zoo_mismatch_is_a_clear_error(tiny_zoo):
     with pytest.raises(ValueError, match="classifier"):
         make_task("mask", tiny_zoo("sine", num=8))

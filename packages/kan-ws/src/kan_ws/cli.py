@@ -215,9 +215,12 @@ def ood(checkpoints, zoos, device, out) -> None:
                 target_mean=torch.tensor(stats["target_mean"]), target_std=torch.tensor(stats["target_std"])
             )
         by_h = {int(z.spec.widths[1]): z for z in loaded.values()}
-        res = evaluate_ood(model, task, by_h, device=device, train_data=train)
+        skipped: dict[int, str] = {}
+        res = evaluate_ood(model, task, by_h, device=device, train_data=train, skipped=skipped)
         metric = {"inr": "accuracy", "mask": "roc_auc"}.get(task, "mse")
         method = header["result"].get("method", "wskan")
+        for h, why in skipped.items():
+            click.echo(f"{c}: skipped h={h}: {why}", err=True)
         for h, m in res.items():
             results.setdefault(method, {}).setdefault(str(h), []).append(m)
     write_json(out, {"metric": metric, "results": results})

@@ -521,18 +521,34 @@ def evaluate_ood(
     *,
     device: Any = "cpu",
     train_data: TaskData | None = None,
+    skipped: dict[int, str] | None = None,
 ) -> dict[int, dict[str, float]]:
-    """Test metrics of a trained WS-KAN on zoos of other hidden widths ``{h: zoo}`` (all models used).
+    """Test metrics of a trained model on zoos of other hidden widths ``{h: zoo}`` (all models used).
 
-    Regression targets are standardised with the *training* zoo's statistics (``train_data``).
+    Regression targets are standardised with the *training* zoo's statistics (``train_data``). Widths
+    the model cannot read are left out of the result, with the reason in ``skipped[h]``: flat models
+    (MLP variants, DMC) read one architecture only, SetTrans refuses KANs above its ``max_edges``.
     """
+    from .models import DMC, FlatMLP, InfeasibleError
+
     out = {}
     for h, zoo in sorted(zoos.items()):
         data = make_task(task, zoo)
+        if isinstance(model, (FlatMLP, DMC)) and data.template.num_edges != model.num_edges:
+            if skipped is not None:
+                skipped[int(h)] = (
+                    f"{type(model).__name__} reads KANs with {model.num_edges} edges only, "
+                    f"h={h} has {data.template.num_edges}"
+                )
+            continue
         if train_data is not None and data.kind == "regression":
             data = replace(data, target_mean=train_data.target_mean, target_std=train_data.target_std)
         data = replace(data, splits={**data.splits, "test": torch.arange(len(data))})
-        out[int(h)] = evaluate(model, data, "test", device=device)
+        try:
+            out[int(h)] = evaluate(model, data, "test", device=device)
+        except InfeasibleError as e:
+            if skipped is not None:
+                skipped[int(h)] = str(e)
     return out
 
 
