@@ -17,11 +17,13 @@ autograd passes at ``d = 20``. CPU defaults (tuned at ``d = 20``, single thread,
   ``[0], [1, 2], [3]``), 16,283 parameters vs the KAN's 27,200; 2000 Adam steps on 500 fresh points
   (``metakan_steps``, ``metakan_n_interior``), prompts lr 3e-2, meta-learner lr 5e-3 with 200 linear
   warm-up steps (``metakan_warmup``), then cosine to 0; 3-5 min per run. Measured: ``kan metakan pde``
-  (seed 0, 50 warm-up steps): Poisson 4.0e-3, Allen-Cahn 4.1e-3, Sine-Gordon 1.1e-2; Poisson with
-  200 warm-up steps: 5.2e-3 (seed 0), 1.8e-2 (seed 1, a harder instance: its ``c`` differs; the
-  plain KAN's default gets 1.6e-2 there).
-  200 warm-up steps because 50 left seed 1 stuck at 0.53. What mattered (Poisson, seed 0, 600-step
-  probes): 500 points and twice the steps beat 1000 points at equal time (1.7e-2 vs 2.2e-2); lr_meta 5e-3
+  (seed 0, 50 warm-up steps): Poisson 4.0e-3, Allen-Cahn 4.1e-3, Sine-Gordon 1.1e-2. With the
+  default 200 warm-up steps: Poisson 5.2e-3 (seed 0), 1.8e-2 (seed 1, a harder instance: its ``c``
+  differs; the plain KAN's default gets 1.6e-2 there), Allen-Cahn 5.1e-3 (seed 0), Sine-Gordon 0.13
+  (seed 0: stuck from step 500 on). The learning rates are near the edge of stability: runs
+  occasionally stall at a large error (Poisson seed 1 with 50 warm-up steps at 0.53, Sine-Gordon seed 0
+  with 200 at 0.13); ``--lr-meta 4e-3`` gave Sine-Gordon 5.7e-3 on seed 0 (not measured further);
+  ``3e-3`` did not stall in our runs but is slower (Poisson 1.3e-2 on seed 1 after 2000 steps). What mattered (Poisson, seed 0, 600-step probes): 500 points and twice the steps beat 1000 points at equal time (1.7e-2 vs 2.2e-2); lr_meta 5e-3
   after a warm-up vs 3e-3: 1.1e-2 vs 1.7e-2 (7e-3: 1.5e-2, 1e-2: 2.0e-2, 1e-2 without warm-up
   collapses to ``u = 0``); hidden / ``dim z`` / clusters: 2.1-2.2e-2 vs 3.0e-2 at 300 steps. The former
   default (hidden 32, ``dim z = 1``, 600 steps on 1000 points, lr_meta 3e-3) plateaued at 2.2e-2.
