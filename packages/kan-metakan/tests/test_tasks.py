@@ -183,3 +183,23 @@ def test_run_pde_metakan_settings_are_applied():
         ["poisson"], [3], meta_hidden=6, prompt_dim=2, clusters=3, steps=2, metakan_steps=0, **kw
     )
     assert untrained[0]["metakan_rel_l2"] != row["metakan_rel_l2"]
+
+
+@pytest.mark.parametrize("memory_efficient", [False, True])
+def test_lbfgs_fit_moves_a_metakan(memory_efficient):
+    """Regression: with ``max_iter=1`` torch's LBFGS allowed one loss evaluation per step, so the line
+    search could not shorten a first step that raised the loss and the parameters never moved."""
+    from kan_metakan import MetaKAN
+    from kan_metakan.train import lbfgs_fit
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(200, 2, generator=g) * 2 - 1
+    y = x[:, :1] * x[:, 1:]
+    model = MetaKAN.from_widths(
+        [2, 2, 1], grid_size=5, hidden=16, prompt_dim=2, memory_efficient=memory_efficient, generator=g
+    )
+    before = [p.detach().clone() for p in model.parameters()]
+    losses = lbfgs_fit(model, x, y, steps=5)
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
+    final = float(torch.nn.functional.mse_loss(model(x), y))
+    assert final < 0.2 * losses[0], (losses, final)

@@ -75,9 +75,22 @@ def warmup_cosine_schedule(
 
 
 def lbfgs_fit(
-    model: nn.Module, x: Tensor, y: Tensor, steps: int, lr: float = 1.0, loss_fn: Callable | None = None
+    model: nn.Module,
+    x: Tensor,
+    y: Tensor,
+    steps: int,
+    lr: float = 1.0,
+    loss_fn: Callable | None = None,
+    *,
+    max_iter: int = 20,
 ) -> list[float]:
-    """Full-batch LBFGS (strong-Wolfe line search, pykan's setting lr=1); returns the loss per step."""
+    """Full-batch LBFGS as pykan's ``fit(opt="LBFGS")``: lr 1, strong-Wolfe line search, ``max_iter``
+    iterations (and torch's default ``5/4`` as many loss evaluations) per step. Returns the loss at the
+    start of every step.
+
+    The evaluation budget matters: with ``max_iter=1`` torch allows one evaluation per step, the line
+    search can never shorten a step that raised the loss, and the parameters never move.
+    """
     loss_fn = loss_fn or nn.functional.mse_loss
     opt = torch.optim.LBFGS(
         [p for p in model.parameters() if p.requires_grad],
@@ -86,7 +99,7 @@ def lbfgs_fit(
         line_search_fn="strong_wolfe",
         tolerance_grad=1e-32,
         tolerance_change=1e-32,
-        max_iter=1,
+        max_iter=max_iter,
     )
     losses = []
 

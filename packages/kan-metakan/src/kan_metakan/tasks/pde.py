@@ -207,8 +207,8 @@ def _train(
     if lbfgs_steps:
         x = sample_ball(n_interior, d, g).to(device)
         lb = torch.optim.LBFGS(
-            model.parameters(), lr=1.0, max_iter=1, history_size=20, line_search_fn="strong_wolfe"
-        )
+            model.parameters(), lr=1.0, max_iter=20, history_size=20, line_search_fn="strong_wolfe"
+        )  # max_iter=1 would also cap the line search at one evaluation: it could never backtrack
 
         def closure():
             lb.zero_grad()
