@@ -244,7 +244,12 @@ def conv(out, device, seed, dataset, kinds, channels, epochs, clusters, max_trai
 @click.option("--dims", default="20", show_default=True, help="paper: 20,50,100")
 @click.option("--steps", default=600, show_default=True, help="Adam steps of the KAN (cosine schedule)")
 @click.option("--metakan-steps", default=2000, show_default=True, help="Adam steps of the MetaKAN")
-@click.option("--lbfgs-steps", default=0, show_default=True, help="LBFGS steps after Adam (stalls here)")
+@click.option(
+    "--lbfgs-steps",
+    default=0,
+    show_default=True,
+    help="LBFGS steps after Adam, on one fixed sample of points (no gain measured)",
+)
 @click.option(
     "--n-interior", default=1000, show_default=True, help="KAN: fresh points per step; paper: 2000-12000"
 )
