@@ -209,11 +209,31 @@ def images(
 @click.option("--kinds", default="kan,fastkan,kaln,kagn", show_default=True)
 @click.option("--channels", default="8,16,32,32", show_default=True, help="paper 4-layer: 32,64,128,512")
 @click.option("--epochs", default=1, show_default=True)
+@click.option("--batch-size", default=32, show_default=True)
+@click.option("--lr", default=1e-2, show_default=True, help="plain KA-convs")
+@click.option("--lr-prompt", default=3e-2, show_default=True)
+@click.option("--lr-meta", default=3e-3, show_default=True)
 @click.option("--clusters", default=1, show_default=True)
-@click.option("--max-train", default=2000, show_default=True, type=int)
+@click.option("--max-train", default=4000, show_default=True, type=int)
 @click.option("--max-test", default=1000, show_default=True, type=int)
 @click.option("--data-root", default=None)
-def conv(out, device, seed, dataset, kinds, channels, epochs, clusters, max_train, max_test, data_root):
+def conv(
+    out,
+    device,
+    seed,
+    dataset,
+    kinds,
+    channels,
+    epochs,
+    batch_size,
+    lr,
+    lr_prompt,
+    lr_meta,
+    clusters,
+    max_train,
+    max_test,
+    data_root,
+):
     """4-layer KA-conv networks, plain vs Meta."""
     dev = _setup(device, seed)
     from .tasks.images import run_conv
@@ -223,6 +243,10 @@ def conv(out, device, seed, dataset, kinds, channels, epochs, clusters, max_trai
         _strs(kinds),
         _ints(channels),
         epochs=epochs,
+        batch=batch_size,
+        lr=lr,
+        lr_prompt=lr_prompt,
+        lr_meta=lr_meta,
         clusters=clusters,
         max_train=max_train,
         max_test=max_test,
