@@ -285,7 +285,7 @@ def conv(
 @click.option("--grid-size", default=5, show_default=True)
 @click.option("--lr", default=1e-2, show_default=True, help="Adam lr of the KAN")
 @click.option("--lr-prompt", default=3e-2, show_default=True, help="MetaKAN prompts' lr")
-@click.option("--lr-meta", default=5e-3, show_default=True, help="MetaKAN meta-learner's lr")
+@click.option("--lr-meta", default=4e-3, show_default=True, help="MetaKAN meta-learner's lr")
 @click.option("--hidden-widths", default="32,32,32", show_default=True, help="KAN hidden layers [d, ..., 1]")
 @click.option("--meta-hidden", default=128, show_default=True)
 @click.option("--prompt-dim", default=4, show_default=True)
