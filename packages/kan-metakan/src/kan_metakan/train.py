@@ -8,7 +8,14 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
-__all__ = ["metakan_optimizer", "cosine_schedule", "warmup_cosine_schedule", "lbfgs_fit", "split_groups"]
+__all__ = [
+    "metakan_optimizer",
+    "cosine_schedule",
+    "warmup_cosine_schedule",
+    "lbfgs_minimize",
+    "lbfgs_fit",
+    "split_groups",
+]
 
 
 def split_groups(model: nn.Module) -> tuple[list[nn.Parameter], list[nn.Parameter], list[nn.Parameter]]:
@@ -43,24 +50,22 @@ def metakan_optimizer(
     return torch.optim.AdamW(groups)
 
 
-def cosine_schedule(
-    opt: torch.optim.Optimizer, total_steps: int
-) -> torch.optim.lr_scheduler.CosineAnnealingLR:
-    """Cosine annealing over the whole run: ``T_max = total_steps`` (one scheduler step per optimiser step).
+def cosine_schedule(opt: torch.optim.Optimizer, total_steps: int) -> torch.optim.lr_scheduler.LambdaLR:
+    """Cosine annealing to 0 over the whole run, ``total_steps`` scheduler steps (one per optimiser step):
+    :func:`warmup_cosine_schedule` without warm-up.
 
     (Upstream used ``T_max=-1``, which makes the learning rate alternate between its value and 0.)
     """
     if total_steps < 1:
         raise ValueError(f"total_steps must be >= 1, got {total_steps}")
-    return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total_steps)
+    return warmup_cosine_schedule(opt, total_steps, 0)
 
 
 def warmup_cosine_schedule(
     opt: torch.optim.Optimizer, total_steps: int, warmup_steps: int = 0
 ) -> torch.optim.lr_scheduler.LambdaLR:
     """Linear warm-up from ``lr / warmup_steps`` to ``lr`` over ``warmup_steps`` steps, then cosine annealing
-    to 0 at ``total_steps`` (one scheduler step per optimiser step). ``warmup_steps = 0`` is
-    :func:`cosine_schedule`'s curve."""
+    to 0 at ``total_steps`` (one scheduler step per optimiser step)."""
     if total_steps < 1 or not 0 <= warmup_steps < total_steps:
         raise ValueError(
             f"need total_steps >= 1 and 0 <= warmup_steps < total_steps, got {total_steps}, {warmup_steps}"
@@ -74,6 +79,41 @@ def warmup_cosine_schedule(
     return torch.optim.lr_scheduler.LambdaLR(opt, factor)
 
 
+def lbfgs_minimize(
+    model: nn.Module,
+    loss_of: Callable[[], Tensor],
+    steps: int,
+    *,
+    lr: float = 1.0,
+    max_iter: int = 20,
+    history_size: int = 10,
+) -> list[float]:
+    """Minimise ``loss_of()`` (a scalar computed from ``model``) over its trainable parameters with LBFGS
+    as pykan's ``fit(opt="LBFGS")``: lr 1, strong-Wolfe line search, ``max_iter`` iterations (and torch's
+    default ``5/4`` as many loss evaluations) per step. Returns the loss at the start of every step.
+
+    The evaluation budget matters: with ``max_iter=1`` torch allows one evaluation per step, the line
+    search can never shorten a step that raised the loss, and the parameters never move.
+    """
+    opt = torch.optim.LBFGS(
+        [p for p in model.parameters() if p.requires_grad],
+        lr=lr,
+        history_size=history_size,
+        line_search_fn="strong_wolfe",
+        tolerance_grad=1e-32,
+        tolerance_change=1e-32,
+        max_iter=max_iter,
+    )
+
+    def closure():
+        opt.zero_grad()
+        loss = loss_of()
+        loss.backward()
+        return loss
+
+    return [float(opt.step(closure).detach()) for _ in range(steps)]
+
+
 def lbfgs_fit(
     model: nn.Module,
     x: Tensor,
@@ -84,32 +124,6 @@ def lbfgs_fit(
     *,
     max_iter: int = 20,
 ) -> list[float]:
-    """Full-batch LBFGS as pykan's ``fit(opt="LBFGS")``: lr 1, strong-Wolfe line search, ``max_iter``
-    iterations (and torch's default ``5/4`` as many loss evaluations) per step. Returns the loss at the
-    start of every step.
-
-    The evaluation budget matters: with ``max_iter=1`` torch allows one evaluation per step, the line
-    search can never shorten a step that raised the loss, and the parameters never move.
-    """
+    """Full-batch regression ``loss_fn(model(x), y)`` (default MSE) with :func:`lbfgs_minimize`."""
     loss_fn = loss_fn or nn.functional.mse_loss
-    opt = torch.optim.LBFGS(
-        [p for p in model.parameters() if p.requires_grad],
-        lr=lr,
-        history_size=10,
-        line_search_fn="strong_wolfe",
-        tolerance_grad=1e-32,
-        tolerance_change=1e-32,
-        max_iter=max_iter,
-    )
-    losses = []
-
-    def closure():
-        opt.zero_grad()
-        loss = loss_fn(model(x), y)
-        loss.backward()
-        return loss
-
-    for _ in range(steps):
-        loss = opt.step(closure)
-        losses.append(float(loss.detach()))
-    return losses
+    return lbfgs_minimize(model, lambda: loss_fn(model(x), y), steps, lr=lr, max_iter=max_iter)

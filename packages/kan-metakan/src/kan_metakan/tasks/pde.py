@@ -200,7 +200,7 @@ def _train(
     lr_meta: float | None = None,
     warmup: int = 0,
 ) -> None:
-    from ..train import metakan_optimizer, warmup_cosine_schedule
+    from ..train import lbfgs_minimize, metakan_optimizer, warmup_cosine_schedule
 
     g = torch.Generator().manual_seed(seed + 1)
     lp, lm = lr if lr_prompt is None else lr_prompt, lr if lr_meta is None else lr_meta
@@ -214,18 +214,7 @@ def _train(
         sched.step()
     if lbfgs_steps:
         x = sample_ball(n_interior, d, g).to(device)
-        lb = torch.optim.LBFGS(
-            model.parameters(), lr=1.0, max_iter=20, history_size=20, line_search_fn="strong_wolfe"
-        )  # max_iter=1 would also cap the line search at one evaluation: it could never backtrack
-
-        def closure():
-            lb.zero_grad()
-            loss = residual(eq, model, x, c).square().mean()
-            loss.backward()
-            return loss
-
-        for _ in range(lbfgs_steps):
-            lb.step(closure)
+        lbfgs_minimize(model, lambda: residual(eq, model, x, c).square().mean(), lbfgs_steps, history_size=20)
 
 
 def run_pde(

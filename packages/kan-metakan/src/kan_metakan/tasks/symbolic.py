@@ -31,8 +31,7 @@ def run_symbolic(
     x = torch.rand(n_train, 2, generator=g) * 2 - 1
     y = (x[:, 0] * x[:, 1]).unsqueeze(-1)
     meta = MetaKAN.from_widths([2, 2, 1], grid_size=5, spline_order=3, hidden=16, prompt_dim=2, generator=g)
-    # Adam, not LBFGS: on this MetaKAN strong-Wolfe LBFGS stalls at the initial loss (measured: MSE 0.117 after
-    # 30 or 100 steps, vs 7.5e-5 after 500 Adam steps in ~3 s)
+    # full-batch Adam: MSE ~1e-4 after 500 steps in ~3 s (seed 0)
     opt = metakan_optimizer(meta, lr_prompt=3e-2, lr_meta=3e-3, weight_decay=0.0)
     sched = cosine_schedule(opt, max(1, steps))
     for _ in range(steps):
