@@ -89,14 +89,15 @@ def main() -> None:
     from kan_ws.data import graph_template
 
     torch.manual_seed(0)
-    print(
-        f"# WS-KAN hidden={args.hidden} depth={args.depth}, {args.graphs} graphs/epoch, batch {args.batch_size}, "
-        f"threads={torch.get_num_threads()}"
-    )
-    print(
-        f"{'h':>5} {'edges/KAN':>10} {'train s/epoch':>14} {'infer s/epoch':>14} {'train graphs/s':>15} "
-        f"{'infer graphs/s':>15}"
-    )
+    if args.widths:
+        print(
+            f"# WS-KAN hidden={args.hidden} depth={args.depth}, {args.graphs} graphs/epoch, "
+            f"batch {args.batch_size}, threads={torch.get_num_threads()}"
+        )
+        print(
+            f"{'h':>5} {'edges/KAN':>10} {'train s/epoch':>14} {'infer s/epoch':>14} {'train graphs/s':>15} "
+            f"{'infer graphs/s':>15}"
+        )
     setups = []
     for h in args.widths:
         spec, feats = _zoo_feats((2, h, h, 1), args.graphs)

@@ -2,9 +2,8 @@
 
 The plain path keeps, for backward, every per-edge intermediate: the meta-learner's hidden activations
 ``(E, hidden)`` (pre- and post-ReLU), the generated weights ``(E, d)`` and their scaled copy
-``(out, n * in)``,
-and the basis features ``(B, n * in)`` of the whole batch (at ``G = 80`` on ``[784, 32, 10]``, batch 128:
-33 MB of features, 17 MB of weights, 7 MB of hidden activations). :class:`LeanLayerFn` keeps none of them.
+``(out, n * in)``, and the basis features ``(B, n * in)`` of the whole batch (at ``G = 80`` on
+``[784, 32, 10]``, batch 128: 33 MB of features, 17 MB of weights, 7 MB of hidden activations). :class:`LeanLayerFn` keeps none of them.
 It uses that every basis but wavelets is *linear in the generated weights*:
 
     y = F(x) @ Wf^T + b(x) @ Wb^T,   F(x): (B, K) basis features, Wf = mask * w_s * c: (out, K),
