@@ -38,7 +38,7 @@ from torch import Tensor
 from .basis import (
     WAVELET_FUNCTIONS,
     bspline_basis,
-    bspline_features,
+    bspline_contract,
     chebyshev_basis,
     gram_basis,
     legendre_basis,
@@ -109,16 +109,14 @@ def layer_forward(x: Tensor, p: Params, spec: KANSpec, uniform: bool | None = No
             else F.linear(base_activation(x, spec), wb)
         )
         return _affine(y, p, spec)
-    if spec.basis == "bspline":
-        # basis-major layout: the features flatten to (..., B, n * in) without a copy
-        f = bspline_features(x, p["grid"], spec.spline_order, uniform).flatten(-2)  # (..., B, n * in)
-        w = ((mask * p["scale_sp"]).unsqueeze(-2) * p["coef"].transpose(-1, -2)).flatten(
-            -2
-        )  # (..., out, n * in)
-    else:
-        f = basis_features(x, p, spec, uniform).flatten(-2)  # (..., B, in * n)
-        w = ((mask * p["scale_sp"]).unsqueeze(-1) * p["coef"]).flatten(-2)  # (..., out, in * n)
     b = base_activation(x, spec)
+    if spec.basis == "bspline":
+        weight = (mask * p["scale_sp"]).unsqueeze(-1) * p["coef"]  # (..., out, in, nb)
+        y = bspline_contract(x, p["grid"], weight, spec.spline_order, uniform)
+        y = y + (b @ wb.transpose(-1, -2) if batched else F.linear(b, wb))
+        return _affine(y, p, spec)
+    f = basis_features(x, p, spec, uniform).flatten(-2)  # (..., B, in * n)
+    w = ((mask * p["scale_sp"]).unsqueeze(-1) * p["coef"]).flatten(-2)  # (..., out, in * n)
     if batched:
         y = f @ w.transpose(-1, -2) + b @ wb.transpose(-1, -2)
     else:

@@ -3,6 +3,7 @@
 from .bspline import (
     bspline_basis,
     bspline_basis_reference,
+    bspline_contract,
     bspline_derivative_reference,
     bspline_features,
     extend_grid,
@@ -17,6 +18,7 @@ from .wavelet import WAVELET_FUNCTIONS, dog, mexican_hat, morlet
 __all__ = [
     "bspline_basis",
     "bspline_basis_reference",
+    "bspline_contract",
     "bspline_features",
     "bspline_derivative_reference",
     "extend_grid",
