@@ -42,6 +42,7 @@ from torch import Tensor
 
 from .basis import grid_is_uniform
 from .functional import kan_forward
+from .layers.base import init_layer_params
 from .model import KAN
 from .spec import KANSpec
 
@@ -138,9 +139,9 @@ def init_stacked(
     if len(seeds) != num_models:
         raise ValueError(f"init_stacked: got {len(seeds)} seeds for num_models={num_models}")
     models = []
-    for s in seeds:
-        kan = KAN(spec, generator=torch.Generator().manual_seed(s), dtype=dtype)
-        models.append([{k: v.detach() for k, v in p.items()} for p in kan.layer_params()])
+    for s in seeds:  # one generator per model, drawn in the order KAN(spec, generator=...) draws
+        gen = torch.Generator().manual_seed(s)
+        models.append([init_layer_params(spec, i, o, gen, dtype=dtype) for o, i in spec.layer_shapes()])
     layers = stack_layers(models)
     dev = None if device is None else torch.device(device)
     return [{k: v.to(dev) for k, v in p.items()} for p in layers] if dev is not None else layers
@@ -282,13 +283,33 @@ class TrainResult:
     info: dict[str, Any] = field(default_factory=dict)
 
 
+def _kernel_layout(name: str, spec: KANSpec) -> bool:
+    """B-spline coefficients train as ``(M, in, nb, out)`` tensors: the local B-spline kernel reads and
+    writes that layout, so a step transposes neither the coefficients nor their gradient, and the
+    optimiser updates the same (contiguous) memory. The forward sees the ``(M, out, in, nb)`` view."""
+    return name == "coef" and spec.basis == "bspline"
+
+
+def _working_copy(name: str, t: Tensor, spec: KANSpec) -> Tensor:
+    """A private copy of one stacked tensor to train (``requires_grad`` unless frozen)."""
+    t = t.detach().permute(0, 2, 3, 1).contiguous() if _kernel_layout(name, spec) else t.detach().clone()
+    return t if name in FROZEN else t.requires_grad_(True)
+
+
+def _model_view(work: Layers, spec: KANSpec) -> Layers:
+    """The tensors as :func:`kan_forward` reads them (``(M, out, in, nb)`` views of kernel-layout ones)."""
+    return [{k: v.permute(0, 3, 1, 2) if _kernel_layout(k, spec) else v for k, v in p.items()} for p in work]
+
+
 def _make_optimizer(
     name: str, params: list[Tensor], lr: float, weight_decay: float, betas: tuple[float, float]
 ):
+    # fused: one kernel per step over all stacked tensors (CPU and CUDA), no per-tensor temporaries
+    fused = all(p.dtype in (torch.float16, torch.bfloat16, torch.float32, torch.float64) for p in params)
     if name == "adam":
-        return torch.optim.Adam(params, lr=lr, betas=betas, weight_decay=weight_decay)
+        return torch.optim.Adam(params, lr=lr, betas=betas, weight_decay=weight_decay, fused=fused)
     if name == "adamw":
-        return torch.optim.AdamW(params, lr=lr, betas=betas, weight_decay=weight_decay)
+        return torch.optim.AdamW(params, lr=lr, betas=betas, weight_decay=weight_decay, fused=fused)
     raise ValueError(f"optimizer must be 'adam' or 'adamw', got {name!r}")
 
 
@@ -310,13 +331,7 @@ def _train_chunk(
     """Train one chunk in place of copies of ``layers``; x/y already on the device, y per model."""
     m = layers[0]["coef"].shape[0]
     dev = layers[0]["coef"].device
-    work = [
-        {
-            k: (v.detach().clone() if k in FROZEN else v.detach().clone().requires_grad_(True))
-            for k, v in p.items()
-        }
-        for p in layers
-    ]
+    work = [{k: _working_copy(k, v, spec) for k, v in p.items()} for p in layers]
     trainable = [v for p in work for k, v in p.items() if k not in FROZEN]
     opt = _make_optimizer(optimizer, trainable, lr, weight_decay, betas)
     uniform = _uniform_flags(spec, work)
@@ -336,14 +351,14 @@ def _train_chunk(
             idx = pending.pop()  # (m, b)
             xb = _gather(x, idx, shared)
             yb = _gather(y, idx, False)
-        pred = kan_forward(xb, work, spec, uniform)
+        pred = kan_forward(xb, _model_view(work, spec), spec, uniform)
         if full and shared:
             pred = pred.expand(m, *pred.shape[1:]) if pred.shape[0] != m else pred
         obj = _per_model_loss(pred, yb, loss).sum()  # sum of per-model means: gradients never mix
         opt.zero_grad(set_to_none=True)
         obj.backward()
         opt.step()
-    return [{k: v.detach() for k, v in p.items()} for p in work]
+    return [{k: v.detach().contiguous() for k, v in p.items()} for p in _model_view(work, spec)]
 
 
 def train_stacked(

@@ -111,8 +111,7 @@ def layer_forward(x: Tensor, p: Params, spec: KANSpec, uniform: bool | None = No
         return _affine(y, p, spec)
     b = base_activation(x, spec)
     if spec.basis == "bspline":
-        weight = (mask * p["scale_sp"]).unsqueeze(-1) * p["coef"]  # (..., out, in, nb)
-        y = bspline_contract(x, p["grid"], weight, spec.spline_order, uniform)
+        y = bspline_contract(x, p["grid"], p["coef"], mask * p["scale_sp"], spec.spline_order, uniform)
         y = y + (b @ wb.transpose(-1, -2) if batched else F.linear(b, wb))
         return _affine(y, p, spec)
     f = basis_features(x, p, spec, uniform).flatten(-2)  # (..., B, in * n)

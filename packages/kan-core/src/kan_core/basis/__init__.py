@@ -8,6 +8,7 @@ from .bspline import (
     bspline_features,
     extend_grid,
     fit_coefficients,
+    fit_noise_coefficients,
     grid_is_uniform,
     uniform_grid,
 )
@@ -23,6 +24,7 @@ __all__ = [
     "bspline_derivative_reference",
     "extend_grid",
     "fit_coefficients",
+    "fit_noise_coefficients",
     "grid_is_uniform",
     "uniform_grid",
     "chebyshev_basis",

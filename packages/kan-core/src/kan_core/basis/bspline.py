@@ -33,6 +33,7 @@ __all__ = [
     "bspline_derivative_reference",
     "grid_is_uniform",
     "fit_coefficients",
+    "fit_noise_coefficients",
     "bspline_contract",
     "native_local_applies",
 ]
@@ -416,6 +417,30 @@ def fit_coefficients(x: Tensor, y: Tensor, grid: Tensor, k: int) -> Tensor:
     return sol.permute(2, 0, 1).contiguous()
 
 
+@functools.cache
+def _grid_point_pinv(grid_size: int, k: int) -> Tensor:
+    """Pseudo-inverse ``(G + k, G + 1)`` of the bases at the ``G + 1`` points of a uniform grid (float64).
+
+    The values of uniform B-splines at their knots do not depend on the grid's range, so one matrix
+    serves every layer with ``(G, k)``."""
+    grid = uniform_grid(1, grid_size, k, dtype=torch.float64)
+    A = bspline_basis_reference(grid[:, k:-k].T, grid, k)[:, 0]  # (G + 1, G + k)
+    return torch.linalg.pinv(A)
+
+
+def fit_noise_coefficients(values: Tensor, grid_size: int, k: int) -> Tensor:
+    """Minimum-norm coefficients of the splines through ``values`` at the ``G + 1`` points of a uniform grid.
+
+    This is :func:`fit_coefficients` on an initial (uniform) grid, as one product with a cached
+    pseudo-inverse instead of a least-squares solve per input; it is how layers are initialised.
+
+    Shapes: ``values: (..., G + 1, out, in)`` -> ``coef: (..., out, in, G + k)``.
+    """
+    P = _grid_point_pinv(grid_size, k).to(values)  # (nb, G + 1)
+    lead, (g1, d_out, d_in) = values.shape[:-3], values.shape[-3:]
+    coef = P @ values.reshape(*lead, g1, d_out * d_in)  # (..., nb, out * in)
+    return coef.reshape(*lead, -1, d_out, d_in).movedim(-3, -1).contiguous()
+
 # ------------------------------------------------------------------------------------ local contraction
 def _native_min_bases(k: int) -> int:
     """Fewest bases from which the native local contraction beats dense features + matmul on CPU.
@@ -456,67 +481,74 @@ def _numel(shape: Sequence[int]) -> int:
     return math.prod(shape)
 
 
-def bspline_contract(x: Tensor, grid: Tensor, weight: Tensor, k: int, uniform: bool | None = None) -> Tensor:
-    """The spline term of a KAN layer, ``y[..., b, o] = sum_i sum_j weight[..., o, i, j] B_j(x[..., b, i])``.
+def bspline_contract(
+    x: Tensor, grid: Tensor, coef: Tensor, scale: Tensor, k: int, uniform: bool | None = None
+) -> Tensor:
+    """The spline term of a KAN layer, ``y[..., b, o] = sum_i scale[..., o, i] sum_j coef[..., o, i, j] B_j(x[..., b, i])``.
 
     Uniform grids with enough bases (see :func:`native_local_applies`) on CPU use the native local-support
     kernel: only the ``k + 1`` non-zero bases of each input are evaluated and contracted with their
-    ``(k + 1) x out`` block of ``weight``, in forward and backward, so the ``(G + k)``-wide basis tensor is
-    never built and the cost does not grow with ``G``. Otherwise the dense features of
-    :func:`bspline_features` are contracted in one matmul. Both compute the same function; derivatives
-    in ``x`` of any order are available (a double backward goes through the dense path).
+    ``(k + 1) x out`` block of coefficients, in forward and backward, so the ``(G + k)``-wide basis tensor
+    is never built and the cost does not grow with ``G``. Otherwise the dense features of
+    :func:`bspline_features` are contracted in one matmul. Both compute the same function; derivatives in
+    ``x`` of any order are available (a double backward goes through the dense path).
 
     Args:
         x: inputs ``(..., B, in)``.
         grid: knots ``(..., in, G + 2k + 1)``.
-        weight: ``(..., out, in, G + k)`` (``mask * scale_sp * coef`` in a layer).
+        coef: ``(..., out, in, G + k)``; the kernel reads it fastest when its memory is laid out as
+            ``(..., in, G + k, out)`` (a permuted view of such a tensor, as the batched engine keeps it).
+        scale: ``(..., out, in)``, ``mask * scale_sp`` in a layer.
         k: spline order; uniform: grid is uniform (``None``: inspect it).
 
-    Shapes: leading dims of the three broadcast; returns ``(..., B, out)``.
+    Shapes: leading dims broadcast; returns ``(..., B, out)``.
     """
     if uniform is None:
         uniform = grid_is_uniform(grid)
     if native_local_applies(x, grid, k, uniform):
-        return _native_contract(x, grid.detach(), weight, k)
+        return _native_contract(x, grid.detach(), coef, scale, k)
     f = bspline_features(x, grid, k, uniform).flatten(-2)  # (..., B, nb * in)
-    w = weight.transpose(-1, -2).flatten(-2)  # (..., out, nb * in)
+    w = (coef * scale.unsqueeze(-1)).transpose(-1, -2).flatten(-2)  # (..., out, nb * in)
     if f.dim() == 2 and w.dim() == 2:
         return torch.nn.functional.linear(f, w)
     return f @ w.transpose(-1, -2)
 
 
-def _native_contract(x: Tensor, grid: Tensor, weight: Tensor, k: int) -> Tensor:
+def _native_contract(x: Tensor, grid: Tensor, coef: Tensor, scale: Tensor, k: int) -> Tensor:
     """Bring the operands to the kernel's ``(M, ...)`` layout and run :class:`_LocalContract`."""
     B, n_in = x.shape[-2:]
-    n_out, nb = weight.shape[-3], weight.shape[-1]
-    xl, wl, gl = x.shape[:-2], weight.shape[:-3], grid.shape[:-2]
-    lead = torch.broadcast_shapes(xl, wl, gl)
+    n_out, nb = coef.shape[-3], coef.shape[-1]
     K = grid.shape[-1]
     t0 = grid[..., 0]  # (..., in)
     inv_h = (K - 1) / (grid[..., -1] - grid[..., 0])
+    wl = torch.broadcast_shapes(coef.shape[:-3], scale.shape[:-2])
+    xl, gl = x.shape[:-2], grid.shape[:-2]
+    lead = torch.broadcast_shapes(xl, wl, gl)
     if _numel(wl) == 1 and _numel(gl) == 1:  # one model: fold every leading dim of x into the batch
-        w = weight.reshape(1, n_out, n_in, nb).permute(0, 2, 3, 1).contiguous()
-        y = _LocalContract.apply(
-            x.reshape(1, -1, n_in).contiguous(), t0.reshape(1, n_in).contiguous(),
-            inv_h.reshape(1, n_in).contiguous(), w, k,
-        )  # fmt: skip
-        return y.reshape(*lead, B, n_out)
-    m = _numel(lead)
-    xs = x.reshape(1, B, n_in) if _numel(xl) == 1 else x.expand(*lead, B, n_in).reshape(m, B, n_in)
+        xs, m = x.reshape(1, -1, n_in), 1
+    else:
+        m = _numel(lead)
+        xs = x.reshape(1, B, n_in) if _numel(xl) == 1 else x.expand(*lead, B, n_in).reshape(m, B, n_in)
     if _numel(gl) == 1:
         t0, inv_h = t0.reshape(1, n_in), inv_h.reshape(1, n_in)
     else:
         t0, inv_h = t0.expand(*lead, n_in).reshape(m, n_in), inv_h.expand(*lead, n_in).reshape(m, n_in)
-    w = weight.expand(*lead, n_out, n_in, nb).reshape(m, n_out, n_in, nb).permute(0, 2, 3, 1).contiguous()
-    y = _LocalContract.apply(xs.contiguous(), t0.contiguous(), inv_h.contiguous(), w, k)
+    c = coef.expand(*(lead if m > 1 else ()), n_out, n_in, nb).reshape(m, n_out, n_in, nb)
+    s = scale.expand(*(lead if m > 1 else ()), n_out, n_in).reshape(m, n_out, n_in)
+    y = _LocalContract.apply(
+        xs.contiguous(), t0.contiguous(), inv_h.contiguous(),
+        c.permute(0, 2, 3, 1).contiguous(), s.transpose(-1, -2).contiguous(), k,
+    )  # fmt: skip
     return y.reshape(*lead, B, n_out)
 
 
-def _dense_contract(x: Tensor, t0: Tensor, inv_h: Tensor, w: Tensor, k: int) -> Tensor:
-    """Differentiable dense twin of the kernel, same layouts: ``x (Mx, B, in)``, ``w (M, in, nb, out)``."""
-    nb = w.shape[-2]
+def _dense_contract(x: Tensor, t0: Tensor, inv_h: Tensor, c: Tensor, s: Tensor, k: int) -> Tensor:
+    """Differentiable dense twin of the kernel, same layouts: ``x (Mx, B, in)``, ``c (M, in, nb, out)``,
+    ``s (M, in, out)``."""
+    nb = c.shape[-2]
     f = _UniformBSpline.apply(x, t0.unsqueeze(-2), inv_h.unsqueeze(-2), k, nb)  # (Mx, B, nb, in)
-    return f.flatten(-2) @ w.transpose(-2, -3).flatten(-3, -2)  # (M, B, out)
+    w = (c * s.unsqueeze(-2)).transpose(-2, -3).flatten(-3, -2)  # (M, nb * in, out)
+    return f.flatten(-2) @ w
 
 
 def _ptr(t: Tensor | None) -> int | None:
@@ -524,53 +556,56 @@ def _ptr(t: Tensor | None) -> int | None:
 
 
 class _LocalContract(torch.autograd.Function):
-    """``x (Mx, B, in)``, ``t0 / inv_h (Mg, in)``, ``w (M, in, nb, out)`` -> ``(M, B, out)``;
-    ``Mx, Mg`` are 1 (shared) or ``M``. Gradients for ``x`` and ``w``; the grid is constant."""
+    """``x (Mx, B, in)``, ``t0 / inv_h (Mg, in)``, ``c (M, in, nb, out)``, ``s (M, in, out)`` -> ``(M, B, out)``
+    (``Mx, Mg`` are 1, shared, or ``M``). Gradients for ``x``, ``c`` and ``s``; the grid is constant."""
 
     @staticmethod
-    def forward(ctx, x: Tensor, t0: Tensor, inv_h: Tensor, w: Tensor, k: int) -> Tensor:  # type: ignore[override]
+    def forward(ctx, x: Tensor, t0: Tensor, inv_h: Tensor, c: Tensor, s: Tensor, k: int) -> Tensor:  # type: ignore[override]
         from ..native import local_kernels
 
         lib = local_kernels()
-        m, n_in, nb, n_out = w.shape
+        m, n_in, nb, n_out = c.shape
         B = x.shape[1]
         y = torch.empty(m, B, n_out, dtype=x.dtype)
         C, _ = _piece_tables(k, x.dtype)
         fn = lib.kan_local_forward_f32 if x.dtype == torch.float32 else lib.kan_local_forward_f64
         fn(
-            _ptr(x), _ptr(t0), _ptr(inv_h), _ptr(w), _ptr(y), m, B, n_in, nb, n_out, k,
+            _ptr(x), _ptr(t0), _ptr(inv_h), _ptr(c), _ptr(s), _ptr(y), m, B, n_in, nb, n_out, k,
             0 if x.shape[0] == 1 else B * n_in, 0 if t0.shape[0] == 1 else n_in, _ptr(C),
             torch.get_num_threads(),
         )  # fmt: skip
-        ctx.save_for_backward(x, t0, inv_h, w)
+        ctx.save_for_backward(x, t0, inv_h, c, s)
         ctx.k = k
         return y
 
     @staticmethod
     def backward(ctx, gy: Tensor):  # type: ignore[override]
-        x, t0, inv_h, w = ctx.saved_tensors
-        need_x, need_w = ctx.needs_input_grad[0], ctx.needs_input_grad[3]
+        x, t0, inv_h, c, s = ctx.saved_tensors
+        need_x, need_c, need_s = ctx.needs_input_grad[0], ctx.needs_input_grad[3], ctx.needs_input_grad[4]
         if torch.is_grad_enabled():  # create_graph: differentiate the dense twin, so any order works
-            inputs = [t for t, need in ((x, need_x), (w, need_w)) if need]
+            wanted = [(x, need_x), (c, need_c), (s, need_s)]
             with torch.enable_grad():
-                y = _dense_contract(x, t0, inv_h, w, ctx.k)
-            grads = iter(torch.autograd.grad(y, inputs, gy, create_graph=True))
-            return (next(grads) if need_x else None), None, None, (next(grads) if need_w else None), None
+                y = _dense_contract(x, t0, inv_h, c, s, ctx.k)
+            grads = iter(torch.autograd.grad(y, [t for t, need in wanted if need], gy, create_graph=True))
+            gx, gc, gs = (next(grads) if need else None for _, need in wanted)
+            return gx, None, None, gc, gs, None
         from ..native import local_kernels
 
         lib = local_kernels()
         gy = gy.contiguous()
-        m, n_in, nb, n_out = w.shape
+        m, n_in, nb, n_out = c.shape
         B = x.shape[1]
-        gw = torch.empty_like(w) if need_w else None
-        gx = torch.empty(m, B, n_in, dtype=x.dtype) if need_x else None
+        gc = torch.empty_like(c) if need_c or need_s else None
+        gs = torch.empty_like(s) if need_s else None
+        gx = torch.empty(m, n_in, B, dtype=x.dtype) if need_x else None  # transposed below
         C, D = _piece_tables(ctx.k, x.dtype)
         fn = lib.kan_local_backward_f32 if x.dtype == torch.float32 else lib.kan_local_backward_f64
         fn(
-            _ptr(x), _ptr(t0), _ptr(inv_h), _ptr(w), _ptr(gy), _ptr(gw), _ptr(gx), m, B, n_in, nb, n_out,
-            ctx.k, 0 if x.shape[0] == 1 else B * n_in, 0 if t0.shape[0] == 1 else n_in, _ptr(C), _ptr(D),
-            torch.get_num_threads(),
+            _ptr(x), _ptr(t0), _ptr(inv_h), _ptr(c), _ptr(s), _ptr(gy), _ptr(gc), _ptr(gs), _ptr(gx),
+            m, B, n_in, nb, n_out, ctx.k, 0 if x.shape[0] == 1 else B * n_in, 0 if t0.shape[0] == 1 else n_in,
+            _ptr(C), _ptr(D), torch.get_num_threads(),
         )  # fmt: skip
-        if gx is not None and x.shape[0] != m:
-            gx = gx.sum(0, keepdim=True)
-        return gx, None, None, gw, None
+        if gx is not None:
+            gx = gx.sum(0, keepdim=True) if x.shape[0] != m else gx
+            gx = gx.transpose(1, 2)
+        return gx, None, None, (gc if need_c else None), gs, None

@@ -8,9 +8,59 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ..basis import fit_coefficients, gram_beta_init, grid_is_uniform, uniform_grid
+from ..basis import fit_noise_coefficients, gram_beta_init, grid_is_uniform, uniform_grid
 from ..functional import layer_edges, layer_forward
 from ..spec import KANSpec
+
+
+def init_layer_params(
+    spec: KANSpec,
+    d_in: int,
+    d_out: int,
+    generator: torch.Generator | None = None,
+    *,
+    device: Any = None,
+    dtype: torch.dtype | None = None,
+) -> dict[str, Tensor]:
+    """Initial tensors of one layer, named as in :meth:`EdgeLayer.params` (pykan's initialisation).
+
+    ``w_b ~ U(-1, 1) / sqrt(d_in)``, ``w_s = 1 / sqrt(d_in)``, mask 1; B-splines: a uniform grid and the
+    least-squares spline through small noise at the grid points (pykan's ``curve2coef``, applied as one
+    cached pseudo-inverse); wavelets: scale 1, translation in the grid range, weight ``U(-1, 1)``; other
+    bases: small uniform coefficients. Draws from ``generator`` in a fixed order, so one generator state
+    gives one result whether a :class:`EdgeLayer` or :func:`kan_core.batched.init_stacked` asks.
+    """
+    fk = {"device": device, "dtype": dtype}
+
+    def rand(*shape: int) -> Tensor:
+        return torch.rand(*shape, generator=generator, **fk)
+
+    n = spec.num_coefficients
+    p = {
+        "scale_base": (rand(d_out, d_in) * 2 - 1) / math.sqrt(d_in),
+        "scale_sp": torch.full((d_out, d_in), 1.0 / math.sqrt(d_in), **fk),
+        "mask": torch.ones(d_out, d_in, **fk),
+    }
+    if spec.basis == "bspline":
+        G, k = spec.grid_size, spec.spline_order
+        p["grid"] = uniform_grid(d_in, G, k, spec.grid_range, **fk)
+        noise = (rand(G + 1, d_out, d_in) - 0.5) * 0.3 / G
+        p["coef"] = fit_noise_coefficients(noise, G, k)
+    elif spec.basis == "wavelet":
+        lo, hi = spec.grid_range
+        coef = torch.empty(d_out, d_in, 3, **fk)
+        coef[..., 0] = 1.0
+        coef[..., 1] = lo + (hi - lo) * rand(d_out, d_in)
+        coef[..., 2] = rand(d_out, d_in) * 2 - 1
+        p["coef"] = coef
+    else:
+        p["coef"] = (rand(d_out, d_in, n) - 0.5) * 0.3 / n
+    if spec.basis == "gram":
+        p["beta"] = gram_beta_init(spec.degree, **fk)
+    if spec.affine:
+        p["node_scale"] = torch.ones(d_out, **fk)
+        p["node_bias"] = torch.zeros(d_out, **fk)
+    return p
 
 
 class EdgeLayer(nn.Module):
@@ -71,37 +121,15 @@ class EdgeLayer(nn.Module):
 
     # ------------------------------------------------------------------ parameters
     def reset_parameters(self, generator: torch.Generator | None = None) -> None:
-        """pykan's initialisation: ``w_b ~ U(-1, 1)/sqrt(d_in)``, ``w_s = 1/sqrt(d_in)``, small ``c``."""
-        spec, d_in = self.spec, self.in_features
-        dev, dt = self.coef.device, self.coef.dtype
-
-        def rand(*shape: int) -> Tensor:
-            return torch.rand(*shape, generator=generator, device=dev, dtype=dt)
-
+        """pykan's initialisation (see :func:`init_layer_params`)."""
+        fresh = init_layer_params(
+            self.spec, self.in_features, self.out_features, generator, device=self.coef.device, dtype=self.coef.dtype
+        )
         with torch.no_grad():
-            self.scale_base.copy_((rand(*self.scale_base.shape) * 2 - 1) / math.sqrt(d_in))
-            self.scale_sp.fill_(1.0 / math.sqrt(d_in))
-            self.mask.fill_(1.0)
-            if spec.basis == "bspline":
-                g = uniform_grid(d_in, spec.grid_size, spec.spline_order, spec.grid_range, device=dev, dtype=dt)
-                self.grid.copy_(g)
-                self._uniform = True
-                k = spec.spline_order
-                pts = g[:, k:-k].T  # (G + 1, in)
-                noise = (rand(spec.grid_size + 1, self.out_features, d_in) - 0.5) * 0.3 / spec.grid_size
-                self.coef.copy_(fit_coefficients(pts, noise, g, k))
-            elif spec.basis == "wavelet":
-                lo, hi = spec.grid_range
-                self.coef[..., 0].fill_(1.0)
-                self.coef[..., 1].copy_(lo + (hi - lo) * rand(self.out_features, d_in))
-                self.coef[..., 2].copy_(rand(self.out_features, d_in) * 2 - 1)
-            else:
-                self.coef.copy_((rand(*self.coef.shape) - 0.5) * 0.3 / self.coef.shape[-1])
-            if spec.basis == "gram":
-                self.beta.copy_(gram_beta_init(spec.degree, dtype=dt, device=dev))
-            if spec.affine:
-                self.node_scale.fill_(1.0)
-                self.node_bias.fill_(0.0)
+            for name, t in fresh.items():
+                getattr(self, name).copy_(t)
+        if "grid" in fresh:
+            self._uniform = True
 
     def params(self) -> dict[str, Tensor]:
         """The tensors :func:`kan_core.functional.layer_forward` reads (live, not copies)."""

@@ -1,0 +1,230 @@
+/* Kernel bodies of bspline_local.c for one floating type: included once per type with
+ * T (the type) and SFX(name) (the name with the type's suffix) defined. See bspline_local.c. */
+
+/* Position of each of n inputs: interval start lo = floor(u) - k (INVALID outside the grid or NaN) and
+ * the offset t in [0, 1) inside it, for u = (x[e * xs] - t0[e * gs]) * ih[e * gs]. */
+static void SFX(locate)(const T *restrict x, int64_t xs, const T *restrict t0, const T *restrict ih, int64_t gs,
+                        int64_t n, int64_t nb, int k, T *restrict t, int64_t *restrict lo) {
+    const T top = (T)(nb + k);
+    for (int64_t e = 0; e < n; ++e) {
+        T u = (x[e * xs] - t0[e * gs]) * ih[e * gs];
+        int ok = (u >= (T)0) & (u < top);
+        T uc = ok ? u : (T)0;
+        int64_t j = (int64_t)uc;
+        t[e] = uc - (T)j;
+        lo[e] = ok ? j - k : INVALID;
+    }
+}
+
+/* v[r * n + e] = sum_p coef[r * P + p] t[e]^p for every e (R polynomials of P terms; structure of arrays, so
+ * the e loop vectorises; R and P are constants after inlining). */
+static inline __attribute__((always_inline)) void SFX(polys)(const T *restrict coef, const int R, const int P,
+                                                               const T *restrict t, int64_t n, T *restrict v) {
+    for (int r = 0; r < R; ++r) {
+        const T *c = coef + r * P;
+        T *restrict vr = v + r * n;
+        for (int64_t e = 0; e < n; ++e) {
+            T acc = c[P - 1];
+            for (int p = P - 2; p >= 0; --p) acc = acc * t[e] + c[p];
+            vr[e] = acc;
+        }
+    }
+}
+
+/* y[o] += s[o] sum_{r < R} v[r] c[r * O + o]; R is a constant after inlining, so the r loop unrolls and
+ * the o loop vectorises with one load and one store of y per R multiply-adds. */
+static inline __attribute__((always_inline)) void SFX(fwd_block)(T *restrict y, const T *restrict c,
+                                                                   const T *restrict s, const T *restrict v,
+                                                                   const int R, int64_t O) {
+    for (int64_t o = 0; o < O; ++o) {
+        T acc = 0;
+        for (int r = 0; r < R; ++r) acc += v[r] * c[r * O + o];
+        y[o] += s[o] * acc;
+    }
+}
+
+/* h[r * O + o] += v[r] g[o] for r < R (h may be NULL), and returns sum_o g[o] s[o] sum_r dv[r] c[r * O + o]
+ * (dv may be NULL): one pass over o, one horizontal reduction. */
+static inline __attribute__((always_inline)) T SFX(bwd_block)(T *restrict h, const T *restrict c,
+                                                                const T *restrict s, const T *restrict g,
+                                                                const T *restrict v, const T *restrict dv,
+                                                                const int R, int64_t O) {
+    T acc = 0;
+    if (h && dv) {
+        for (int64_t o = 0; o < O; ++o) {
+            T go = g[o], d = 0;
+            for (int r = 0; r < R; ++r) {
+                h[r * O + o] += v[r] * go;
+                d += dv[r] * c[r * O + o];
+            }
+            acc += d * go * s[o];
+        }
+    } else if (h) {
+        for (int64_t o = 0; o < O; ++o)
+            for (int r = 0; r < R; ++r) h[r * O + o] += v[r] * g[o];
+    } else {
+        for (int64_t o = 0; o < O; ++o) {
+            T d = 0;
+            for (int r = 0; r < R; ++r) d += dv[r] * c[r * O + o];
+            acc += d * g[o] * s[o];
+        }
+    }
+    return acc;
+}
+
+/* Rows r0..r1 of one input's (k + 1)-row block that fall inside [0, nb). */
+static inline void SFX(clip)(int64_t lo, int R, int64_t nb, int *r0, int *r1) {
+    *r0 = lo < 0 ? (int)(-lo) : 0;
+    *r1 = lo + R > nb ? (int)(nb - lo) : R;
+}
+
+/* Forward of row mb in [0, M * B) with R = k + 1 non-zero bases. Called with a literal R inside the
+ * OpenMP region (regions are outlined before inlining), so every loop over r is unrolled. Scratch: t, lo
+ * of I elements, v of I * R. */
+static inline __attribute__((always_inline)) void SFX(forward_row)(
+    int64_t mb, const T *restrict x, const T *restrict t0, const T *restrict ih, const T *restrict W,
+    const T *restrict S, T *restrict y, int64_t B, int64_t I, int64_t NB, int64_t O, const int R, int64_t x_stride, int64_t g_stride,
+    const T *restrict C, T *restrict t, T *restrict v, int64_t *restrict lo) {
+    const int k = R - 1;
+    int64_t m = mb / B, b = mb % B;
+    const T *Wm = W + m * I * NB * O, *Sm = S + m * I * O;
+    T *restrict yr = y + mb * O;
+    SFX(locate)(x + m * x_stride + b * I, 1, t0 + m * g_stride, ih + m * g_stride, 1, I, NB, k, t, lo);
+    SFX(polys)(C, R, R, t, I, v);
+    if (O == 1) {
+        T acc = 0;
+        for (int64_t i = 0; i < I; ++i) {
+            if (lo[i] == INVALID) continue;
+            const T *Wi = Wm + i * NB;
+            T z = 0;
+            for (int r = 0; r < R; ++r) {
+                int64_t idx = lo[i] + r;
+                if (idx >= 0 && idx < NB) z += v[r * I + i] * Wi[idx];
+            }
+            acc += Sm[i] * z;
+        }
+        yr[0] = acc;
+        return;
+    }
+    memset(yr, 0, (size_t)O * sizeof(T));
+    for (int64_t i = 0; i < I; ++i) {
+        if (lo[i] == INVALID) continue;
+        T vi[MAX_ROWS];
+        for (int r = 0; r < R; ++r) vi[r] = v[r * I + i];
+        const T *Wi = Wm + i * NB * O;
+        int r0, r1;
+        SFX(clip)(lo[i], R, NB, &r0, &r1);
+        if (r0 == 0 && r1 == R)
+            SFX(fwd_block)(yr, Wi + lo[i] * O, Sm + i * O, vi, R, O);
+        else
+            SFX(fwd_block)(yr, Wi + (lo[i] + r0) * O, Sm + i * O, vi + r0, r1 - r0, O);
+    }
+}
+
+/* Backward of pair mi in [0, M * I); gW and gx may each be NULL. Scratch: t, lo of B, v, dv of B * R. */
+static inline __attribute__((always_inline)) void SFX(backward_pair)(
+    int64_t mi, const T *restrict x, const T *restrict t0, const T *restrict ih, const T *restrict W,
+    const T *restrict S, const T *restrict gy, T *restrict gW, T *restrict gS, T *restrict gx, int64_t B, int64_t I, int64_t NB, int64_t O, const int R,
+    int64_t x_stride, int64_t g_stride, const T *restrict C, const T *restrict D, T *restrict t, T *restrict v,
+    T *restrict dv, int64_t *restrict lo) {
+    const int k = R - 1;
+    int64_t m = mi / I, i = mi % I;
+    const T *Wi = W + mi * NB * O, *Si = S + mi * O;
+    T *gWi = gW || gS ? gW + mi * NB * O : NULL; /* gS needs the unscaled gradient: gW is then required */
+    if (gWi) memset(gWi, 0, (size_t)(NB * O) * sizeof(T));
+    T ihi = ih[m * g_stride + i];
+    SFX(locate)(x + m * x_stride + i, I, t0 + m * g_stride + i, ih + m * g_stride + i, 0, B, NB, k, t, lo);
+    if (gWi) SFX(polys)(C, R, R, t, B, v);
+    if (gx) SFX(polys)(D, R, R - 1, t, B, dv);
+    for (int64_t b = 0; b < B; ++b) {
+        T *gxo = gx ? gx + mi * B + b : NULL; /* gx laid out (M, I, B): contiguous per pair */
+        if (lo[b] == INVALID) {
+            if (gxo) *gxo = (T)0;
+            continue;
+        }
+        const T *g = gy + (m * B + b) * O;
+        T vb[MAX_ROWS], dvb[MAX_ROWS];
+        for (int r = 0; r < R; ++r) {
+            vb[r] = gWi ? v[r * B + b] : 0;
+            dvb[r] = gxo ? dv[r * B + b] : 0;
+        }
+        int r0, r1;
+        SFX(clip)(lo[b], R, NB, &r0, &r1);
+        T acc;
+        if (r0 == 0 && r1 == R) {
+            acc = SFX(bwd_block)(gWi ? gWi + lo[b] * O : NULL, Wi + lo[b] * O, Si, g, vb, gxo ? dvb : NULL, R, O);
+        } else {
+            int64_t off = (lo[b] + r0) * O;
+            acc = SFX(bwd_block)(gWi ? gWi + off : NULL, Wi + off, Si, g, vb + r0, gxo ? dvb + r0 : NULL, r1 - r0,
+                                 O);
+        }
+        if (gxo) *gxo = acc * ihi;
+    }
+    if (!gWi) return;
+    /* h holds sum_b v g; the scale's gradient is <h, c> over the bases, the coefficients' is h * s */
+    if (gS) {
+        T *restrict gs = gS + mi * O;
+        memset(gs, 0, (size_t)O * sizeof(T));
+        for (int64_t j = 0; j < NB; ++j)
+            for (int64_t o = 0; o < O; ++o) gs[o] += gWi[j * O + o] * Wi[j * O + o];
+    }
+    for (int64_t j = 0; j < NB; ++j)
+        for (int64_t o = 0; o < O; ++o) gWi[j * O + o] *= Si[o];
+}
+
+/* A literal R for k = 1..5 (specialised code), the runtime value above. */
+#define DISPATCH_R(R, CALL)                                                                                  \
+    switch (R) {                                                                                             \
+    case 2: CALL(2); break;                                                                                  \
+    case 3: CALL(3); break;                                                                                  \
+    case 4: CALL(4); break;                                                                                  \
+    case 5: CALL(5); break;                                                                                  \
+    case 6: CALL(6); break;                                                                                  \
+    default: CALL(R); break;                                                                                 \
+    }
+
+void SFX(kan_local_forward)(const T *restrict x, const T *restrict t0, const T *restrict ih, const T *restrict W,
+                            const T *restrict S, T *restrict y, int64_t M, int64_t B, int64_t I, int64_t NB, int64_t O, int k,
+                            int64_t x_stride, int64_t g_stride, const T *restrict C, int threads) {
+    const int R = k + 1;
+#pragma omp parallel num_threads(threads)
+    {
+        T *t = malloc((size_t)I * sizeof(T)), *v = malloc((size_t)(I * R) * sizeof(T));
+        int64_t *lo = malloc((size_t)I * sizeof(int64_t));
+#pragma omp for schedule(static)
+        for (int64_t mb = 0; mb < M * B; ++mb) {
+#define ROW(RR) SFX(forward_row)(mb, x, t0, ih, W, S, y, B, I, NB, O, RR, x_stride, g_stride, C, t, v, lo)
+            DISPATCH_R(R, ROW)
+#undef ROW
+        }
+        free(t);
+        free(v);
+        free(lo);
+    }
+}
+
+void SFX(kan_local_backward)(const T *restrict x, const T *restrict t0, const T *restrict ih, const T *restrict W,
+                             const T *restrict S, const T *restrict gy, T *restrict gW, T *restrict gS, T *restrict gx, int64_t M,
+                             int64_t B, int64_t I, int64_t NB, int64_t O, int k, int64_t x_stride, int64_t g_stride, const T *restrict C,
+                             const T *restrict D, int threads) {
+    const int R = k + 1;
+#pragma omp parallel num_threads(threads)
+    {
+        T *t = malloc((size_t)B * sizeof(T)), *v = malloc((size_t)(B * R) * sizeof(T));
+        T *dv = malloc((size_t)(B * R) * sizeof(T));
+        int64_t *lo = malloc((size_t)B * sizeof(int64_t));
+#pragma omp for schedule(static)
+        for (int64_t mi = 0; mi < M * I; ++mi) {
+#define PAIR(RR)                                                                                             \
+    SFX(backward_pair)(mi, x, t0, ih, W, S, gy, gW, gS, gx, B, I, NB, O, RR, x_stride, g_stride, C, D, t, v, dv, lo)
+            DISPATCH_R(R, PAIR)
+#undef PAIR
+        }
+        free(t);
+        free(v);
+        free(dv);
+        free(lo);
+    }
+}
+
+#undef DISPATCH_R
