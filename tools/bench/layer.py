@@ -1,19 +1,25 @@
-"""Forward+backward speed of a B-spline KAN against an equal-FLOP matmul and against pykan, in one run.
+"""Forward+backward speed of a B-spline KAN against an equal-FLOP matmul, inkan and pykan, interleaved.
 
-Model: widths [784, 32, 32, 10], batch 128, 2 threads. For every (G, k) it times one training-style
-iteration (forward, ``sum().backward()``) of
+Model: widths [784, 32, 32, 10], batch 128. For every thread count in ``--threads`` and every (G, k) it
+times one training-style iteration (forward, ``sum().backward()``) of
 
-* ours:   ``kan_core.KAN``;
+* ours:   ``kan_core.KAN`` (the native local kernel where it applies, else dense features + GEMM);
 * matmul: per layer ``(B, in*(G+k)) @ (in*(G+k), out) + (B, in) @ (in, out)`` with gradients on the
-  weights and on the inputs of hidden layers (the spline term's flattened-basis contraction and the
-  base term, without computing any basis);
-* pykan:  ``kan.MultKAN(symbolic_enabled=False, auto_save=False, save_act=False)``, run in a temporary
-  directory.
+  weights and on the inputs of hidden layers: the dense formulation's own FLOPs, no basis evaluation;
+* inkan:  ``inkan.KANNetwork`` (PyPI ``inkan``, its defaults: local basis, ``torch.compile``), when
+  installed (``pip install --no-deps inkan``);
+* pykan:  ``kan.MultKAN(symbolic_enabled=False, auto_save=False, save_act=False)`` in a temporary
+  directory, in the first ``--pykan-rounds`` rounds (it is slow).
 
-Prints ms per iteration (median of ``--repeats`` timings) and the ratios ours/matmul (target <= 2) and
-pykan/ours (target >= 20).
+Each round runs every way ``--iters`` times per configuration, one after the other, so load changes hit
+all alike; the figures are medians over rounds of per-round times and of per-round ratios. Targets:
+ours/matmul <= 1.5 (must reach 2.0).
 
-Usage: ``python tools/bench/layer.py [--repeats 30] [--no-pykan] [--threads 2]``
+``--crossover`` instead measures, per order k and per shape (this layer's first layer, and a 32 -> 32
+layer of 32 stacked models), the smallest number of bases from which the native local contraction beats
+dense features + matmul (see ``kan_core.basis.bspline.native_local_applies``).
+
+Usage: ``python tools/bench/layer.py [--threads 1,2] [--rounds 7] [--no-pykan] [--crossover]``
 """
 
 from __future__ import annotations
@@ -30,25 +36,7 @@ import torch
 
 WIDTHS = [784, 32, 32, 10]
 BATCH = 128
-CONFIGS = [(5, 3), (10, 3), (5, 2), (5, 1)]
-
-
-def median_ms(
-    steps: dict[str, Callable[[], None]], repeats: int, warmup: int = 3, stat: str = "median"
-) -> dict[str, float]:
-    """Median (or min) ms per call of every step; the steps are timed interleaved, so load changes hit
-    all alike. ``min`` is the robust choice on a busy machine."""
-    for step in steps.values():
-        for _ in range(warmup):
-            step()
-    times: dict[str, list[float]] = {name: [] for name in steps}
-    for _ in range(repeats):
-        for name, step in steps.items():
-            t0 = time.perf_counter()
-            step()
-            times[name].append(time.perf_counter() - t0)
-    agg = statistics.median if stat == "median" else min
-    return {name: 1e3 * agg(t) for name, t in times.items()}
+CONFIGS = [(5, 1), (5, 2), (5, 3), (10, 3), (30, 3)]
 
 
 def ours_step(G: int, k: int, x: torch.Tensor) -> Callable[[], None]:
@@ -86,6 +74,20 @@ def matmul_step(G: int, k: int, x: torch.Tensor) -> Callable[[], None]:
     return step
 
 
+def inkan_step(G: int, k: int, x: torch.Tensor) -> Callable[[], None]:
+    from inkan.network import KANNetwork
+
+    model = KANNetwork(list(WIDTHS), grid_size=G, spline_order=k)
+    params = list(model.parameters())
+
+    def step() -> None:
+        for p in params:
+            p.grad = None
+        model(x).sum().backward()
+
+    return step
+
+
 def pykan_step(G: int, k: int, x: torch.Tensor) -> Callable[[], None]:
     from kan import MultKAN
 
@@ -113,45 +115,123 @@ def in_temp_dir():
             os.chdir(old)
 
 
+def _available(module: str) -> bool:
+    try:
+        __import__(module)
+    except ImportError:
+        return False
+    return True
+
+
+def _time(step: Callable[[], None], iters: int) -> float:
+    t = time.perf_counter()
+    for _ in range(iters):
+        step()
+    return (time.perf_counter() - t) / iters
+
+
+def compare(args: argparse.Namespace) -> None:
+    x = torch.rand(BATCH, WIDTHS[0], generator=torch.Generator().manual_seed(1)) * 2 - 1
+    ways: dict[str, Callable[[int, int, torch.Tensor], Callable[[], None]]] = {"ours": ours_step, "matmul": matmul_step}
+    if not args.no_inkan and _available("inkan"):
+        ways["inkan"] = inkan_step
+    with_pykan = not args.no_pykan and _available("kan")
+    if with_pykan:
+        ways["pykan"] = pykan_step
+    threads = [int(t) for t in args.threads.split(",")]
+    with in_temp_dir():
+        steps: dict[tuple[int, int], dict[str, Callable[[], None]]] = {}
+        for G, k in CONFIGS:
+            steps[(G, k)] = {}
+            for name, make in ways.items():
+                try:
+                    steps[(G, k)][name] = make(G, k, x)
+                except ValueError as e:  # e.g. inkan supports k = 3 only
+                    print(f"  {name} skipped at G={G}, k={k}: {e}")
+        for per in steps.values():  # warm-up: native build, torch.compile, allocator
+            for step in per.values():
+                for _ in range(2):
+                    step()
+        times: dict[tuple[int, int, int], dict[str, list[float]]] = {
+            (t, G, k): {name: [] for name in ways} for t in threads for G, k in CONFIGS
+        }
+        for r in range(args.rounds):
+            for t in threads:
+                torch.set_num_threads(t)
+                for G, k in CONFIGS:
+                    for name, step in steps[(G, k)].items():
+                        if name == "pykan" and r >= args.pykan_rounds:
+                            continue
+                        times[(t, G, k)][name].append(_time(step, 1 if name == "pykan" else args.iters))
+    print(
+        f"KAN {WIDTHS}, batch {BATCH}, torch {torch.__version__}, {args.rounds} rounds x {args.iters} iterations "
+        f"(pykan: {args.pykan_rounds} x 1); ms per iteration and ratios, medians over rounds"
+    )
+    print(f"{'thr':>3} {'G,k':>6} " + " ".join(f"{n + ' ms':>10}" for n in ways) + f" {'ours/matmul':>12}"
+          + "".join(f" {n + '/ours':>11}" for n in ways if n not in ("ours", "matmul")))  # fmt: skip
+    for (t, G, k), tt in times.items():
+        med = {n: f"{statistics.median(v) * 1e3:10.3f}" if v else f"{'-':>10}" for n, v in tt.items()}
+        ratio = statistics.median(o / m for o, m in zip(tt["ours"], tt["matmul"]))
+        others = [
+            f"{statistics.median(o / u for o, u in zip(tt[n], tt['ours'])):11.1f}" if tt[n] else f"{'-':>11}"
+            for n in ways
+            if n not in ("ours", "matmul")
+        ]
+        print(f"{t:>3} {G:>3},{k:<2} " + " ".join(med[n] for n in ways) + f" {ratio:12.2f}"
+              + "".join(f" {o}" for o in others))  # fmt: skip
+
+
+def crossover(args: argparse.Namespace) -> None:
+    """Smallest G + k per order at which the native local contraction beats dense features + matmul."""
+    from kan_core.basis import bspline as bs
+    from kan_core.basis import uniform_grid
+    from kan_core.native import native_status
+
+    if native_status() != "ok":
+        raise SystemExit(f"native kernels unavailable: {native_status()}")
+    torch.set_num_threads(int(args.threads.split(",")[0]))
+    shapes = {"784->32, 1 model": (1, 784, 32), "32->32, 32 models": (32, 32, 32)}
+    print(f"native local vs dense (fwd+bwd), {torch.get_num_threads()} threads, ratio native/dense per G + k")
+    for name, (m, n_in, n_out) in shapes.items():
+        for k in range(1, 6):
+            row = []
+            for nb in range(k + 2, 8 * (k + 1) + 1, max(1, (k + 1) // 2)):
+                G = nb - k
+                grid = uniform_grid(n_in, G, k)
+                x = (torch.rand(m, BATCH, n_in) * 2 - 1).requires_grad_(True)
+                c = torch.randn(m, n_out, n_in, nb, requires_grad=True)
+                s = torch.randn(m, n_out, n_in, requires_grad=True)
+
+                def native() -> None:
+                    bs._native_contract(x, grid, c, s, k).sum().backward()
+
+                def dense() -> None:
+                    f = bs.bspline_features(x, grid, k, True).flatten(-2)
+                    w = (c * s.unsqueeze(-1)).transpose(-1, -2).flatten(-2)
+                    (f @ w.transpose(-1, -2)).sum().backward()
+
+                native(), dense()
+                tn, td = [], []
+                for _ in range(args.rounds):
+                    tn.append(_time(native, args.iters))
+                    td.append(_time(dense, args.iters))
+                row.append((nb, statistics.median(a / b for a, b in zip(tn, td))))
+            wins = [nb for nb, r in row if r < 1]
+            print(f"  {name:18s} k={k}: first win at G+k={wins[0] if wins else '-':>3}  "
+                  + " ".join(f"{nb}:{r:.2f}" for nb, r in row))  # fmt: skip
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--repeats", type=int, default=30)
-    ap.add_argument("--pykan-repeats", type=int, default=5)
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--iters", type=int, default=5, help="iterations per way, configuration and round")
+    ap.add_argument("--pykan-rounds", type=int, default=2)
+    ap.add_argument("--threads", default="1,2", help="comma-separated thread counts")
     ap.add_argument("--no-pykan", action="store_true")
-    ap.add_argument("--stat", choices=["median", "min"], default="median", help="statistic over the repeats")
+    ap.add_argument("--no-inkan", action="store_true")
+    ap.add_argument("--crossover", action="store_true", help="measure the native/dense crossover instead")
     args = ap.parse_args()
-    torch.set_num_threads(args.threads)
-    x = torch.rand(BATCH, WIDTHS[0], generator=torch.Generator().manual_seed(1)) * 2 - 1
-
-    have_pykan = not args.no_pykan
-    if have_pykan:
-        try:
-            import kan  # noqa: F401
-        except ImportError:
-            have_pykan = False
-
-    print(
-        f"KAN {WIDTHS}, batch {BATCH}, {torch.get_num_threads()} threads, torch {torch.__version__}, "
-        f"{args.stat} of {args.repeats} (pykan {args.pykan_repeats})"
-    )
-    print(
-        f"{'G,k':>6} {'ours ms':>9} {'matmul ms':>10} {'pykan ms':>9} {'ours/matmul':>12} {'pykan/ours':>11}"
-    )
-    for G, k in CONFIGS:
-        t = median_ms(
-            {"ours": ours_step(G, k, x), "matmul": matmul_step(G, k, x)}, args.repeats, stat=args.stat
-        )
-        t_ours, t_mm = t["ours"], t["matmul"]
-        if have_pykan:
-            with in_temp_dir():
-                t_py = median_ms(
-                    {"pykan": pykan_step(G, k, x)}, args.pykan_repeats, warmup=1, stat=args.stat
-                )["pykan"]
-            py, ratio_py = f"{t_py:9.2f}", f"{t_py / t_ours:11.1f}"
-        else:
-            py, ratio_py = f"{'-':>9}", f"{'-':>11}"
-        print(f"{G:>3},{k:<2} {t_ours:9.2f} {t_mm:10.2f} {py} {t_ours / t_mm:12.2f} {ratio_py}")
+    crossover(args) if args.crossover else compare(args)
 
 
 if __name__ == "__main__":

@@ -442,19 +442,6 @@ def fit_noise_coefficients(values: Tensor, grid_size: int, k: int) -> Tensor:
     return coef.reshape(*lead, -1, d_out, d_in).movedim(-3, -1).contiguous()
 
 # ------------------------------------------------------------------------------------ local contraction
-def _native_min_bases(k: int) -> int:
-    """Fewest bases from which the native local contraction beats dense features + matmul on CPU.
-
-    Measured with ``tools/bench/layer.py --crossover`` (1 thread, interleaved): the local kernel does
-    ``k + 1`` multiply-adds per sample, input and output where the dense path does ``G + k`` in a GEMM at
-    several times the local kernel's rate, plus the basis evaluation it needs.
-    """
-    return _NATIVE_CROSSOVER_FACTOR * (k + 1)
-
-
-_NATIVE_CROSSOVER_FACTOR = 2
-
-
 @functools.cache
 def _piece_tables(k: int, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
     C, D = _piece_polynomials(k)
@@ -462,16 +449,21 @@ def _piece_tables(k: int, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
 
 
 def native_local_applies(x: Tensor, grid: Tensor, k: int, uniform: bool | None) -> bool:
-    """Whether :func:`bspline_contract` takes the native local kernel for these inputs."""
+    """Whether :func:`bspline_contract` takes the native local kernel for these inputs: float CPU tensors on
+    a uniform grid, when the kernels could be built.
+
+    There is no threshold on the number of bases: ``tools/bench/layer.py --crossover`` found the local
+    kernel faster than dense features + matmul (forward and backward, one thread) from the smallest grid
+    on, for k = 1..5, both for a 784 -> 32 layer of one model and a 32 -> 32 layer of 32 stacked models
+    (native/dense 0.4-0.9 at G = 2, 0.2-0.4 at G + k = 30). On GPUs the dense path stays.
+    """
     from ..native import local_kernels
 
-    nb = grid.shape[-1] - k - 1
     return (
         x.device.type == "cpu"
         and x.dtype in (torch.float32, torch.float64)
         and grid.dtype == x.dtype
         and 1 <= k <= 15
-        and nb >= _native_min_bases(k)
         and (uniform if uniform is not None else grid_is_uniform(grid))
         and local_kernels() is not None
     )
@@ -486,7 +478,7 @@ def bspline_contract(
 ) -> Tensor:
     """The spline term of a KAN layer, ``y[..., b, o] = sum_i scale[..., o, i] sum_j coef[..., o, i, j] B_j(x[..., b, i])``.
 
-    Uniform grids with enough bases (see :func:`native_local_applies`) on CPU use the native local-support
+    Uniform grids on CPU (see :func:`native_local_applies`) use the native local-support
     kernel: only the ``k + 1`` non-zero bases of each input are evaluated and contracted with their
     ``(k + 1) x out`` block of coefficients, in forward and backward, so the ``(G + k)``-wide basis tensor
     is never built and the cost does not grow with ``G``. Otherwise the dense features of
@@ -533,12 +525,14 @@ def _native_contract(x: Tensor, grid: Tensor, coef: Tensor, scale: Tensor, k: in
         t0, inv_h = t0.reshape(1, n_in), inv_h.reshape(1, n_in)
     else:
         t0, inv_h = t0.expand(*lead, n_in).reshape(m, n_in), inv_h.expand(*lead, n_in).reshape(m, n_in)
-    c = coef.expand(*(lead if m > 1 else ()), n_out, n_in, nb).reshape(m, n_out, n_in, nb)
-    s = scale.expand(*(lead if m > 1 else ()), n_out, n_in).reshape(m, n_out, n_in)
+    if m == 1:
+        c, s = coef.reshape(1, n_out, n_in, nb), scale.reshape(1, n_out, n_in)
+    else:
+        c = coef.expand(*lead, n_out, n_in, nb).reshape(m, n_out, n_in, nb)
+        s = scale.expand(*lead, n_out, n_in).reshape(m, n_out, n_in)
     y = _LocalContract.apply(
-        xs.contiguous(), t0.contiguous(), inv_h.contiguous(),
-        c.permute(0, 2, 3, 1).contiguous(), s.transpose(-1, -2).contiguous(), k,
-    )  # fmt: skip
+        xs.contiguous(), t0.contiguous(), inv_h.contiguous(), c, s.transpose(-1, -2).contiguous(), k
+    )
     return y.reshape(*lead, B, n_out)
 
 
@@ -555,15 +549,44 @@ def _ptr(t: Tensor | None) -> int | None:
     return None if t is None else t.data_ptr()
 
 
+def _kernel_layout(c: Tensor) -> bool:
+    """Whether ``c (M, out, in, nb)`` is a view of a contiguous ``(M, in, nb, out)`` tensor."""
+    return c.permute(0, 2, 3, 1).is_contiguous()
+
+
+def _swap_out_last(t: Tensor, to_kernel: bool) -> Tensor:
+    """``(M, out, in, nb)`` contiguous <-> ``(M, in, nb, out)`` contiguous with the native tiled transpose
+    (several times faster than a strided torch copy for these shapes)."""
+    from ..native import local_kernels
+
+    lib = local_kernels()
+    m = t.shape[0]
+    if to_kernel:
+        rows, cols = t.shape[1], t.shape[2] * t.shape[3]
+        out = torch.empty(m, t.shape[2], t.shape[3], t.shape[1], dtype=t.dtype)
+    else:
+        rows, cols = t.shape[1] * t.shape[2], t.shape[3]
+        out = torch.empty(m, t.shape[3], t.shape[1], t.shape[2], dtype=t.dtype)
+    fn = lib.kan_transpose_f32 if t.dtype == torch.float32 else lib.kan_transpose_f64
+    fn(_ptr(t.contiguous()), _ptr(out), m, rows, cols, torch.get_num_threads())
+    return out
+
+
 class _LocalContract(torch.autograd.Function):
-    """``x (Mx, B, in)``, ``t0 / inv_h (Mg, in)``, ``c (M, in, nb, out)``, ``s (M, in, out)`` -> ``(M, B, out)``
-    (``Mx, Mg`` are 1, shared, or ``M``). Gradients for ``x``, ``c`` and ``s``; the grid is constant."""
+    """``x (Mx, B, in)``, ``t0 / inv_h (Mg, in)``, ``coef (M, out, in, nb)``, ``s (M, in, out)`` -> ``(M, B, out)``
+    (``Mx, Mg`` are 1, shared, or ``M``). Gradients for ``x``, ``coef`` and ``s``; the grid is constant.
+
+    The kernels work on coefficients laid out as ``(M, in, nb, out)``: a ``coef`` that is such a tensor
+    behind a permuted view is used as it is and gets its gradient in the same layout; a contiguous one is
+    transposed once per call, and its gradient back."""
 
     @staticmethod
-    def forward(ctx, x: Tensor, t0: Tensor, inv_h: Tensor, c: Tensor, s: Tensor, k: int) -> Tensor:  # type: ignore[override]
+    def forward(ctx, x: Tensor, t0: Tensor, inv_h: Tensor, coef: Tensor, s: Tensor, k: int) -> Tensor:  # type: ignore[override]
         from ..native import local_kernels
 
         lib = local_kernels()
+        ctx.kernel_layout = _kernel_layout(coef)
+        c = coef.permute(0, 2, 3, 1) if ctx.kernel_layout else _swap_out_last(coef, to_kernel=True)
         m, n_in, nb, n_out = c.shape
         B = x.shape[1]
         y = torch.empty(m, B, n_out, dtype=x.dtype)
@@ -574,18 +597,19 @@ class _LocalContract(torch.autograd.Function):
             0 if x.shape[0] == 1 else B * n_in, 0 if t0.shape[0] == 1 else n_in, _ptr(C),
             torch.get_num_threads(),
         )  # fmt: skip
-        ctx.save_for_backward(x, t0, inv_h, c, s)
-        ctx.k = k
+        ctx.save_for_backward(x, t0, inv_h, coef, s)
+        ctx.c, ctx.k = c, k  # c: coef in kernel layout (coef itself, or the transposed copy)
         return y
 
     @staticmethod
     def backward(ctx, gy: Tensor):  # type: ignore[override]
-        x, t0, inv_h, c, s = ctx.saved_tensors
+        x, t0, inv_h, coef, s = ctx.saved_tensors
+        c = ctx.c
         need_x, need_c, need_s = ctx.needs_input_grad[0], ctx.needs_input_grad[3], ctx.needs_input_grad[4]
         if torch.is_grad_enabled():  # create_graph: differentiate the dense twin, so any order works
-            wanted = [(x, need_x), (c, need_c), (s, need_s)]
+            wanted = [(x, need_x), (coef, need_c), (s, need_s)]
             with torch.enable_grad():
-                y = _dense_contract(x, t0, inv_h, c, s, ctx.k)
+                y = _dense_contract(x, t0, inv_h, coef.permute(0, 2, 3, 1), s, ctx.k)
             grads = iter(torch.autograd.grad(y, [t for t, need in wanted if need], gy, create_graph=True))
             gx, gc, gs = (next(grads) if need else None for _, need in wanted)
             return gx, None, None, gc, gs, None
@@ -608,4 +632,6 @@ class _LocalContract(torch.autograd.Function):
         if gx is not None:
             gx = gx.sum(0, keepdim=True) if x.shape[0] != m else gx
             gx = gx.transpose(1, 2)
+        if gc is not None and need_c:
+            gc = gc.permute(0, 3, 1, 2) if ctx.kernel_layout else _swap_out_last(gc, to_kernel=False)
         return gx, None, None, (gc if need_c else None), gs, None

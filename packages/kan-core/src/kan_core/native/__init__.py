@@ -99,6 +99,9 @@ def _declare(lib: ctypes.CDLL) -> None:
         bwd = getattr(lib, f"kan_local_backward_{suffix}")
         bwd.argtypes = [p] * 9 + [i64] * 5 + [i32, i64, i64, p, p, i32]
         bwd.restype = None
+        tr = getattr(lib, f"kan_transpose_{suffix}")
+        tr.argtypes = [p, p, i64, i64, i64, i32]
+        tr.restype = None
     lib.kan_local_max_order.restype = i32
 
 

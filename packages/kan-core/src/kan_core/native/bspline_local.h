@@ -228,3 +228,20 @@ void SFX(kan_local_backward)(const T *restrict x, const T *restrict t0, const T 
 }
 
 #undef DISPATCH_R
+
+/* dst[n][c][r] = src[n][r][c] for n < N (batched transpose of rows x cols matrices), in tiles that stay in
+ * L1: moves B-spline coefficients between torch's (out, in * nb) layout and the kernels' (in * nb, out). */
+void SFX(kan_transpose)(const T *restrict src, T *restrict dst, int64_t N, int64_t rows, int64_t cols,
+                        int threads) {
+    const int64_t TILE = 32;
+    int64_t tr = (rows + TILE - 1) / TILE, tc = (cols + TILE - 1) / TILE;
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (int64_t job = 0; job < N * tr * tc; ++job) {
+        int64_t n = job / (tr * tc), r0 = (job / tc) % tr * TILE, c0 = job % tc * TILE;
+        int64_t r1 = r0 + TILE < rows ? r0 + TILE : rows, c1 = c0 + TILE < cols ? c0 + TILE : cols;
+        const T *sn = src + n * rows * cols;
+        T *dn = dst + n * rows * cols;
+        for (int64_t c = c0; c < c1; ++c)
+            for (int64_t r = r0; r < r1; ++r) dn[c * rows + r] = sn[r * cols + c];
+    }
+}
