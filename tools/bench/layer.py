@@ -181,10 +181,29 @@ def compare(args: argparse.Namespace) -> None:
               + "".join(f" {o}" for o in others))  # fmt: skip
 
 
-def crossover(args: argparse.Namespace) -> None:
-    """Smallest G + k per order at which the native local contraction beats dense features + matmul."""
+def _native_and_dense(m: int, n_in: int, n_out: int, nb: int, k: int) -> tuple[Callable[[], None], Callable[[], None]]:
+    """Forward+backward of one spline term, through the native kernel and through dense features."""
     from kan_core.basis import bspline as bs
     from kan_core.basis import uniform_grid
+
+    grid = uniform_grid(n_in, nb - k, k)
+    x = (torch.rand(m, BATCH, n_in) * 2 - 1).requires_grad_(True)
+    c = torch.randn(m, n_out, n_in, nb, requires_grad=True)
+    s = torch.randn(m, n_out, n_in, requires_grad=True)
+
+    def native() -> None:
+        bs._native_contract(x, grid, c, s, k).sum().backward()
+
+    def dense() -> None:
+        f = bs.bspline_features(x, grid, k, True).flatten(-2)
+        w = (c * s.unsqueeze(-1)).transpose(-1, -2).flatten(-2)
+        (f @ w.transpose(-1, -2)).sum().backward()
+
+    return native, dense
+
+
+def crossover(args: argparse.Namespace) -> None:
+    """Smallest G + k per order at which the native local contraction beats dense features + matmul."""
     from kan_core.native import native_status
 
     if native_status() != "ok":
@@ -196,20 +215,7 @@ def crossover(args: argparse.Namespace) -> None:
         for k in range(1, 6):
             row = []
             for nb in range(k + 2, 8 * (k + 1) + 1, max(1, (k + 1) // 2)):
-                G = nb - k
-                grid = uniform_grid(n_in, G, k)
-                x = (torch.rand(m, BATCH, n_in) * 2 - 1).requires_grad_(True)
-                c = torch.randn(m, n_out, n_in, nb, requires_grad=True)
-                s = torch.randn(m, n_out, n_in, requires_grad=True)
-
-                def native() -> None:
-                    bs._native_contract(x, grid, c, s, k).sum().backward()
-
-                def dense() -> None:
-                    f = bs.bspline_features(x, grid, k, True).flatten(-2)
-                    w = (c * s.unsqueeze(-1)).transpose(-1, -2).flatten(-2)
-                    (f @ w.transpose(-1, -2)).sum().backward()
-
+                native, dense = _native_and_dense(m, n_in, n_out, nb, k)
                 native(), dense()
                 tn, td = [], []
                 for _ in range(args.rounds):
