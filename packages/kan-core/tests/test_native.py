@@ -1,0 +1,203 @@
+"""The native local-support B-spline contraction: same function and gradients as the dense path and as
+Cox-de Boor, per-model grids and shared inputs, higher derivatives, layouts, and the forced fallback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch
+from kan_core import KAN, KANSpec
+from kan_core.basis import bspline as bs
+from kan_core.basis import bspline_basis_reference, bspline_contract, uniform_grid
+from kan_core.native import native_status
+
+pytestmark = pytest.mark.skipif(native_status() != "ok", reason=f"native kernels unavailable: {native_status()}")
+
+
+def _reference(x, grid, coef, scale, k):
+    """Cox-de Boor features contracted densely: ``(..., B, in) -> (..., B, out)``."""
+    feats = bspline_basis_reference(x, grid, k)  # (..., B, in, nb)
+    return torch.einsum("...bij,...oij->...bo", feats, coef * scale.unsqueeze(-1))
+
+
+def _case(kind: str, k: int, G: int, dtype=torch.float32):
+    g = torch.Generator().manual_seed(100 * k + G)
+    n_in, n_out, B, M = 5, 7, 13, 3
+    nb = G + k
+    if kind == "per-model":
+        grid = torch.stack([uniform_grid(n_in, G, k, (-1.0 + 0.2 * m, 0.5 + 0.3 * m)) for m in range(M)])
+        x = torch.rand(M, B, n_in, generator=g) * 3 - 1.5
+    else:
+        grid = uniform_grid(n_in, G, k, (-1.0, 1.5))
+        x = torch.rand(*((1,) if kind == "shared" else ()), B, n_in, generator=g) * 3.5 - 1.75  # some outside
+    lead = () if kind == "single" else (M,)
+    coef = torch.randn(*lead, n_out, n_in, nb, generator=g)
+    scale = torch.randn(*lead, n_out, n_in, generator=g)
+    return x.to(dtype), grid.to(dtype), coef.to(dtype), scale.to(dtype)
+
+
+@pytest.mark.parametrize("kind", ["single", "shared", "per-model"])
+@pytest.mark.parametrize("G", [3, 30, 200])
+@pytest.mark.parametrize("k", [1, 2, 3, 4, 5])
+def test_native_equals_dense_and_cox_de_boor(k, G, kind):
+    x, grid, coef, scale = _case(kind, k, G)
+    assert bs.native_local_applies(x, grid, k, True)
+    leaves = [t.clone().requires_grad_(True) for t in (x, coef, scale)]
+    ours = bs._native_contract(leaves[0], grid, leaves[1], leaves[2], k)
+    gy = torch.randn_like(ours)
+    (ours * gy).sum().backward()
+    dense_leaves = [t.clone().requires_grad_(True) for t in (x, coef, scale)]
+    f = bs.bspline_features(dense_leaves[0], grid, k, True).flatten(-2)
+    w = (dense_leaves[1] * dense_leaves[2].unsqueeze(-1)).transpose(-1, -2).flatten(-2)
+    dense = f @ w.transpose(-1, -2)
+    (dense * gy).sum().backward()
+    ref = _reference(x.double(), grid.double(), coef.double(), scale.double(), k).float()
+    scale_y = ref.abs().max()
+    # against float64 Cox-de Boor the float32 position u = (x - t0) / h carries ~(G + k) * eps of error
+    torch.testing.assert_close(ours, ref, atol=max(1e-5, 5e-7 * (G + k)) * scale_y, rtol=0)
+    torch.testing.assert_close(ours, dense, atol=1e-5 * scale_y, rtol=0)
+    for a, b in zip(leaves, dense_leaves):
+        torch.testing.assert_close(a.grad, b.grad, atol=1e-5 * b.grad.abs().max(), rtol=0)
+
+
+def test_outside_the_grid_only_the_base_term_remains():
+    k, G = 3, 10
+    grid = uniform_grid(4, G, k)
+    far = torch.tensor([[-5.0, 7.0, float(grid[0, -1]) + 1e-3, float(grid[0, 0]) - 1e-3]])
+    coef, scale = torch.randn(2, 4, G + k), torch.ones(2, 4)
+    assert bs._native_contract(far, grid, coef, scale, k).abs().max() == 0
+    x = far.clone().requires_grad_(True)
+    bs._native_contract(x, grid, coef.requires_grad_(True), scale, k).sum().backward()
+    assert x.grad.abs().max() == 0 and coef.grad.abs().max() == 0
+
+
+@pytest.mark.parametrize("k", [1, 3, 5])
+def test_gradcheck_and_gradgradcheck(k):
+    x, grid, coef, scale = _case("per-model", k, 12, torch.float64)
+    x, coef, scale = x[:, :4].requires_grad_(), coef.requires_grad_(), scale.requires_grad_()
+    f = lambda a, c, s: bs._native_contract(a, grid, c, s, k)  # noqa: E731
+    assert torch.autograd.gradcheck(f, (x, coef, scale))
+    assert torch.autograd.gradgradcheck(f, (x, coef, scale))
+
+
+def test_second_derivative_in_x_matches_dense_path():
+    """PINNs differentiate twice in x: the native forward's double backward equals the dense path's."""
+    k, G = 3, 20
+    grid = uniform_grid(3, G, k)
+    coef, scale = torch.randn(2, 3, G + k, dtype=torch.float64), torch.randn(2, 3, dtype=torch.float64)
+    grid = grid.double()
+    x = (torch.rand(9, 3, dtype=torch.float64) * 2 - 1).requires_grad_(True)
+    second = []
+    for native in (True, False):
+        if native:
+            y = bs._native_contract(x, grid, coef, scale, k)
+        else:
+            f = bs.bspline_features(x, grid, k, True).flatten(-2)
+            y = f @ (coef * scale.unsqueeze(-1)).transpose(-1, -2).flatten(-2).T
+        (g,) = torch.autograd.grad(y.sum(), x, create_graph=True)
+        (h,) = torch.autograd.grad(g.sum(), x)
+        second.append(h)
+    torch.testing.assert_close(second[0], second[1])
+    assert second[0].abs().max() > 0  # a negative control: cubic splines have curvature
+
+
+def test_kernel_layout_coefficients_are_used_in_place():
+    """A coefficient tensor stored as (M, in, nb, out) behind a permuted view gives the same values and
+    gets its gradient in that same layout (what the batched engine trains)."""
+    x, grid, coef, scale = _case("per-model", 3, 30)
+    stored = coef.permute(0, 2, 3, 1).contiguous().requires_grad_(True)
+    plain = coef.clone().requires_grad_(True)
+    a = bspline_contract(x, grid, stored.permute(0, 3, 1, 2), scale, 3, True)
+    b = bspline_contract(x, grid, plain, scale, 3, True)
+    torch.testing.assert_close(a, b)
+    a.sum().backward(), b.sum().backward()
+    assert stored.grad.is_contiguous()
+    torch.testing.assert_close(stored.grad.permute(0, 3, 1, 2), plain.grad)
+
+
+def test_kan_forward_uses_native_and_matches_the_dense_module_path():
+    kan = KAN(KANSpec((4, 6, 2), grid_size=30), generator=torch.Generator().manual_seed(0))
+    x = torch.rand(50, 4) * 2 - 1
+    layer = kan.layers[0]
+    f = bs.bspline_features(x, layer.grid, 3, True).flatten(-2)
+    w = ((layer.mask * layer.scale_sp).unsqueeze(-2) * layer.coef.transpose(-1, -2)).flatten(-2)
+    dense = f @ w.T + torch.nn.functional.silu(x) @ (layer.mask * layer.scale_base).T
+    torch.testing.assert_close(layer(x), dense, atol=1e-6, rtol=1e-5)
+
+
+def test_forced_fallback_computes_the_same_function(tmp_path):
+    """KAN_CORE_NATIVE=0 turns the kernels off (no warning); the pure-torch path gives the same outputs."""
+    script = textwrap.dedent(
+        """
+        import sys, warnings, torch
+        warnings.simplefilter("error")
+        from kan_core import KAN, KANSpec
+        from kan_core.native import native_status
+        kan = KAN(KANSpec((3, 5, 1), grid_size=20), generator=torch.Generator().manual_seed(1))
+        x = torch.linspace(-1, 1, 30).unsqueeze(1).expand(30, 3) * torch.tensor([1.0, -0.5, 0.3])
+        y = kan(x)
+        y.sum().backward()
+        torch.save({"status": native_status(), "y": y.detach(), "g": kan.layers[0].coef.grad}, sys.argv[1])
+        """
+    )
+    outs = {}
+    for flag in ("0", "1"):
+        path = tmp_path / f"out{flag}.pt"
+        env = {**os.environ, "KAN_CORE_NATIVE": flag, "OMP_NUM_THREADS": "1"}
+        subprocess.run([sys.executable, "-c", script, str(path)], env=env, check=True)
+        outs[flag] = torch.load(path)
+    assert outs["0"]["status"] == "disabled by KAN_CORE_NATIVE=0"
+    assert outs["1"]["status"] == "ok"
+    torch.testing.assert_close(outs["0"]["y"], outs["1"]["y"], atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(outs["0"]["g"], outs["1"]["g"], atol=1e-6, rtol=1e-5)
+
+
+def test_unbuildable_kernels_fall_back_with_one_warning(tmp_path):
+    script = textwrap.dedent(
+        """
+        import warnings, torch
+        from kan_core import KAN, KANSpec
+        from kan_core.native import native_status
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            kan = KAN(KANSpec((2, 3, 1), grid_size=10), generator=torch.Generator().manual_seed(0))
+            kan(torch.rand(4, 2)); kan(torch.rand(4, 2))
+        msgs = [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)]
+        assert len(msgs) == 1, msgs
+        assert "native B-spline kernels unavailable" in msgs[0] and "no C compiler" in msgs[0], msgs
+        assert native_status().startswith("no C compiler")
+        """
+    )
+    env = {**os.environ, "CC": str(tmp_path / "no-such-compiler"), "KAN_CORE_CACHE_DIR": str(tmp_path / "cache")}
+    env.pop("KAN_CORE_NATIVE", None)
+    subprocess.run([sys.executable, "-c", script], env=env, check=True)
+    assert not (tmp_path / "cache").exists()
+
+
+def test_cache_is_built_once_and_atomically(tmp_path):
+    script = "from kan_core.native import local_kernels, cache_dir; assert local_kernels(); print(cache_dir())"
+    env = {**os.environ, "KAN_CORE_CACHE_DIR": str(tmp_path)}
+    env.pop("KAN_CORE_NATIVE", None)
+    for _ in range(2):
+        subprocess.run([sys.executable, "-c", script], env=env, check=True, capture_output=True)
+    files = sorted(p.name for p in tmp_path.iterdir())
+    assert len(files) == 1 and files[0].startswith("bspline_local-") and files[0].endswith(".so"), files
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_layer_matches_native_cpu():
+    """On CUDA the dense path runs; forward and gradients equal the CPU native kernel's."""
+    x, grid, coef, scale = _case("per-model", 3, 30)
+    grads = []
+    for dev in ("cpu", "cuda"):
+        leaves = [t.to(dev).requires_grad_(True) for t in (x, coef, scale)]
+        y = bspline_contract(leaves[0], grid.to(dev), leaves[1], leaves[2], 3)
+        y.square().sum().backward()
+        grads.append([y.detach().cpu()] + [t.grad.cpu() for t in leaves])
+    for a, b in zip(*grads):
+        torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
