@@ -201,3 +201,18 @@ def test_cuda_layer_matches_native_cpu():
         grads.append([y.detach().cpu()] + [t.grad.cpu() for t in leaves])
     for a, b in zip(*grads):
         torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
+
+
+def test_non_contiguous_coefficients_of_any_layout():
+    """Coefficients that are views in neither layout (as MetaKAN generates them) give the same values and
+    gradients as a contiguous copy (regression: a temporary contiguous copy was freed before the kernel
+    read it)."""
+    x, grid, coef, scale = _case("per-model", 3, 30)
+    odd = coef.transpose(-1, -2).contiguous().transpose(-1, -2).requires_grad_(True)  # (M, out, nb, in) memory
+    assert not odd.is_contiguous() and not odd.permute(0, 2, 3, 1).is_contiguous()
+    plain = coef.clone().requires_grad_(True)
+    a = bspline_contract(x, grid, odd, scale, 3, True)
+    b = bspline_contract(x, grid, plain, scale, 3, True)
+    torch.testing.assert_close(a, b)
+    a.sum().backward(), b.sum().backward()
+    torch.testing.assert_close(odd.grad, plain.grad)

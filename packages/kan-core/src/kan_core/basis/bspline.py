@@ -568,7 +568,8 @@ def _swap_out_last(t: Tensor, to_kernel: bool) -> Tensor:
         rows, cols = t.shape[1] * t.shape[2], t.shape[3]
         out = torch.empty(m, t.shape[3], t.shape[1], t.shape[2], dtype=t.dtype)
     fn = lib.kan_transpose_f32 if t.dtype == torch.float32 else lib.kan_transpose_f64
-    fn(_ptr(t.contiguous()), _ptr(out), m, rows, cols, torch.get_num_threads())
+    src = t.contiguous()  # held in a name: the kernel reads it after _ptr returns
+    fn(_ptr(src), _ptr(out), m, rows, cols, torch.get_num_threads())
     return out
 
 
