@@ -20,6 +20,7 @@
 
 #define INVALID INT64_MIN
 #define MAX_ROWS 16 /* k + 1 for the largest order, 15 */
+#define OCHUNK ((int64_t)(128 / sizeof(T))) /* outputs per register block: 4 vectors of 32 bytes */
 
 #define T float
 #define SFX(name) name##_f32

@@ -31,18 +31,6 @@ static inline __attribute__((always_inline)) void SFX(polys)(const T *restrict c
     }
 }
 
-/* y[o] += s[o] sum_{r < R} v[r] c[r * O + o]; R is a constant after inlining, so the r loop unrolls and
- * the o loop vectorises with one load and one store of y per R multiply-adds. */
-static inline __attribute__((always_inline)) void SFX(fwd_block)(T *restrict y, const T *restrict c,
-                                                                   const T *restrict s, const T *restrict v,
-                                                                   const int R, int64_t O) {
-    for (int64_t o = 0; o < O; ++o) {
-        T acc = 0;
-        for (int r = 0; r < R; ++r) acc += v[r] * c[r * O + o];
-        y[o] += s[o] * acc;
-    }
-}
-
 /* h[r * O + o] += v[r] g[o] for r < R (h may be NULL), and returns sum_o g[o] s[o] sum_r dv[r] c[r * O + o]
  * (dv may be NULL): one pass over o, one horizontal reduction. */
 static inline __attribute__((always_inline)) T SFX(bwd_block)(T *restrict h, const T *restrict c,
@@ -78,6 +66,83 @@ static inline void SFX(clip)(int64_t lo, int R, int64_t nb, int *r0, int *r1) {
     *r1 = lo + R > nb ? (int)(nb - lo) : R;
 }
 
+/* 32-byte vectors of T (loads and stores need only T's alignment) */
+typedef T SFX(vec) __attribute__((vector_size(32), aligned(sizeof(T))));
+#define VL ((int64_t)(32 / sizeof(T)))
+
+/* fwd_chunk for a full block of OCHUNK = 4 VL outputs, with the four accumulators and the four partial
+ * sums as vector variables, which the compiler keeps in registers. */
+static inline __attribute__((always_inline)) void SFX(fwd_block4)(T *restrict y, const T *restrict c,
+                                                                    const T *restrict s, const T *restrict v,
+                                                                    const int64_t *restrict lo, int64_t I,
+                                                                    int64_t NB, int64_t O, const int R) {
+    typedef SFX(vec) V;
+    V a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
+    for (int64_t i = 0; i < I; ++i) {
+        int64_t l = lo[i];
+        if (l == INVALID) continue;
+        int r0 = 0, r1 = R;
+        if (l < 0 || l + R > NB) SFX(clip)(l, R, NB, &r0, &r1);
+        const T *ci = c + (i * NB + l) * O;
+        V z0 = {0}, z1 = {0}, z2 = {0}, z3 = {0};
+        for (int r = r0; r < r1; ++r) {
+            T vr = v[r * I + i];
+            const V *row = (const V *)(ci + r * O);
+            z0 += vr * row[0];
+            z1 += vr * row[1];
+            z2 += vr * row[2];
+            z3 += vr * row[3];
+        }
+        const V *sv = (const V *)(s + i * O);
+        a0 += sv[0] * z0;
+        a1 += sv[1] * z1;
+        a2 += sv[2] * z2;
+        a3 += sv[3] * z3;
+    }
+    V *yv = (V *)y;
+    yv[0] = a0;
+    yv[1] = a1;
+    yv[2] = a2;
+    yv[3] = a3;
+}
+
+/* Outputs [o0, o0 + OW) of one row: y[o] = sum_i s[i, o] sum_r v_r(i) c[i, lo_i + r, o], with the OW <= OCHUNK
+ * accumulators held in registers across all inputs (OW is a constant for full chunks: the loops unroll).
+ * c and s point at column o0 of the model's (I, NB, O) coefficients and (I, O) scales. */
+static inline __attribute__((always_inline)) void SFX(fwd_chunk)(T *restrict y, const T *restrict c,
+                                                                   const T *restrict s, const T *restrict v,
+                                                                   const int64_t *restrict lo, int64_t I,
+                                                                   int64_t NB, int64_t O, const int R,
+                                                                   const int64_t OW) {
+    T acc[OCHUNK];
+    for (int64_t o = 0; o < OW; ++o) acc[o] = 0;
+    for (int64_t i = 0; i < I; ++i) {
+        int64_t l = lo[i];
+        if (l == INVALID) continue;
+        T vi[MAX_ROWS];
+        for (int r = 0; r < R; ++r) vi[r] = v[r * I + i];
+        const T *si = s + i * O;
+        if (l >= 0 && l + R <= NB) {
+            const T *ci = c + (i * NB + l) * O;
+            for (int64_t o = 0; o < OW; ++o) {
+                T z = 0;
+                for (int r = 0; r < R; ++r) z += vi[r] * ci[r * O + o];
+                acc[o] += si[o] * z;
+            }
+        } else {
+            int r0, r1;
+            SFX(clip)(l, R, NB, &r0, &r1);
+            const T *ci = c + (i * NB + l + r0) * O;
+            for (int64_t o = 0; o < OW; ++o) {
+                T z = 0;
+                for (int r = r0; r < r1; ++r) z += vi[r] * ci[(r - r0) * O + o];
+                acc[o] += si[o] * z;
+            }
+        }
+    }
+    for (int64_t o = 0; o < OW; ++o) y[o] = acc[o];
+}
+
 /* Forward of row mb in [0, M * B) with R = k + 1 non-zero bases. Called with a literal R inside the
  * OpenMP region (regions are outlined before inlining), so every loop over r is unrolled. Scratch: t, lo
  * of I elements, v of I * R. */
@@ -106,18 +171,11 @@ static inline __attribute__((always_inline)) void SFX(forward_row)(
         yr[0] = acc;
         return;
     }
-    memset(yr, 0, (size_t)O * sizeof(T));
-    for (int64_t i = 0; i < I; ++i) {
-        if (lo[i] == INVALID) continue;
-        T vi[MAX_ROWS];
-        for (int r = 0; r < R; ++r) vi[r] = v[r * I + i];
-        const T *Wi = Wm + i * NB * O;
-        int r0, r1;
-        SFX(clip)(lo[i], R, NB, &r0, &r1);
-        if (r0 == 0 && r1 == R)
-            SFX(fwd_block)(yr, Wi + lo[i] * O, Sm + i * O, vi, R, O);
+    for (int64_t o0 = 0; o0 < O; o0 += OCHUNK) {
+        if (O - o0 >= OCHUNK)
+            SFX(fwd_block4)(yr + o0, Wm + o0, Sm + o0, v, lo, I, NB, O, R);
         else
-            SFX(fwd_block)(yr, Wi + (lo[i] + r0) * O, Sm + i * O, vi + r0, r1 - r0, O);
+            SFX(fwd_chunk)(yr + o0, Wm + o0, Sm + o0, v, lo, I, NB, O, R, O - o0);
     }
 }
 
@@ -228,6 +286,7 @@ void SFX(kan_local_backward)(const T *restrict x, const T *restrict t0, const T 
 }
 
 #undef DISPATCH_R
+#undef VL
 
 /* dst[n][c][r] = src[n][r][c] for n < N (batched transpose of rows x cols matrices), in tiles that stay in
  * L1: moves B-spline coefficients between torch's (out, in * nb) layout and the kernels' (in * nb, out). */
