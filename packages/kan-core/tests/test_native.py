@@ -24,9 +24,9 @@ def _reference(x, grid, coef, scale, k):
     return torch.einsum("...bij,...oij->...bo", feats, coef * scale.unsqueeze(-1))
 
 
-def _case(kind: str, k: int, G: int, dtype=torch.float32):
+def _case(kind: str, k: int, G: int, dtype=torch.float32, n_out: int = 7):
     g = torch.Generator().manual_seed(100 * k + G)
-    n_in, n_out, B, M = 5, 7, 13, 3
+    n_in, B, M = 5, 13, 3
     nb = G + k
     if kind == "per-model":
         grid = torch.stack([uniform_grid(n_in, G, k, (-1.0 + 0.2 * m, 0.5 + 0.3 * m)) for m in range(M)])
@@ -40,11 +40,12 @@ def _case(kind: str, k: int, G: int, dtype=torch.float32):
     return x.to(dtype), grid.to(dtype), coef.to(dtype), scale.to(dtype)
 
 
+@pytest.mark.parametrize("n_out", [7, 64])  # 64: the register-blocked backward (outputs in blocks of 32)
 @pytest.mark.parametrize("kind", ["single", "shared", "per-model"])
 @pytest.mark.parametrize("G", [3, 30, 200])
 @pytest.mark.parametrize("k", [1, 2, 3, 4, 5])
-def test_native_equals_dense_and_cox_de_boor(k, G, kind):
-    x, grid, coef, scale = _case(kind, k, G)
+def test_native_equals_dense_and_cox_de_boor(k, G, kind, n_out):
+    x, grid, coef, scale = _case(kind, k, G, n_out=n_out)
     assert bs.native_local_applies(x, grid, k, True)
     leaves = [t.clone().requires_grad_(True) for t in (x, coef, scale)]
     ours = bs._native_contract(leaves[0], grid, leaves[1], leaves[2], k)
@@ -75,9 +76,10 @@ def test_outside_the_grid_only_the_base_term_remains():
     assert x.grad.abs().max() == 0 and coef.grad.abs().max() == 0
 
 
+@pytest.mark.parametrize("n_out", [7, 16])  # float64 blocks hold 16 outputs
 @pytest.mark.parametrize("k", [1, 3, 5])
-def test_gradcheck_and_gradgradcheck(k):
-    x, grid, coef, scale = _case("per-model", k, 12, torch.float64)
+def test_gradcheck_and_gradgradcheck(k, n_out):
+    x, grid, coef, scale = _case("per-model", k, 12, torch.float64, n_out=n_out)
     x, coef, scale = x[:, :4].requires_grad_(), coef.requires_grad_(), scale.requires_grad_()
     f = lambda a, c, s: bs._native_contract(a, grid, c, s, k)  # noqa: E731
     assert torch.autograd.gradcheck(f, (x, coef, scale))

@@ -179,12 +179,70 @@ static inline __attribute__((always_inline)) void SFX(forward_row)(
     }
 }
 
+/* Backward of the samples ord[0..n) of one pair that share the interval start l, with all k + 1 rows
+ * inside the grid, for O a multiple of OCHUNK: per block of OCHUNK outputs, the rows' gradient sums
+ * sum_b v_r(b) g_b and the rows' scaled weights stay in vector registers while the samples stream by, so
+ * h is read and written once per interval instead of once per sample. gx gets inv_h-free partial sums. */
+static inline __attribute__((always_inline)) void SFX(bwd_bucket)(
+    const int64_t *restrict ord, int64_t n, int64_t l, int64_t m, int64_t B, int64_t O, const int R,
+    const T *restrict c, const T *restrict s, const T *restrict gy, const T *restrict v, const T *restrict dv,
+    T *restrict h, T *restrict gxp) {
+    typedef SFX(vec) V;
+    for (int64_t o0 = 0; o0 < O; o0 += OCHUNK) {
+        if (h) {
+            V a[MAX_ROWS][4];
+            for (int r = 0; r < R; ++r)
+                for (int q = 0; q < 4; ++q) a[r][q] = (V){0};
+            for (int64_t e = 0; e < n; ++e) {
+                int64_t b = ord[e];
+                const V *g = (const V *)(gy + (m * B + b) * O + o0);
+                V g0 = g[0], g1 = g[1], g2 = g[2], g3 = g[3];
+                for (int r = 0; r < R; ++r) {
+                    T vr = v[r * B + b];
+                    a[r][0] += vr * g0;
+                    a[r][1] += vr * g1;
+                    a[r][2] += vr * g2;
+                    a[r][3] += vr * g3;
+                }
+            }
+            for (int r = 0; r < R; ++r) {
+                V *hp = (V *)(h + (l + r) * O + o0);
+                for (int q = 0; q < 4; ++q) hp[q] += a[r][q];
+            }
+        }
+        if (gxp) {
+            V w[MAX_ROWS][4];
+            const V *sv = (const V *)(s + o0);
+            for (int r = 0; r < R; ++r) {
+                const V *cr = (const V *)(c + (l + r) * O + o0);
+                for (int q = 0; q < 4; ++q) w[r][q] = cr[q] * sv[q];
+            }
+            for (int64_t e = 0; e < n; ++e) {
+                int64_t b = ord[e];
+                const V *g = (const V *)(gy + (m * B + b) * O + o0);
+                V d0 = {0}, d1 = {0}, d2 = {0}, d3 = {0};
+                for (int r = 0; r < R; ++r) {
+                    T dr = dv[r * B + b];
+                    d0 += dr * w[r][0];
+                    d1 += dr * w[r][1];
+                    d2 += dr * w[r][2];
+                    d3 += dr * w[r][3];
+                }
+                V p = d0 * g[0] + d1 * g[1] + d2 * g[2] + d3 * g[3];
+                T sum = 0;
+                for (int64_t q = 0; q < VL; ++q) sum += p[q];
+                gxp[b] += sum;
+            }
+        }
+    }
+}
+
 /* Backward of pair mi in [0, M * I); gW and gx may each be NULL. Scratch: t, lo of B, v, dv of B * R. */
 static inline __attribute__((always_inline)) void SFX(backward_pair)(
     int64_t mi, const T *restrict x, const T *restrict t0, const T *restrict ih, const T *restrict W,
     const T *restrict S, const T *restrict gy, T *restrict gW, T *restrict gS, T *restrict gx, int64_t B, int64_t I, int64_t NB, int64_t O, const int R,
     int64_t x_stride, int64_t g_stride, const T *restrict C, const T *restrict D, T *restrict t, T *restrict v,
-    T *restrict dv, int64_t *restrict lo) {
+    T *restrict dv, int64_t *restrict lo, int64_t *restrict ord, int64_t *restrict cnt) {
     const int k = R - 1;
     int64_t m = mi / I, i = mi % I;
     const T *Wi = W + mi * NB * O, *Si = S + mi * O;
@@ -194,6 +252,42 @@ static inline __attribute__((always_inline)) void SFX(backward_pair)(
     SFX(locate)(x + m * x_stride + i, I, t0 + m * g_stride + i, ih + m * g_stride + i, 0, B, NB, k, t, lo);
     if (gWi) SFX(polys)(C, R, R, t, B, v);
     if (gx) SFX(polys)(D, R, R - 1, t, B, dv);
+    if (O % OCHUNK == 0) { /* blocked: samples grouped by interval (counting sort), see bwd_bucket */
+        int64_t nbk = NB + k;
+        memset(cnt, 0, (size_t)(nbk + 1) * sizeof(int64_t));
+        for (int64_t b = 0; b < B; ++b)
+            if (lo[b] != INVALID) ++cnt[lo[b] + k + 1];
+        for (int64_t j = 0; j < nbk; ++j) cnt[j + 1] += cnt[j];
+        T *gxp = gx ? gx + mi * B : NULL; /* gx laid out (M, I, B): contiguous per pair */
+        if (gxp) memset(gxp, 0, (size_t)B * sizeof(T));
+        for (int64_t b = 0; b < B; ++b)
+            if (lo[b] != INVALID) ord[cnt[lo[b] + k]++] = b; /* cnt[j] ends as the end of bucket j */
+        for (int64_t j = 0, start = 0; j < nbk; start = cnt[j], ++j) {
+            int64_t n = cnt[j] - start, l = j - k;
+            if (n == 0) continue;
+            if (l >= 0 && l + R <= NB) {
+                SFX(bwd_bucket)(ord + start, n, l, m, B, O, R, Wi, Si, gy, v, dv, gWi, gxp);
+                continue;
+            }
+            int r0, r1;
+            SFX(clip)(l, R, NB, &r0, &r1);
+            int64_t off = (l + r0) * O;
+            for (int64_t e = start; e < cnt[j]; ++e) {
+                int64_t b = ord[e];
+                T vb[MAX_ROWS], dvb[MAX_ROWS];
+                for (int r = 0; r < R; ++r) {
+                    vb[r] = gWi ? v[r * B + b] : 0;
+                    dvb[r] = gxp ? dv[r * B + b] : 0;
+                }
+                T acc = SFX(bwd_block)(gWi ? gWi + off : NULL, Wi + off, Si, gy + (m * B + b) * O, vb + r0,
+                                       gxp ? dvb + r0 : NULL, r1 - r0, O);
+                if (gxp) gxp[b] = acc;
+            }
+        }
+        if (gxp)
+            for (int64_t b = 0; b < B; ++b) gxp[b] *= ihi;
+        goto finish;
+    }
     for (int64_t b = 0; b < B; ++b) {
         T *gxo = gx ? gx + mi * B + b : NULL; /* gx laid out (M, I, B): contiguous per pair */
         if (lo[b] == INVALID) {
@@ -218,6 +312,7 @@ static inline __attribute__((always_inline)) void SFX(backward_pair)(
         }
         if (gxo) *gxo = acc * ihi;
     }
+finish:
     if (!gWi) return;
     /* h holds sum_b v g; the scale's gradient is <h, c> over the bases, the coefficients' is h * s */
     if (gS) {
@@ -270,11 +365,12 @@ void SFX(kan_local_backward)(const T *restrict x, const T *restrict t0, const T 
     {
         T *t = malloc((size_t)B * sizeof(T)), *v = malloc((size_t)(B * R) * sizeof(T));
         T *dv = malloc((size_t)(B * R) * sizeof(T));
-        int64_t *lo = malloc((size_t)B * sizeof(int64_t));
+        int64_t *lo = malloc((size_t)B * sizeof(int64_t)), *ord = malloc((size_t)B * sizeof(int64_t));
+        int64_t *cnt = malloc((size_t)(NB + k + 2) * sizeof(int64_t));
 #pragma omp for schedule(static)
         for (int64_t mi = 0; mi < M * I; ++mi) {
 #define PAIR(RR)                                                                                             \
-    SFX(backward_pair)(mi, x, t0, ih, W, S, gy, gW, gS, gx, B, I, NB, O, RR, x_stride, g_stride, C, D, t, v, dv, lo)
+    SFX(backward_pair)(mi, x, t0, ih, W, S, gy, gW, gS, gx, B, I, NB, O, RR, x_stride, g_stride, C, D, t, v, dv, lo, ord, cnt)
             DISPATCH_R(R, PAIR)
 #undef PAIR
         }
@@ -282,6 +378,8 @@ void SFX(kan_local_backward)(const T *restrict x, const T *restrict t0, const T 
         free(v);
         free(dv);
         free(lo);
+        free(ord);
+        free(cnt);
     }
 }
 
