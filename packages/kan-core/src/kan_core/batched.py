@@ -30,6 +30,7 @@ Example::
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import math
 from collections.abc import Callable, Sequence
@@ -61,6 +62,7 @@ __all__ = [
     "default_max_memory",
     "eval_batch_size",
     "plan_chunk_size",
+    "cache_chunk_size",
     "predict_stacked",
     "evaluate_stacked",
     "train_stacked",
@@ -187,6 +189,42 @@ def eval_batch_size(spec: KANSpec, num_models: int, max_memory_bytes: int, *, dt
         for o, i in spec.layer_shapes()
     )
     return int(max(1, min(65536, max_memory_bytes // max(1, 2 * per_sample * num_models))))
+
+
+def cache_chunk_size(spec: KANSpec, device: torch.device, *, dtype_bytes: int = 4) -> int | None:
+    """On CPU, how many models' training state (parameters, gradients, two Adam moments) fit in the
+    last-level cache: a step streams all of it, and from memory it costs more than the compute. At least
+    16 models, so per-step overhead stays amortised. ``None`` on other devices (no cap).
+
+    Measured with the sine architecture [2, 32, 32, 1], 128 models, 1 thread: per model-step the same
+    for chunks of 16-128 at G=30 (state 0.6 MB per model); at G=100 (1.8 MB per model) 0.45 ms for
+    chunks of 16-64 and 0.68 ms for one chunk of 128.
+    """
+    if device.type != "cpu":
+        return None
+    state = 4 * dtype_bytes * sum(int(torch.Size(shape).numel()) for shape in _trained_shapes(spec))
+    return max(16, _last_level_cache_bytes() // max(1, state))
+
+
+def _trained_shapes(spec: KANSpec) -> list[tuple[int, ...]]:
+    n = spec.num_coefficients
+    return [s for o, i in spec.layer_shapes() for s in ((o, i), (o, i), (o, i, n))]
+
+
+def _last_level_cache_bytes() -> int:
+    """Size of the largest CPU cache that sysfs reports (default 32 MiB)."""
+    sizes = []
+    for path in glob.glob("/sys/devices/system/cpu/cpu0/cache/index*/size"):
+        try:
+            with open(path) as fh:
+                text = fh.read().strip()
+        except OSError:
+            continue
+        unit = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(text[-1:], 1)
+        digits = text[:-1] if text[-1:] in "KMG" else text
+        if digits.isdigit():
+            sizes.append(int(digits) * unit)
+    return max(sizes, default=32 << 20)
 
 
 def plan_chunk_size(num_models: int, bytes_per_model: int, max_memory_bytes: int) -> int:
@@ -398,7 +436,8 @@ def train_stacked(
         loss: ``"mse"`` or ``"cross_entropy"`` (per-model mean over the batch).
         device: ``"auto"``/``None`` (cuda when available), or a device.
         max_memory_bytes: memory budget of one chunk (default :func:`default_max_memory`).
-        chunk_size: force a chunk size (overrides the estimate).
+        chunk_size: force a chunk size (overrides the estimate). By default the memory budget decides and,
+            on CPU without an explicit budget, :func:`cache_chunk_size` caps it.
         progress: called with the number of models finished after each chunk.
 
     Returns:
@@ -435,6 +474,9 @@ def train_stacked(
         )
         budget0 = max_memory_bytes if max_memory_bytes is not None else default_max_memory(dev)
         chunk_size = plan_chunk_size(m, estimate_model_bytes(spec, eff_b, data_bytes=per_model_data), budget0)
+        cap = cache_chunk_size(spec, dev, dtype_bytes=torch.finfo(dtype).bits // 8)
+        if cap is not None and max_memory_bytes is None:
+            chunk_size = min(chunk_size, cap)
     chunk_size = max(1, min(int(chunk_size), m))
 
     budget = max_memory_bytes if max_memory_bytes is not None else default_max_memory(dev)

@@ -314,15 +314,20 @@ static inline __attribute__((always_inline)) void SFX(backward_pair)(
     }
 finish:
     if (!gWi) return;
-    /* h holds sum_b v g; the scale's gradient is <h, c> over the bases, the coefficients' is h * s */
+    /* h holds sum_b v g; the scale's gradient is <h, c> over the bases, the coefficients' is h * s (one pass) */
     if (gS) {
         T *restrict gs = gS + mi * O;
         memset(gs, 0, (size_t)O * sizeof(T));
         for (int64_t j = 0; j < NB; ++j)
-            for (int64_t o = 0; o < O; ++o) gs[o] += gWi[j * O + o] * Wi[j * O + o];
+            for (int64_t o = 0; o < O; ++o) {
+                T hv = gWi[j * O + o];
+                gs[o] += hv * Wi[j * O + o];
+                gWi[j * O + o] = hv * Si[o];
+            }
+    } else {
+        for (int64_t j = 0; j < NB; ++j)
+            for (int64_t o = 0; o < O; ++o) gWi[j * O + o] *= Si[o];
     }
-    for (int64_t j = 0; j < NB; ++j)
-        for (int64_t o = 0; o < O; ++o) gWi[j * O + o] *= Si[o];
 }
 
 /* A literal R for k = 1..5 (specialised code), the runtime value above. */
