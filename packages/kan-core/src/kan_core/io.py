@@ -142,6 +142,21 @@ def save_kan(kan: Any, path: str | os.PathLike, metadata: dict[str, Any] | None 
     save_tensors(path, tensors, meta)
 
 
+def _check_knots(grid: Tensor, name: str, where: Any) -> None:
+    """Knots of every input row must increase strictly, or all be equal: the collapsed grid that
+    ``update_grid`` gives an input that is constant over the data (a dead neuron). Decreasing knots, or
+    some equal and some not, are never produced by a fit and are refused."""
+    d = grid.diff(dim=-1)
+    if bool((d < 0).any()):
+        raise ValueError(f"{where}: tensor {name} has decreasing knots (not a B-spline grid)")
+    tied = d == 0
+    partial = tied.any(-1) & ~tied.all(-1)
+    if bool(partial.any()):
+        raise ValueError(
+            f"{where}: tensor {name} has a degenerate grid (some equal knots in a row that is not constant)"
+        )
+
+
 def check_layer_tensors(
     spec: KANSpec, tensors: dict[str, Tensor], where: Any, *, models: int | None = -1
 ) -> list[dict[str, Tensor]]:
@@ -149,7 +164,7 @@ def check_layer_tensors(
 
     Names, shapes (``spec.param_shapes()``, after a leading model dim of ``models`` when it is not -1;
     ``None`` accepts any model count shared by all tensors), floating dtypes, finiteness and, for
-    B-splines, strictly increasing knots (equal knots make every forward NaN). Entries not starting with
+    B-splines, valid knots (see :func:`_check_knots`). Entries not starting with
     ``layers.`` are ignored. Raises ``ValueError`` starting with ``where`` and naming the tensor.
     """
     shapes = spec.param_shapes()
@@ -172,10 +187,8 @@ def check_layer_tensors(
             raise ValueError(f"{where}: tensor {name} has dtype {t.dtype}, expected a floating-point dtype")
         if not bool(torch.isfinite(t).all()):
             raise ValueError(f"{where}: tensor {name} holds non-finite values")
-        if name.endswith(".grid") and t.shape[-1] > 1 and not bool((t.diff(dim=-1) > 0).all()):
-            raise ValueError(
-                f"{where}: tensor {name} has equal or decreasing knots (a degenerate grid makes every output NaN)"
-            )
+        if name.endswith(".grid") and t.shape[-1] > 1:
+            _check_knots(t, name, where)
     per_layer: list[dict[str, Tensor]] = [{} for _ in range(spec.depth)]
     for name in expected:
         _, l, k = name.split(".", 2)
