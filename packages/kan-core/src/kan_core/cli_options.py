@@ -40,6 +40,7 @@ __all__ = [
     "check_output_folder",
     "progress",
     "show_progress",
+    "EpochProgress",
 ]
 
 POSITIVE = click.IntRange(min=1)
@@ -75,7 +76,9 @@ def device_option(default: str = "auto", help: str = DEVICE_HELP) -> Callable:  
 
 def threads_option(default: int | None = None, help: str | None = None) -> Callable:  # noqa: A002
     text = help or "torch intra-op CPU threads (default: torch's choice; 1 is fastest on a busy machine)."
-    return click.option("--threads", type=POSITIVE, default=default, show_default=default is not None, help=text)
+    return click.option(
+        "--threads", type=POSITIVE, default=default, show_default=default is not None, help=text
+    )
 
 
 def apply_threads(threads: int | None) -> None:
@@ -174,3 +177,27 @@ def progress(
         show_pos=True,
         show_eta=True,
     )
+
+
+class EpochProgress:
+    """A progress bar over ``total`` epochs fed by a training loop's per-epoch log lines.
+
+    Use as a context manager; :meth:`log` is the ``log`` callback: each call advances the bar by one
+    and shows the line's text. Silent when :func:`show_progress` is false.
+    """
+
+    def __init__(self, total: int, label: str = "", quiet: bool = False) -> None:
+        self._last = ""
+        self._bar = progress(length=total, label=label, quiet=quiet)
+        self._bar.item_show_func = lambda _item: self._last or None
+
+    def __enter__(self) -> EpochProgress:
+        self._bar.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._bar.__exit__(*exc)
+
+    def log(self, line: str) -> None:
+        self._last = line
+        self._bar.update(1)

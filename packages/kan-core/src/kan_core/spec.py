@@ -169,7 +169,7 @@ def _int(value: Any, name: str) -> int:
 def _int_tuple(widths: Any) -> tuple[int, ...]:
     if isinstance(widths, (str, bytes)) or not hasattr(widths, "__iter__"):
         raise TypeError(f"KANSpec.widths must be a list of integers such as [2, 5, 1], got {widths!r}")
-    return tuple(_int(w, "KANSpec.widths[{}]".format(k)) for k, w in enumerate(widths))
+    return tuple(_int(w, f"KANSpec.widths[{k}]") for k, w in enumerate(widths))
 
 
 def _range(grid_range: Any) -> tuple[float, float]:

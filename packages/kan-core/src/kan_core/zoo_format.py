@@ -132,7 +132,9 @@ def validate_manifest(m: Any, folder: str | os.PathLike, *, complete: bool = Tru
     for key in _TYPES:
         if key in m and not _type_ok(key, m[key]):
             want = "/".join(t.__name__ for t in _TYPES[key])
-            raise ZooError(f"{where}: key {key!r} must be {want}, found {type(m[key]).__name__} {m[key]!r:.60}")
+            raise ZooError(
+                f"{where}: key {key!r} must be {want}, found {type(m[key]).__name__} {m[key]!r:.60}"
+            )
     if "format" in m and m["format"] != ZOO_FORMAT:
         raise ZooError(f"{where}: format {m['format']!r}, expected {ZOO_FORMAT!r}")
     try:
@@ -179,7 +181,9 @@ def validate_manifest(m: Any, folder: str | os.PathLike, *, complete: bool = Tru
             raise ZooError(f"{where}: splits[{name!r}] repeats a model index")
     if "models" in m:
         if len(m["models"]) != n or not all(isinstance(md, dict) for md in m["models"]):
-            raise ZooError(f"{where}: key 'models' must hold one object per model ({n}), found {len(m['models'])}")
+            raise ZooError(
+                f"{where}: key 'models' must hold one object per model ({n}), found {len(m['models'])}"
+            )
     if "targets" in m and not all(isinstance(t, str) for t in m["targets"]):
         raise ZooError(f"{where}: key 'targets' must be a list of names")
     return spec

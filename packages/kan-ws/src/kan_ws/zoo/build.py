@@ -106,7 +106,7 @@ def build_zoo(
         data_root: where datasets are searched first (see :func:`kan_core.datasets.load_dataset`).
         device: ``"auto"``, ``"cpu"``, ``"cuda"``...; under torchrun on CUDA each rank uses its local GPU.
         seed: base seed; model ``i``'s randomness derives from ``(seed, i)``.
-        progress: called with 1 after each shard of this rank (built or skipped).
+        progress: called with a shard's model count after each shard of this rank (built or skipped).
         shard_size, epochs: override the preset's.
         max_memory_bytes: memory budget of one training chunk (default: see ``kan_core.batched``).
         overwrite: rebuild shards of a different zoo found in ``out`` instead of refusing.
@@ -124,6 +124,8 @@ def build_zoo(
     if num_models < 1:
         raise ValueError(f"models must be >= 1, got {num_models}")
     folder = Path(out)
+    # a new zoo needs its data: find a missing dataset before the folder is created
+    task = None if folder.exists() else make_task(p, num_models, seed, data_root)
     folder.mkdir(parents=True, exist_ok=True)
     fp = fingerprint(p, num_models, seed)
     rt = _dist()
@@ -138,7 +140,6 @@ def build_zoo(
     mine = list(range(len(shards)))[rank::world]
     _remove_stale_temps(folder, [shard_name(k) for k in mine])
     hashes = _manifest_hashes(folder, fp)
-    task = None
     spec = p.spec
     for k in mine:
         start, count = shards[k]
@@ -153,7 +154,7 @@ def build_zoo(
                     check_shard(path, spec, p.task, count, p.task == "classifier", hashes.get(path.name),
                                 verify_digest=True)  # fmt: skip
                     if progress is not None:
-                        progress(1)
+                        progress(count)
                     continue
                 except ZooError:
                     pass  # damaged: rebuild it
@@ -179,7 +180,7 @@ def build_zoo(
         head = {"fingerprint": fp, "shard": k, "start": start, "count": count, "models": models_meta}
         write_shard(path, res.layers, targets, masks, head)
         if progress is not None:
-            progress(1)
+            progress(count)
     if rt is not None:
         rt.barrier()
     if rank == 0:
