@@ -158,7 +158,7 @@ def validate_manifest(m: Any, folder: str | os.PathLike, *, complete: bool = Tru
         for key in ("file", "count") + (("start", "sha256") if complete else ()):
             if key not in s:
                 raise ZooError(f"{at} has no {key!r}")
-        shard_path(folder, s["file"], where)
+        shard_path(folder, s["file"], at)
         if s["file"] in seen:
             raise ZooError(f"{at}: file {s['file']!r} is listed twice")
         seen.add(s["file"])

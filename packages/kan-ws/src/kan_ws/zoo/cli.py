@@ -158,7 +158,7 @@ def verify(path) -> None:
     if problems:
         for msg in problems:
             click.echo(f"BAD {msg}", err=True)
-        sys.exit(1)
+        raise click.ClickException(f"{path}: {len(problems)} problem(s) found; the zoo is not sound")
     click.echo(f"OK {path}")
 
 
