@@ -138,7 +138,7 @@ def build_zoo(
             device = f"cuda:{env.local_rank % torch.cuda.device_count()}"
     shards = plan_shards(num_models, p.shard_size)
     mine = list(range(len(shards)))[rank::world]
-    _remove_stale_temps(folder, [shard_name(k) for k in mine])
+    _remove_stale_temps(folder, [shard_name(k) for k in mine] + ([MANIFEST] if rank == 0 else []))
     hashes = _manifest_hashes(folder, fp)
     spec = p.spec
     for k in mine:
