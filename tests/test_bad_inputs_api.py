@@ -19,7 +19,10 @@ from kan_core.io import atomic_write_bytes, load_tensors, save_tensors, staged_f
 
 
 def _listing(folder: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(folder)): (p.read_bytes() if p.is_file() else b"<dir>") for p in sorted(folder.rglob("*"))}
+    return {
+        str(p.relative_to(folder)): (p.read_bytes() if p.is_file() else b"<dir>")
+        for p in sorted(folder.rglob("*"))
+    }
 
 
 # ------------------------------------------------------------------------------------------- KANSpec
@@ -51,7 +54,9 @@ SPEC_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("kwargs", "exc", "needle"), [pytest.param(k, e, n, id=i) for i, k, e, n in SPEC_CASES])
+@pytest.mark.parametrize(
+    ("kwargs", "exc", "needle"), [pytest.param(k, e, n, id=i) for i, k, e, n in SPEC_CASES]
+)
 def test_kanspec_rejects_bad_fields(kwargs, exc, needle):
     with pytest.raises(exc) as info:
         KANSpec(**kwargs)
@@ -90,7 +95,9 @@ FORWARD_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("make", "exc", "needle"), [pytest.param(m, e, n, id=i) for i, m, e, n in FORWARD_CASES])
+@pytest.mark.parametrize(
+    ("make", "exc", "needle"), [pytest.param(m, e, n, id=i) for i, m, e, n in FORWARD_CASES]
+)
 def test_forward_rejects_bad_inputs(make, exc, needle):
     kan = KAN.from_widths([2, 3, 1], generator=torch.Generator().manual_seed(0))
     with pytest.raises(exc) as info:
@@ -151,7 +158,11 @@ FILE_CASES = [
     ("reversed-knots", lambda p: _edit(p, "layers.0.grid", _reverse), "decreasing"),
     ("int-tensor", lambda p: _edit(p, "layers.0.coef", lambda t: t.long()), "layers.0.coef"),
     ("mixed-dtypes", lambda p: _edit(p, "layers.0.coef", lambda t: t.double()), "mix dtypes"),
-    ("inf", lambda p: _edit(p, "layers.1.scale_base", lambda t: t.fill_(float("inf"))), "layers.1.scale_base"),
+    (
+        "inf",
+        lambda p: _edit(p, "layers.1.scale_base", lambda t: t.fill_(float("inf"))),
+        "layers.1.scale_base",
+    ),
     ("not-safetensors", lambda p: p.write_bytes(b"hello world" * 10), "safetensors"),
     ("empty-file", lambda p: p.write_bytes(b""), "safetensors"),
 ]
@@ -185,7 +196,9 @@ def _idx(path: Path, array: np.ndarray, code: int) -> None:
     path.write_bytes(gzip.compress(head + array.astype(dt).tobytes()))
 
 
-def _mnist(root: Path, images: np.ndarray, labels: np.ndarray, img_code: int = 0x08, lab_code: int = 0x08) -> None:
+def _mnist(
+    root: Path, images: np.ndarray, labels: np.ndarray, img_code: int = 0x08, lab_code: int = 0x08
+) -> None:
     d = root / "mnist"
     d.mkdir(parents=True)
     _idx(d / "train-images-idx3-ubyte.gz", images, img_code)

@@ -18,7 +18,19 @@ from click.testing import CliRunner
 from kan_core.cli import cli
 from kan_core.io import load_tensors, save_tensors
 
-ARGS = ["sine-cpu", "--models", "6", "--shard-size", "2", "--epochs", "20", "--device", "cpu", "--threads", "1"]
+ARGS = [
+    "sine-cpu",
+    "--models",
+    "6",
+    "--shard-size",
+    "2",
+    "--epochs",
+    "20",
+    "--device",
+    "cpu",
+    "--threads",
+    "1",
+]
 
 
 def _cmd(out: Path) -> list[str]:
@@ -49,7 +61,9 @@ def test_sigkill_at_random_points_then_resume_is_byte_identical(reference, tmp_p
     out = tmp_path / "zoo"
     kills = 0
     for _ in range(3):
-        proc = subprocess.Popen(_cmd(out), env=subprocess_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            _cmd(out), env=subprocess_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         time.sleep(rng.uniform(0.2, 1.0) * seconds)
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)

@@ -352,6 +352,7 @@ def info(device: str, as_json: bool) -> None:
     help="torch intra-op threads (the problem is tiny: more threads only add overhead).",
 )
 @click.option("--log-every", default=100, show_default=True, type=POSITIVE, help="Print RMSE every N steps.")
+@click.option("--quiet", "-q", is_flag=True, help="Print only the first and the final lines.")
 def quickstart(
     device: str,
     seed: int,
@@ -361,6 +362,7 @@ def quickstart(
     grid_size: int,
     threads: int,
     log_every: int,
+    quiet: bool,
 ) -> None:
     """Fit a [2, 5, 1] B-spline KAN to f(x, y) = exp(sin(pi x) + y^2) with Adam.
 
@@ -417,7 +419,7 @@ def quickstart(
             loss.backward()
             opt.step()
             sched.step()
-            if step % log_every == 0 or step == steps:
+            if not quiet and (step % log_every == 0 or step == steps):
                 click.echo(
                     f"step {step:5d}  train RMSE {rmse(x_train, y_train):.4f}  test RMSE {rmse(x_test, y_test):.4f}"
                 )

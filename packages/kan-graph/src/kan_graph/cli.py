@@ -23,7 +23,13 @@ __all__ = ["group"]
 
 @click.group(name="graph")
 def group() -> None:
-    """KAN-graphs (WS-KAN) and weight-space alignment of KAN zoos."""
+    """KAN-graphs (WS-KAN) and weight-space alignment of KAN zoos.
+
+    \b
+    Examples:
+      kan graph convert my_kan.safetensors
+      kan graph align runs/zoos/sine-cpu --out runs/zoos/sine-aligned
+    """
 
 
 def _device(device: str):

@@ -106,13 +106,23 @@ def _setup(device: str, seed: int, out: Path, name: str, force: bool):
     return resolve_device(device)
 
 
-def _rows(run: Callable[..., list], grid: list[tuple], label: str, quiet: bool) -> list[dict[str, Any]]:
+def _rows(
+    run: Callable[..., list], grid: list[tuple], label: str, quiet: bool, per_model: bool = False
+) -> list[dict[str, Any]]:
     """``run(*item)`` for every item of ``grid`` (the experiment's own loop order), one progress step
-    (a configuration with all its models trained) each; the rows concatenated."""
+    each; the rows concatenated. With ``per_model`` the last entry of each item is one model name and
+    consecutive items differing only in it fill one row (the experiment's row of all its models)."""
     rows: list[dict[str, Any]] = []
     with progress(length=len(grid), label=label, quiet=quiet) as bar:
+        previous = None
         for item in grid:
-            rows += run(*item)
+            got = run(*item)
+            if per_model and previous == item[:-1]:
+                for row, more in zip(rows[-len(got) :], got):
+                    row.update(more)
+            else:
+                rows += got
+            previous = item[:-1]
             bar.update(1)
     return rows
 
@@ -170,7 +180,13 @@ def with_common(f):
     help="torch intra-op threads (default: torch's); 1 is much faster on a busy machine.",
 )
 def group(threads) -> None:
-    """MetaKAN experiments (Zhao et al., ICML 2025)."""
+    """MetaKAN experiments (Zhao et al., ICML 2025).
+
+    \b
+    Examples:
+      kan metakan feynman --equations I.12.5 --out runs/metakan
+      kan metakan --threads 1 pde --equations poisson --dims 20 --out runs/metakan
+    """
     if threads is not None:
         from kan_core.runtime import set_threads
 
@@ -308,7 +324,7 @@ def images(
 
     model_names = models
     rows = _rows(
-        lambda ds, h, g: run_images(
+        lambda ds, h, g, model: run_images(
             [ds],
             [h],
             [g],
@@ -321,12 +337,16 @@ def images(
             lr_prompt=lr_prompt,
             lr_meta=lr_meta,
             prompt_dim=prompt_dim,
-            models=model_names,
+            models=[model],
         ),
-        list(itertools.product(datasets, hid, grids)),
-        "images: datasets x hiddens x grids",
+        list(itertools.product(datasets, hid, grids, model_names)),
+        "images: models trained",
         quiet,
+        per_model=True,
     )
+    if len(model_names) == 2:  # as run_images gives it when it trains both models itself
+        for r in rows:
+            r["param_ratio"] = r["metakan_params"] / r["kan_params"]
     keys = [f"{m}_acc" for m in model_names]
     _finish(
         out,
@@ -499,7 +519,7 @@ def pde(
 
     model_names = models
     rows = _rows(
-        lambda d, eq: run_pde(
+        lambda d, eq, model: run_pde(
             [eq],
             [d],
             basis=basis,
@@ -519,11 +539,12 @@ def pde(
             meta_hidden=meta_hidden,
             prompt_dim=prompt_dim,
             clusters=clusters,
-            models=model_names,
+            models=[model],
         ),
-        list(itertools.product(dims, equations)),
-        "pde: dims x equations",
+        list(itertools.product(dims, equations, model_names)),
+        "pde: models trained",
         quiet,
+        per_model=True,
     )
     keys = [f"{m}_rel_l2" for m in model_names]
     _finish(

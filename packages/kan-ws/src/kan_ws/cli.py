@@ -65,7 +65,13 @@ def check_zoo_task(zoo_dir: str | Path, task: str, option: str = "--zoo") -> Non
 
 @click.group(name="ws")
 def group() -> None:
-    """Weight-space learning on KAN zoos: WS-KAN and the six baselines."""
+    """Weight-space learning on KAN zoos: WS-KAN and the six baselines.
+
+    \b
+    Examples:
+      kan ws train --task sine --zoo runs/zoos/sine-cpu --model wskan --out runs/ws
+      kan ws table runs/ws
+    """
 
 
 @group.command()

@@ -38,9 +38,16 @@ def _preset(ctx: click.Context, param: click.Parameter, value: str):
         raise click.BadParameter(str(e), ctx=ctx, param=param) from None
 
 
-@click.group(name="zoo", help="Model zoos of trained KANs (WS-KAN paper, appendix C).")
+@click.group(name="zoo")
 def group() -> None:
-    pass
+    """Model zoos of trained KANs (WS-KAN paper, appendix C).
+
+    \b
+    Examples:
+      kan zoo list
+      kan zoo build sine-cpu --out runs/zoos/sine-cpu
+      kan zoo verify runs/zoos/sine-cpu
+    """
 
 
 @group.command("list")
