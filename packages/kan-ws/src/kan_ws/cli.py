@@ -156,7 +156,7 @@ def train(
     from .train import TrainConfig
 
     stem = f"{task}-{method}-s{seed}" + (f"-n{train_size}" if train_size else "")
-    check_output_folder(out, force=True)
+    check_output_folder(out, force=True)  # a results folder is shared by runs: only its type and access
     for suffix in (".json", ".safetensors"):
         check_output_file(Path(out) / f"{stem}{suffix}", force=force)
     check_zoo_task(zoo_dir, task)
