@@ -80,6 +80,7 @@ def test_kanspec_from_json_rejects(text, needle):
 
 def test_kanspec_accepts_integral_numbers():
     assert KANSpec(np.array([2, 3, 1]), grid_size=np.int64(4)).widths == (2, 3, 1)
+    assert KANSpec([torch.tensor(2), 1]).widths == (2, 1)
     assert KANSpec((2.0, 1), grid_size=5.0).grid_size == 5
 
 

@@ -6,6 +6,7 @@ import dataclasses
 import json
 import math
 import numbers
+import operator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -156,11 +157,16 @@ class KANSpec:
 
 
 def _int(value: Any, name: str) -> int:
-    """``value`` as an int; integral floats (``5.0``) pass, ``2.5``, ``"5"`` and booleans do not."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+    """``value`` as an int: ints, numpy/torch integer scalars and integral floats (``5.0``) pass;
+    ``2.5``, ``"5"`` and booleans do not."""
+    if isinstance(value, (bool, str, bytes)):
         raise TypeError(f"{name} must be an integer, got {value!r} ({type(value).__name__})")
-    if isinstance(value, numbers.Integral):
-        return int(value)
+    try:
+        return operator.index(value)
+    except TypeError:
+        pass
+    if not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be an integer, got {value!r} ({type(value).__name__})")
     if not math.isfinite(float(value)) or float(value) != int(value):
         raise ValueError(f"{name} must be an integer, got {value!r}")
     return int(value)
