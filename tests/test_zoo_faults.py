@@ -64,7 +64,7 @@ def test_sigkill_at_random_points_then_resume_is_byte_identical(reference, tmp_p
         proc = subprocess.Popen(
             _cmd(out), env=subprocess_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
-        time.sleep(rng.uniform(0.2, 1.0) * seconds)
+        time.sleep(rng.uniform(0.1, 0.7) * seconds)
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
             kills += 1
