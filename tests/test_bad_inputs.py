@@ -49,7 +49,8 @@ def world(tmp_path_factory) -> dict[str, Path]:
     old = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        build_zoo("sine-cpu", root / "zoo", models=4, epochs=1, shard_size=2, device="cpu", seed=0)
+        build_zoo("sine-cpu", root / "zoo", models=8, epochs=1, shard_size=4, device="cpu", seed=0)
+        build_zoo("sine-cpu", root / "small", models=6, epochs=1, shard_size=6, device="cpu", seed=0)
         KAN.from_widths([2, 3, 1], generator=torch.Generator().manual_seed(0)).save(root / "kan.safetensors")
         res = CliRunner().invoke(
             cli,
@@ -69,6 +70,7 @@ def world(tmp_path_factory) -> dict[str, Path]:
     return {
         "root": root,
         "zoo": root / "zoo",
+        "small": root / "small",
         "kan": root / "kan.safetensors",
         "ckpt": root / "runs" / "sine-wskan-s0.safetensors",
         "runs": root / "runs",
@@ -166,7 +168,7 @@ CLI_CASES: list[tuple[str, list[str], int, tuple[str, ...]]] = [
     ),
     (
         "build-other-seed",
-        ["zoo", "build", "sine-cpu", "--out", "{zoo}", "--models", "4", "--seed", "5"],
+        ["zoo", "build", "sine-cpu", "--out", "{zoo}", "--models", "8", "--seed", "5"],
         1,
         ("different zoo",),
     ),
@@ -284,6 +286,24 @@ CLI_CASES: list[tuple[str, list[str], int, tuple[str, ...]]] = [
         ("--model",),
     ),
     ("train-task", ["ws", "train", "--task", "poetry", "--zoo", "{zoo}", "--out", "{new}"], 2, ("--task",)),
+    (
+        "train-empty-split",
+        ["ws", "train", "--task", "sine", "--zoo", "{small}", "--out", "{new}"],
+        2,
+        ("--zoo", "split 'test' is empty"),
+    ),
+    (
+        "train-size-too-big",
+        ["ws", "train", "--task", "sine", "--zoo", "{zoo}", "--out", "{new}", "--train-size", "99"],
+        2,
+        ("--train-size", "99"),
+    ),
+    (
+        "eval-empty-split",
+        ["ws", "eval", "--checkpoint", "{ckpt}", "--zoo", "{small}"],
+        2,
+        ("--zoo", "split 'test' is empty"),
+    ),
     (
         "train-out-file",
         ["ws", "train", "--task", "sine", "--zoo", "{zoo}", "--out", "{file}"],

@@ -148,10 +148,9 @@ def check_output_folder(
     foreign = sorted(e.name for e in p.iterdir() if owned is None or not owned(e))
     if foreign:
         shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
+        what = "is not empty" if owned is None else "already holds files this command did not write"
         raise click.BadParameter(
-            f"{p} already holds files this command did not write ({shown}); choose an empty folder or "
-            "pass --force",
-            param_hint=option,
+            f"{p} {what} ({shown}); choose an empty or new folder, or pass --force", param_hint=option
         )
 
 

@@ -52,15 +52,29 @@ def _load_zoo(path: str):
 _ZOO_KIND = {"inr": "inr", "sine": "sine", "accuracy": "classifier", "mask": "classifier"}
 
 
-def check_zoo_task(zoo_dir: str | Path, task: str, option: str = "--zoo") -> None:
-    """Refuse (``click.BadParameter``) a zoo whose kind does not fit ``task``, from its manifest alone."""
+def check_zoo_task(
+    zoo_dir: str | Path, task: str, splits: tuple[str, ...] = (), option: str = "--zoo"
+) -> dict[str, int]:
+    """Refuse (``click.BadParameter``) a zoo whose kind does not fit ``task`` or whose ``splits`` are
+    empty, from its manifest alone (before anything is loaded or trained); returns the split sizes."""
     from .zoo.store import read_manifest
 
-    kind = read_manifest(zoo_dir)["task"]
+    m = read_manifest(zoo_dir)
+    kind = m["task"]
     if kind != _ZOO_KIND[task]:
         raise click.BadParameter(
             f"{zoo_dir} is a {kind!r} zoo; task {task!r} needs a {_ZOO_KIND[task]!r} zoo", param_hint=option
         )
+    sizes = {k: len(v) for k, v in m["splits"].items()}
+    empty = [k for k in splits if not sizes.get(k)]
+    if empty:
+        shown = ", ".join(f"{k} {n}" for k, n in sorted(sizes.items()))
+        raise click.BadParameter(
+            f"{zoo_dir}: split {empty[0]!r} is empty ({m['num_models']} models: {shown}); metrics on it would "
+            "mean nothing, build the zoo with more models",
+            param_hint=option,
+        )
+    return sizes
 
 
 @click.group(name="ws")
@@ -159,7 +173,11 @@ def train(
     check_output_folder(out, force=True)  # a results folder is shared by runs: only its type and access
     for suffix in (".json", ".safetensors"):
         check_output_file(Path(out) / f"{stem}{suffix}", force=force)
-    check_zoo_task(zoo_dir, task)
+    sizes = check_zoo_task(zoo_dir, task, ("train", "val", "test"))
+    if train_size is not None and train_size > sizes["train"]:
+        raise click.BadParameter(
+            f"{train_size} is more than the zoo's {sizes['train']} training models", param_hint="--train-size"
+        )
     env = init_distributed(device if device != "auto" else None)
     dev = resolve_device(device)
     if dev.type == "cuda" and env.is_distributed:
@@ -238,7 +256,7 @@ def eval_cmd(checkpoint, zoo_dir, split, device, out, force) -> None:
     check_output_file(out, force=force)
     dev = resolve_device(device)
     model, header = load_checkpoint(checkpoint, dev)
-    check_zoo_task(zoo_dir, header["task"])
+    check_zoo_task(zoo_dir, header["task"], () if split == "all" else (split,))
     data = make_task(header["task"], _load_zoo(zoo_dir))
     if header["result"].get("method") == "mlp-align":
         data = align_features(data)
