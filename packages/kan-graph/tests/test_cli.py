@@ -79,9 +79,11 @@ def test_convert_kan_file_and_zoo(tmp_path):
 
 
 def test_convert_bad_path(tmp_path):
+    from kan_core.cli import cli
+
     (tmp_path / "empty").mkdir()
-    r = CliRunner().invoke(group, ["convert", str(tmp_path / "empty")])
-    assert r.exit_code != 0 and "manifest.json" in r.output
+    r = CliRunner().invoke(cli, ["graph", "convert", str(tmp_path / "empty")])
+    assert r.exit_code == 1 and "manifest.json" in r.output
 
 
 def test_align_zoo(tmp_path):

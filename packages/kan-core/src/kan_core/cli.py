@@ -10,17 +10,40 @@ only when it is run or asked for its own help. A command whose module is missing
 appears in the listing, marked unavailable, and reports the import error only when invoked.
 
 Built-in commands: ``kan info`` (environment report) and ``kan quickstart`` (a 20-second KAN fit).
+
+Error boundary: the root group runs every command (its own and every package's) inside
+:meth:`KanGroup.invoke`, which turns the exceptions a user can cause -- bad values (``ValueError``, e.g. a
+``ZooError``), missing files, permissions, a full disk (``OSError``) -- into one ``Error: ...`` line on
+stderr and exit status 1. Anything else becomes one line naming the exception type plus a hint. The full
+traceback is shown only with ``kan --debug ...`` or ``KAN_DEBUG=1``.
 """
 
 from __future__ import annotations
 
+import ast
+import errno
+import importlib.util
+import os
 import sys
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 import click
 
-__all__ = ["ENTRY_POINT_GROUP", "KanGroup", "UnavailableCommand", "cli", "main", "command_available"]
+from .cli_options import DEVICE_HELP, POSITIVE, POSITIVE_FLOAT, check_device
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "KanGroup",
+    "UnavailableCommand",
+    "cli",
+    "main",
+    "command_available",
+    "describe_error",
+]
+
+_TRUE = {"1", "true", "yes", "on"}
 
 ENTRY_POINT_GROUP = "kan.commands"
 _KAN_DISTRIBUTIONS = ("kan-core", "kan-graph", "kan-metakan", "kan-ws")
@@ -69,6 +92,66 @@ def _entry_point_dist(ep: metadata.EntryPoint) -> str | None:
     return None if dist is None else dist.metadata["Name"]
 
 
+def _static_help(ep: metadata.EntryPoint) -> str | None:
+    """The first line of an entry-point command's help, read from its source without importing it.
+
+    Looks for ``help="..."`` in its ``@click.group``/``@click.command`` decorator of the function named by the entry point, then for its
+    docstring; None when the source cannot be found or parsed.
+    """
+    module, _, attr = ep.value.partition(":")
+    attr = attr.strip()
+    parts = module.strip().split(".")
+    try:
+        spec = importlib.util.find_spec(parts[0])  # the top-level package is located, not imported
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    base = Path(next(iter(spec.submodule_search_locations))).joinpath(*parts[1:])
+    source = base.with_suffix(".py") if base.with_suffix(".py").is_file() else base / "__init__.py"
+    try:
+        tree = ast.parse(source.read_text())
+    except (OSError, SyntaxError, ValueError):
+        return None
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and node.name == attr:
+            for dec in node.decorator_list:
+                func = getattr(dec, "func", None)
+                name = getattr(func, "attr", None) or getattr(func, "id", None)
+                if name not in ("group", "command"):
+                    continue  # options' help= is not the command's
+                for kw in getattr(dec, "keywords", []):
+                    if kw.arg == "help" and isinstance(kw.value, ast.Constant) and isinstance(kw.value.value, str):
+                        return kw.value.value.strip().splitlines()[0]
+            doc = ast.get_docstring(node)
+            return doc.strip().splitlines()[0] if doc else None
+    return None
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line saying what went wrong: the file (when the exception has one) and the reason."""
+    if isinstance(exc, OSError) and exc.strerror:
+        where = exc.filename if exc.filename is not None else None
+        reason = exc.strerror
+        if exc.errno == errno.ENOSPC:
+            reason = "no space left on device"
+        elif isinstance(exc, PermissionError):
+            reason = "permission denied"
+        elif isinstance(exc, FileNotFoundError):
+            reason = "no such file or folder"
+        return f"{where}: {reason}" if where is not None else reason
+    text = str(exc).strip()
+    if isinstance(exc, KeyError) and exc.args:
+        text = f"missing key {exc.args[0]!r}"
+    return " ".join(text.split()) or type(exc).__name__
+
+
+def _debug_requested(ctx: click.Context) -> bool:
+    if ctx.params.get("debug"):
+        return True
+    return os.environ.get("KAN_DEBUG", "").strip().lower() in _TRUE
+
+
 class KanGroup(click.Group):
     """A :class:`click.Group` whose extra commands come lazily from the ``kan.commands`` entry points.
 
@@ -93,6 +176,28 @@ class KanGroup(click.Group):
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(set(self.commands) | set(self.entry_points()))
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the command; expected errors become one ``Error:`` line (see the module docstring)."""
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except (ValueError, OSError) as exc:
+            if _debug_requested(ctx):
+                raise
+            raise click.ClickException(describe_error(exc)) from None
+        except KeyboardInterrupt:
+            if _debug_requested(ctx):
+                raise
+            raise click.ClickException("interrupted") from None
+        except Exception as exc:  # noqa: BLE001 - the boundary: anything else is one line too
+            if _debug_requested(ctx):
+                raise
+            raise click.ClickException(
+                f"unexpected {type(exc).__name__}: {describe_error(exc)} "
+                "(run 'kan --debug ...' or set KAN_DEBUG=1 for the traceback)"
+            ) from None
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name in self.commands:
@@ -122,10 +227,7 @@ class KanGroup(click.Group):
                     continue
                 text = cmd.get_short_help_str(limit=formatter.width - 6 - len(name))
             else:
-                dist = _entry_point_dist(self.entry_points()[name])
-                text = (
-                    f"Commands from {dist}; see 'kan {name} --help'." if dist else f"See 'kan {name} --help'."
-                )
+                text = _static_help(self.entry_points()[name]) or f"See 'kan {name} --help'."
             rows.append((name, text))
         if rows:
             with formatter.section("Commands"):
@@ -149,11 +251,23 @@ def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> 
     callback=_print_version,
     help="Show versions.",
 )
-def cli() -> None:
+@click.option(
+    "--debug",
+    is_flag=True,
+    help="Show the full Python traceback of an error (same as KAN_DEBUG=1).",
+)
+def cli(debug: bool) -> None:
     """Kolmogorov-Arnold Networks toolkit: KAN layers, model zoos, weight-space learning, MetaKAN.
 
-    Every command that computes takes --device (auto|cpu|cuda|cuda:N|mps) and --seed, and runs
-    unchanged under torchrun.
+    Commands that compute take --device (default auto: CUDA, then MPS, then the CPU); see each
+    command's --help for its options, seeds and an example. Errors are one line; add --debug for the
+    traceback.
+
+    \b
+    Examples:
+      kan quickstart
+      kan zoo build sine-cpu --out runs/zoos/sine-cpu
+      kan demo --quick --out runs/demo
     """
 
 
@@ -166,10 +280,17 @@ def command_available(name: str) -> bool:
 
 # ------------------------------------------------------------------------------------------------ info
 @cli.command()
-@click.option("--device", default="auto", show_default=True, help="Device to resolve (auto|cpu|cuda|mps).")
+@click.option(
+    "--device", default="auto", show_default=True, callback=check_device, help="Device to resolve. " + DEVICE_HELP
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
 def info(device: str, as_json: bool) -> None:
-    """Versions, device, threads and CUDA availability of this installation."""
+    """Versions, device, threads and CUDA availability of this installation.
+
+    \b
+    Example:
+      kan info --json
+    """
     import json
     import platform
 
@@ -217,20 +338,21 @@ def info(device: str, as_json: bool) -> None:
 
 # ------------------------------------------------------------------------------------------ quickstart
 @cli.command()
-@click.option("--device", default="auto", show_default=True, help="auto|cpu|cuda|cuda:N|mps.")
+@click.option("--device", default="auto", show_default=True, callback=check_device, help=DEVICE_HELP)
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of data and initialisation.")
-@click.option("--steps", default=600, show_default=True, type=click.IntRange(min=1), help="Adam steps.")
-@click.option("--lr", default=0.02, show_default=True, type=click.FloatRange(min=0, min_open=True))
+@click.option("--steps", default=600, show_default=True, type=POSITIVE, help="Adam steps.")
+@click.option("--lr", default=0.02, show_default=True, type=POSITIVE_FLOAT, help="Adam learning rate.")
 @click.option("--points", default=3000, show_default=True, type=click.IntRange(min=10), help="Train points.")
-@click.option("--grid-size", default=5, show_default=True, type=click.IntRange(min=1))
+@click.option("--grid-size", default=5, show_default=True, type=POSITIVE, help="B-spline grid intervals G.")
 @click.option(
     "--threads",
     default=1,
     show_default=True,
-    type=click.IntRange(min=1),
+    type=POSITIVE,
     help="torch intra-op threads (the problem is tiny: more threads only add overhead).",
 )
-@click.option("--log-every", default=100, show_default=True, type=click.IntRange(min=1))
+@click.option("--log-every", default=100, show_default=True, type=POSITIVE, help="Print RMSE every N steps.")
+@click.option("--quiet", "-q", is_flag=True, help="Print only the first and the final lines.")
 def quickstart(
     device: str,
     seed: int,
@@ -240,11 +362,16 @@ def quickstart(
     grid_size: int,
     threads: int,
     log_every: int,
+    quiet: bool,
 ) -> None:
     """Fit a [2, 5, 1] B-spline KAN to f(x, y) = exp(sin(pi x) + y^2) with Adam.
 
     Full-batch training on uniform points in [-1, 1]^2; prints train/test RMSE as it goes and the RMSE of
     always predicting the training mean, for scale.
+
+    \b
+    Example:
+      kan quickstart --steps 300 --seed 1
     """
     import math
     import time
@@ -292,7 +419,7 @@ def quickstart(
             loss.backward()
             opt.step()
             sched.step()
-            if step % log_every == 0 or step == steps:
+            if not quiet and (step % log_every == 0 or step == steps):
                 click.echo(
                     f"step {step:5d}  train RMSE {rmse(x_train, y_train):.4f}  test RMSE {rmse(x_test, y_test):.4f}"
                 )

@@ -64,11 +64,33 @@ class KAN(nn.Module):
         return cls(spec, generator=generator, device=device, dtype=dtype)
 
     def forward(self, x: Tensor) -> Tensor:
-        if x.shape[-1] != self.spec.widths[0]:
-            raise ValueError(f"KAN expects inputs with {self.spec.widths[0]} features, got shape {tuple(x.shape)}")
+        """``x: (..., B, d_0)`` of the model's dtype -> ``(..., B, d_L)``.
+
+        No silent casts: an input that is not a tensor, has no feature dimension, has another number of
+        features or another dtype than the parameters raises ``TypeError``/``ValueError`` saying what is
+        expected (convert with ``x.to(kan.dtype)`` or the model with ``kan.to(x.dtype)``).
+        """
+        if not isinstance(x, Tensor):
+            raise TypeError(f"KAN expects a torch.Tensor, got {type(x).__name__}")
+        d0 = self.spec.widths[0]
+        if x.dim() == 0:
+            raise ValueError(f"KAN expects inputs of shape (..., {d0}), got a 0-d tensor")
+        if x.shape[-1] != d0:
+            raise ValueError(f"KAN expects inputs with {d0} features, got shape {tuple(x.shape)}")
+        dtype = self.layers[0].coef.dtype
+        if x.dtype != dtype:
+            raise TypeError(
+                f"KAN has {dtype} parameters but the input is {x.dtype}; convert with x.to({dtype}) "
+                f"or the model with kan.to({x.dtype})"
+            )
         for layer in self.layers:
             x = layer(x)
         return x
+
+    @property
+    def dtype(self) -> torch.dtype:
+        """The dtype of the parameters (inputs must have it)."""
+        return self.layers[0].coef.dtype
 
     def activations(self, x: Tensor) -> tuple[list[Tensor], list[Tensor]]:
         """Inputs of every layer and every edge's activation.

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import numbers
+import operator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,25 +42,30 @@ class KANSpec:
     extra: tuple[tuple[str, Any], ...] = field(default=())
 
     def __post_init__(self) -> None:
-        widths = tuple(int(w) for w in self.widths)
-        object.__setattr__(self, "widths", widths)
-        object.__setattr__(self, "grid_range", (float(self.grid_range[0]), float(self.grid_range[1])))
+        object.__setattr__(self, "widths", _int_tuple(self.widths))
+        for name in ("grid_size", "spline_order", "degree"):
+            object.__setattr__(self, name, _int(getattr(self, name), f"KANSpec.{name}"))
+        object.__setattr__(self, "grid_range", _range(self.grid_range))
+        widths = self.widths
         if len(widths) < 2 or any(w < 1 for w in widths):
             raise ValueError(f"KANSpec.widths must list at least two positive sizes, got {self.widths!r}")
+        for name in ("basis", "wavelet", "base_activation"):
+            if not isinstance(getattr(self, name), str):
+                raise TypeError(f"KANSpec.{name} must be a string, got {getattr(self, name)!r}")
         if self.basis not in BASES:
             raise ValueError(f"KANSpec.basis must be one of {BASES}, got {self.basis!r}")
         if self.grid_size < 1:
             raise ValueError(f"KANSpec.grid_size must be >= 1, got {self.grid_size}")
         if self.spline_order < 1:
             raise ValueError(f"KANSpec.spline_order must be >= 1, got {self.spline_order}")
-        if not self.grid_range[0] < self.grid_range[1]:
-            raise ValueError(f"KANSpec.grid_range must be increasing, got {self.grid_range}")
         if self.degree < 0:
             raise ValueError(f"KANSpec.degree must be >= 0, got {self.degree}")
         if self.wavelet not in WAVELETS:
             raise ValueError(f"KANSpec.wavelet must be one of {WAVELETS}, got {self.wavelet!r}")
         if self.base_activation not in ("silu", "identity", "zero"):
             raise ValueError(f"KANSpec.base_activation must be silu/identity/zero, got {self.base_activation!r}")
+        if not isinstance(self.affine, bool):
+            raise TypeError(f"KANSpec.affine must be True or False, got {self.affine!r}")
 
     @property
     def depth(self) -> int:
@@ -84,6 +92,32 @@ class KANSpec:
         """``[(out, in), ...]`` per layer, torch layout."""
         return [(self.widths[i + 1], self.widths[i]) for i in range(self.depth)]
 
+    def param_shapes(self) -> list[dict[str, tuple[int, ...]]]:
+        """Per-layer tensor shapes of a model of this spec (names as ``EdgeLayer.params``), computed
+        without allocating anything: ``coef (out, in, n)``, ``grid (in, G + 2k + 1)``, ``beta (degree,)``...
+        """
+        shapes = []
+        for o, i in self.layer_shapes():
+            p: dict[str, tuple[int, ...]] = {
+                "scale_base": (o, i),
+                "scale_sp": (o, i),
+                "coef": (o, i, self.num_coefficients),
+                "mask": (o, i),
+            }
+            if self.basis == "bspline":
+                p["grid"] = (i, self.grid_size + 2 * self.spline_order + 1)
+            if self.basis == "gram":
+                p["beta"] = (self.degree,)
+            if self.affine:
+                p["node_scale"] = (o,)
+                p["node_bias"] = (o,)
+            shapes.append(p)
+        return shapes
+
+    def num_parameters(self) -> int:
+        """Number of scalars in all of :meth:`param_shapes` (what a model of this spec allocates)."""
+        return sum(math.prod(s) for p in self.param_shapes() for s in p.values())
+
     def num_edges(self) -> int:
         return sum(o * i for o, i in self.layer_shapes())
 
@@ -99,15 +133,19 @@ class KANSpec:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> KANSpec:
+        if not isinstance(d, dict):
+            raise TypeError(f"a KANSpec dict is needed, got {type(d).__name__}")
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = set(d) - names
         if unknown:
             raise ValueError(f"unknown KANSpec fields {sorted(unknown)}; expected a subset of {sorted(names)}")
         d = dict(d)
         if "extra" in d:
+            if not isinstance(d["extra"], (list, tuple)) or not all(
+                isinstance(kv, (list, tuple)) and len(kv) == 2 for kv in d["extra"]
+            ):
+                raise TypeError(f"KANSpec.extra must be a list of [key, value] pairs, got {d['extra']!r}")
             d["extra"] = tuple(tuple(kv) for kv in d["extra"])
-        if "grid_range" in d:
-            d["grid_range"] = tuple(d["grid_range"])
         return cls(**d)
 
     def to_json(self) -> str:
@@ -116,3 +154,37 @@ class KANSpec:
     @classmethod
     def from_json(cls, text: str) -> KANSpec:
         return cls.from_dict(json.loads(text))
+
+
+def _int(value: Any, name: str) -> int:
+    """``value`` as an int: ints, numpy/torch integer scalars and integral floats (``5.0``) pass;
+    ``2.5``, ``"5"`` and booleans do not."""
+    if isinstance(value, (bool, str, bytes)):
+        raise TypeError(f"{name} must be an integer, got {value!r} ({type(value).__name__})")
+    try:
+        return operator.index(value)
+    except TypeError:
+        pass
+    if not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be an integer, got {value!r} ({type(value).__name__})")
+    if not math.isfinite(float(value)) or float(value) != int(value):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    return int(value)
+
+
+def _int_tuple(widths: Any) -> tuple[int, ...]:
+    if isinstance(widths, (str, bytes)) or not hasattr(widths, "__iter__"):
+        raise TypeError(f"KANSpec.widths must be a list of integers such as [2, 5, 1], got {widths!r}")
+    return tuple(_int(w, f"KANSpec.widths[{k}]") for k, w in enumerate(widths))
+
+
+def _range(grid_range: Any) -> tuple[float, float]:
+    if isinstance(grid_range, (str, bytes)) or not hasattr(grid_range, "__len__") or len(grid_range) != 2:
+        raise TypeError(f"KANSpec.grid_range must be a pair (lo, hi), got {grid_range!r}")
+    lo, hi = grid_range
+    for v in (lo, hi):
+        if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(float(v)):
+            raise ValueError(f"KANSpec.grid_range must hold two finite numbers, got {grid_range!r}")
+    if not float(lo) < float(hi):
+        raise ValueError(f"KANSpec.grid_range must be increasing, got {grid_range!r}")
+    return float(lo), float(hi)

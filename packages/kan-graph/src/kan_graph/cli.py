@@ -6,24 +6,36 @@ import json
 from pathlib import Path
 
 import click
+from kan_core.cli_options import (
+    POSITIVE,
+    POSITIVE_FLOAT,
+    check_output_file,
+    check_output_folder,
+    device_option,
+    force_option,
+    progress,
+    quiet_option,
+    seed_option,
+)
 
 __all__ = ["group"]
 
 
 @click.group(name="graph")
 def group() -> None:
-    """KAN-graphs (WS-KAN) and weight-space alignment of KAN zoos."""
+    """KAN-graphs (WS-KAN) and weight-space alignment of KAN zoos.
+
+    \b
+    Examples:
+      kan graph convert my_kan.safetensors
+      kan graph align runs/zoos/sine-cpu --out runs/zoos/sine-aligned
+    """
 
 
 def _device(device: str):
-    try:
-        from kan_core.runtime import resolve_device
+    from kan_core.runtime import resolve_device
 
-        return resolve_device(device)
-    except ImportError:  # pragma: no cover - runtime not available
-        import torch
-
-        return torch.device("cpu" if device == "auto" else device)
+    return resolve_device(device)
 
 
 @group.command("convert")
@@ -35,38 +47,56 @@ def _device(device: str):
     default=None,
     help="Save the graph dataset here (safetensors + a .json sidecar).",
 )
-@click.option("--encoding", type=click.Choice(["raw", "functional"]), default="raw", show_default=True)
-@click.option("--num-points", type=int, default=32, show_default=True, help="Samples per edge (functional).")
 @click.option(
-    "--derivative", type=click.Choice(["none", "autograd", "fd"]), default="none", show_default=True
+    "--encoding",
+    type=click.Choice(["raw", "functional"]),
+    default="raw",
+    show_default=True,
+    help="Edge features: raw parameters, or the edge function sampled on its domain.",
 )
-@click.option("--device", default="cpu", show_default=True, help="auto, cpu, cuda, cuda:1, mps.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Unused (conversion is deterministic).")
+@click.option(
+    "--num-points", type=POSITIVE, default=32, show_default=True, help="Samples per edge (functional)."
+)
+@click.option(
+    "--derivative",
+    type=click.Choice(["none", "autograd", "fd"]),
+    default="none",
+    show_default=True,
+    help="Also sample each edge function's derivative (functional encoding).",
+)
+@device_option()
+@force_option()
 def convert(
-    path: Path, out: Path | None, encoding: str, num_points: int, derivative: str, device: str, seed: int
+    path: Path, out: Path | None, encoding: str, num_points: int, derivative: str, device: str, force: bool
 ) -> None:
-    """Convert a saved KAN (.safetensors) or a zoo folder to KAN-graphs and print statistics."""
+    """Convert a saved KAN (.safetensors) or a zoo folder to KAN-graphs and print statistics.
+
+    \b
+    Examples:
+      kan graph convert my_kan.safetensors
+      kan graph convert runs/zoos/sine-cpu --encoding functional --out graphs.safetensors
+    """
     import torch
     from kan_core import KAN
 
     from .graph import EDGE_PE_VOCAB, NODE_PE_VOCAB, kans_to_batch, stacked_to_graphs
     from .io import read_stacked_zoo, save_graph_batch
 
+    check_output_file(out, force=force)
+    if out is not None:
+        check_output_file(out.with_name(out.name + ".json"), force=force)
     dev = _device(device)
     deriv = False if derivative == "none" else derivative
     kw = {"encoding": encoding, "num_points": num_points, "derivative": deriv}
-    try:
-        if path.is_dir():
-            zoo = read_stacked_zoo(path)
-            layers = [{k: v.to(dev) for k, v in p.items()} for p in zoo.layers]
-            batch = stacked_to_graphs(zoo.spec, layers, **kw)
-            source = f"zoo {path} ({len(zoo)} models, widths {list(zoo.spec.widths)}, basis {zoo.spec.basis})"
-        else:
-            kan = KAN.load(path, device=dev)
-            batch = kans_to_batch([kan], **kw)
-            source = f"KAN {path} (widths {list(kan.spec.widths)}, basis {kan.spec.basis})"
-    except ValueError as e:
-        raise click.ClickException(str(e)) from e
+    if path.is_dir():
+        zoo = read_stacked_zoo(path)
+        layers = [{k: v.to(dev) for k, v in p.items()} for p in zoo.layers]
+        batch = stacked_to_graphs(zoo.spec, layers, **kw)
+        source = f"zoo {path} ({len(zoo)} models, widths {list(zoo.spec.widths)}, basis {zoo.spec.basis})"
+    else:
+        kan = KAN.load(path, device=dev)
+        batch = kans_to_batch([kan], **kw)
+        source = f"KAN {path} (widths {list(kan.spec.widths)}, basis {kan.spec.basis})"
     n = batch.num_graphs
     click.echo(f"source:          {source}")
     click.echo(f"graphs:          {n}")
@@ -91,7 +121,7 @@ def convert(
     "out",
     required=True,
     type=click.Path(file_okay=False, path_type=Path),
-    help="Folder for the aligned zoo (same format).",
+    help="Folder for the aligned zoo (same format); must not exist or be empty unless --force.",
 )
 @click.option(
     "--reference",
@@ -106,11 +136,13 @@ def convert(
     show_default=True,
     help="Edge features matched ('functional' for B-splines whose grids differ).",
 )
-@click.option("--max-models", type=int, default=1000, show_default=True, help="MergeMany subset size.")
-@click.option("--tol", type=float, default=1e-3, show_default=True, help="MergeMany tolerance.")
-@click.option("--max-iter", type=int, default=100, show_default=True, help="Weight-matching sweeps.")
-@click.option("--device", default="cpu", show_default=True, help="auto, cpu, cuda, cuda:1, mps.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--max-models", type=POSITIVE, default=1000, show_default=True, help="MergeMany subset size.")
+@click.option("--tol", type=POSITIVE_FLOAT, default=1e-3, show_default=True, help="MergeMany tolerance.")
+@click.option("--max-iter", type=POSITIVE, default=100, show_default=True, help="Weight-matching sweeps.")
+@device_option()
+@seed_option("Seed of MergeMany's subset and of the matching order.")
+@force_option("--out (its content is replaced)")
+@quiet_option()
 def align_cmd(
     zoo_path: Path,
     out: Path,
@@ -121,20 +153,35 @@ def align_cmd(
     max_iter: int,
     device: str,
     seed: int,
+    force: bool,
+    quiet: bool,
 ) -> None:
-    """Align every model of the zoo ZOO to one reference and write the aligned zoo to --out."""
-    from kan_core.io import save_tensors
+    """Align every model of the zoo ZOO to one reference and write the aligned zoo to --out.
+
+    The aligned zoo is built beside --out and moved into place only when complete.
+
+    \b
+    Examples:
+      kan graph align runs/zoos/sine-cpu --out runs/zoos/sine-aligned
+      kan graph align runs/zoos/sine-cpu --out runs/zoos/sine-aligned --reference 0 --force
+    """
+    from kan_core.io import save_tensors, staged_folder
 
     from .align import align_stacked, merge_many
     from .io import read_stacked_zoo, write_stacked_zoo
 
-    dev = _device(device)
-    try:
-        zoo = read_stacked_zoo(zoo_path)
-    except ValueError as e:
-        raise click.ClickException(str(e)) from e
     if out.exists() and out.resolve() == zoo_path.resolve():
-        raise click.ClickException("--out must differ from the input zoo")
+        raise click.BadParameter("must differ from the input zoo", param_hint="--out")
+    check_output_folder(out, force=force)
+    if reference != "merge-many":
+        try:
+            int(reference)
+        except ValueError:
+            raise click.BadParameter(
+                f"expected 'merge-many' or a model index, got {reference!r}", param_hint="--reference"
+            ) from None
+    dev = _device(device)
+    zoo = read_stacked_zoo(zoo_path)
     spec, m = zoo.spec, len(zoo)
     layers = [{k: v.to(dev) for k, v in p.items()} for p in zoo.layers]
     info: dict = {"reference": reference, "features": features, "seed": seed, "models": m}
@@ -142,7 +189,8 @@ def align_cmd(
         click.echo(f"MergeMany on {min(m, max_models)} of {m} models (tol {tol:g})")
 
         def report(r: int, rel: float) -> None:
-            click.echo(f"  round {r}: relative change of the mean {rel:.2e}")
+            if not quiet:
+                click.echo(f"  round {r}: relative change of the mean {rel:.2e}")
 
         res = merge_many(
             spec,
@@ -162,19 +210,14 @@ def align_cmd(
             subset=[int(i) for i in res.indices],
         )
     else:
-        try:
-            idx = int(reference)
-        except ValueError:
-            raise click.BadParameter(
-                f"expected 'merge-many' or a model index, got {reference!r}", param_hint="--reference"
-            ) from None
+        idx = int(reference)
         if not 0 <= idx < m:
             raise click.BadParameter(
                 f"index {idx} out of range for a zoo of {m} models", param_hint="--reference"
             )
         ref = [{k: v[idx] for k, v in p.items()} for p in layers]
         info["index"] = idx
-    with click.progressbar(length=m, label="aligning") as bar:
+    with progress(length=m, label="aligning models", quiet=quiet) as bar:
         aligned, perms = align_stacked(
             spec,
             ref,
@@ -187,14 +230,16 @@ def align_cmd(
         )
     aligned = [{k: v.cpu() for k, v in p.items()} for p in aligned]
     perms = [p.cpu() for p in perms]
-    write_stacked_zoo(
-        zoo, out, aligned, perms, extra_files={"alignment.json": (json.dumps(info, indent=2) + "\n").encode()}
-    )
     tensors = {f"reference.layers.{l}.{k}": v for l, p in enumerate(ref) for k, v in p.items()}
     tensors.update({f"perms.{h + 1}": p for h, p in enumerate(perms)})
-    save_tensors(
-        out / "alignment.safetensors", tensors, {"format": "kan-graph-alignment/1", "spec": spec.to_json()}
-    )
+    empty = out.is_dir() and not any(out.iterdir())
+    with staged_folder(out, replace=force or empty) as stage:
+        write_stacked_zoo(
+            zoo, stage, aligned, perms, extra_files={"alignment.json": (json.dumps(info, indent=2) + "\n").encode()}
+        )
+        save_tensors(
+            stage / "alignment.safetensors", tensors, {"format": "kan-graph-alignment/1", "spec": spec.to_json()}
+        )
     moved = sum(int((p != p.new_tensor(range(p.shape[1]))).any(1).sum()) for p in perms) if perms else 0
     click.echo(
         f"aligned zoo written to {out} ({m} models; {moved} hidden-layer permutations not the identity)"

@@ -1,10 +1,11 @@
 """Files: stacked zoo folders (read/write, for alignment) and saved KAN-graph datasets. No pickle.
 
-Zoo folder (documented format, shared with ``kan_ws.zoo``; kan-graph reads it directly and does not
-import kan-ws): ``manifest.json`` with a ``"spec"`` entry (a :class:`KANSpec` dict or its JSON string) and
-shards ``shard-00000.safetensors``, ``shard-00001.safetensors``, ... Each shard holds the stacked
-parameters of its models as ``layers.{l}.{name}`` (leading model dim, names as
+Zoo folder (the format of :mod:`kan_core.zoo_format`, shared with ``kan_ws.zoo``; kan-graph reads it
+directly and does not import kan-ws): ``manifest.json`` (validated against that schema; at least
+``spec``, ``shards`` and ``num_models``) and the shards it lists. Each shard holds the stacked parameters
+of its models as ``layers.{l}.{name}`` (leading model dim, names as
 :meth:`kan_core.layers.EdgeLayer.params`) plus any other tensors (targets, masks), which are carried over.
+Reading checks every listed SHA-256, shapes, finiteness and knots.
 
 Graph dataset (``save_graph_batch``): one safetensors file with the batched graph tensors and, in its
 header, JSON metadata (``format``, ``encoding``, ``specs``, the per-graph node/edge/layer counts), plus a
@@ -23,7 +24,8 @@ from pathlib import Path
 
 import torch
 from kan_core import KANSpec
-from kan_core.io import atomic_write_bytes, load_tensors, save_tensors
+from kan_core.io import atomic_write_bytes, check_layer_tensors, load_tensors, save_tensors
+from kan_core.zoo_format import MANIFEST, ZooError, check_sha256, read_manifest, shard_path
 from torch import Tensor
 
 __all__ = [
@@ -63,78 +65,36 @@ class StackedZoo:
         return sum(self.shard_sizes)
 
 
-def _spec_from_manifest(manifest: dict, where: Path) -> KANSpec:
-    if "spec" not in manifest:
-        raise ValueError(f"{where}: manifest has no 'spec' entry")
-    s = manifest["spec"]
-    try:
-        return KANSpec.from_json(s) if isinstance(s, str) else KANSpec.from_dict(s)
-    except (TypeError, ValueError) as e:
-        raise ValueError(f"{where}: bad 'spec' in manifest ({e})") from e
-
-
 def read_stacked_zoo(path: str | Path) -> StackedZoo:
     """Read a zoo folder's manifest and shards into stacked per-layer tensors (leading model dim).
 
     Raises:
-        ValueError: missing manifest or shards, or a shard whose ``layers.*`` tensors do not fit the spec
-            (names the shard).
+        ZooError (a ``ValueError``): a manifest that does not fit :mod:`kan_core.zoo_format`'s schema
+            (names the key), a missing or modified shard (SHA-256), or a shard whose tensors do not fit the
+            spec, its count, or hold non-finite values (names the shard and tensor).
     """
     path = Path(path)
-    mpath = path / "manifest.json"
-    if not mpath.is_file():
-        raise ValueError(f"{path}: not a zoo folder (no manifest.json)")
-    try:
-        manifest = json.loads(mpath.read_text())
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{mpath}: not valid JSON ({e})") from e
-    spec = _spec_from_manifest(manifest, mpath)
-    listed = manifest.get("shards")
-    if isinstance(listed, list) and listed and all(isinstance(e, dict) and "file" in e for e in listed):
-        names = [str(e["file"]) for e in listed]  # kan_ws.zoo manifests list their shards (with SHA-256)
-    else:
-        names = sorted(p.name for p in path.glob("shard-*.safetensors"))
-    if not names:
-        raise ValueError(f"{path}: no shard-*.safetensors files")
+    manifest, spec = read_manifest(path, complete=False)
+    names = [e["file"] for e in manifest["shards"]]
     per_shard_layers: list[list[dict[str, Tensor]]] = []
     shards, sizes = [], []
-    for name in names:
-        tensors, meta = load_tensors(path / name)
-        layers: list[dict[str, Tensor]] = [{} for _ in range(spec.depth)]
-        rest = {}
-        for key, t in tensors.items():
-            mt = _LAYER_RE.match(key)
-            if mt is None:
-                rest[key] = t
-                continue
-            l = int(mt.group(1))
-            if l >= spec.depth:
-                raise ValueError(
-                    f"{path / name}: tensor {key} names layer {l} but spec has {spec.depth} layers"
-                )
-            layers[l][mt.group(2)] = t
-        for l, ((o, i), p) in enumerate(zip(spec.layer_shapes(), layers)):
-            c = p.get("coef")
-            if (
-                c is None
-                or c.dim() != 4
-                or tuple(c.shape[1:3]) != (o, i)
-                or c.shape[3] != spec.num_coefficients
-            ):
-                got = None if c is None else tuple(c.shape)
-                raise ValueError(
-                    f"{path / name}: layers.{l}.coef has shape {got}, spec expects (M, {o}, {i}, {spec.num_coefficients})"
-                )
-        m = layers[0]["coef"].shape[0]
-        for l, p in enumerate(layers):
-            for k, t in p.items():
-                if t.shape[0] != m:
-                    raise ValueError(
-                        f"{path / name}: layers.{l}.{k} has {t.shape[0]} models, layers.0.coef has {m}"
-                    )
+    for entry in manifest["shards"]:
+        name, count = entry["file"], entry["count"]
+        where = path / name
+        if "sha256" in entry:
+            check_sha256(shard_path(path, name), entry["sha256"])
+        tensors, meta = load_tensors(shard_path(path, name))
+        try:
+            layers = check_layer_tensors(spec, tensors, where, models=count)
+        except ValueError as e:
+            raise ZooError(str(e)) from e
+        rest = {k: t for k, t in tensors.items() if _LAYER_RE.match(k) is None}
+        for key, t in rest.items():
+            if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+                raise ZooError(f"{where}: tensor {key} holds non-finite values")
         per_shard_layers.append(layers)
         shards.append((rest, meta))
-        sizes.append(m)
+        sizes.append(count)
     layers = [
         {k: torch.cat([s[l][k] for s in per_shard_layers]) for k in per_shard_layers[0][l]}
         for l in range(spec.depth)
@@ -155,13 +115,17 @@ def write_stacked_zoo(
     shape ``(M, out_l, in_l)`` (e.g. oracle pruning masks ``masks.{l}``), which are permuted with
     ``perms`` like the edges so that they stay attached to their edges. Every file is written atomically;
     ``manifest.json`` is written last, with the ``sha256`` of every listed shard (``kan_ws.zoo`` manifests)
-    recomputed for the new shard files; nothing else in the manifest changes. ``extra_files`` maps extra file names to their bytes.
+    recomputed for the new shard files; nothing else in the manifest changes. ``extra_files`` maps extra
+    file names to their bytes. ``out`` must not exist yet or be empty (see :func:`kan_core.io.staged_folder`
+    to build it beside its place and move it in when complete).
     """
     from .symmetry import _take
 
     out = Path(out)
     if out.resolve() == zoo.path.resolve():
         raise ValueError(f"{out}: output folder must differ from the input zoo")
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise FileExistsError(f"{out}: the output folder for the aligned zoo exists and is not empty")
     out.mkdir(parents=True, exist_ok=True)
     spec = zoo.spec
     shapes = spec.layer_shapes()
@@ -188,9 +152,7 @@ def write_stacked_zoo(
     for entry in manifest.get("shards", []) if isinstance(manifest.get("shards"), list) else []:
         if isinstance(entry, dict) and "sha256" in entry and "file" in entry:
             entry["sha256"] = hashlib.sha256((out / entry["file"]).read_bytes()).hexdigest()
-    atomic_write_bytes(
-        out / "manifest.json", (json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode()
-    )
+    atomic_write_bytes(out / MANIFEST, (json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode())
     return out
 
 
@@ -241,8 +203,14 @@ def load_graph_batch(path: str | Path):
         raise ValueError(
             f"{path}: not a kan-graph dataset (format {meta.get('format')!r}, expected {GRAPH_FORMAT!r})"
         )
-    specs = json.loads(meta["spec_per_graph"])
-    encs = json.loads(meta["encoding_per_graph"])
+    try:
+        specs = json.loads(meta["spec_per_graph"])
+        encs = json.loads(meta["encoding_per_graph"])
+        missing = sorted({"ptr", "edge_ptr", "edge_index", *_NODE_KEYS, *_EDGE_KEYS} - set(tensors))
+    except (KeyError, ValueError) as e:
+        raise ValueError(f"{path}: header of a kan-graph dataset is incomplete or not JSON ({e})") from e
+    if missing:
+        raise ValueError(f"{path}: kan-graph dataset lacks tensors {missing}")
     ptr, eptr = tensors["ptr"].tolist(), tensors["edge_ptr"].tolist()
     lptr = tensors["layer_ptr"].tolist() if "layer_ptr" in tensors else None
     graphs = []

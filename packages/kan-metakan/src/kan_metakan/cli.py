@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 import click
+from kan_core.cli_options import (
+    POSITIVE,
+    POSITIVE_FLOAT,
+    check_output_file,
+    device_option,
+    force_option,
+    progress,
+    quiet_option,
+)
 
 __all__ = ["group"]
 
@@ -20,12 +32,99 @@ def _strs(text: str) -> list[str]:
     return [t.strip() for t in text.split(",") if t.strip()]
 
 
-def _setup(device: str, seed: int):
+def _positive_ints(ctx: click.Context, param: click.Parameter, text: str) -> list[int]:
+    """Callback: a non-empty comma-separated list of integers >= 1."""
+    try:
+        vals = [int(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        raise click.BadParameter(f"expected comma-separated integers, got {text!r}", ctx, param) from None
+    if not vals or any(v < 1 for v in vals):
+        raise click.BadParameter(f"expected comma-separated integers >= 1, got {text!r}", ctx, param)
+    return vals
+
+
+def _names(known: Callable[[], Iterable[str]], allow_all: bool = False) -> Callable:
+    """Callback factory: a non-empty comma-separated list of names, each one of ``known()``."""
+
+    def check(ctx: click.Context, param: click.Parameter, text: str) -> list[str]:
+        vals = _strs(text)
+        choices = list(known())
+        if allow_all and vals == ["all"]:
+            return choices
+        bad = [v for v in vals if v not in choices]
+        if not vals or bad:
+            raise click.BadParameter(
+                f"unknown {bad or text!r}; choose from {', '.join(choices)}" + (" or 'all'" if allow_all else ""),
+                ctx,
+                param,
+            )
+        return vals
+
+    return check
+
+
+def _feynman_names() -> list[str]:
+    from .tasks.feynman import FEYNMAN_WIDTHS
+
+    return list(FEYNMAN_WIDTHS)
+
+
+def _highdim_names() -> list[str]:
+    from .tasks.highdim import FUNCTIONS
+
+    return list(FUNCTIONS)
+
+
+def _pde_names() -> list[str]:
+    from .tasks.pde import EQUATIONS
+
+    return list(EQUATIONS)
+
+
+def _conv_names() -> list[str]:
+    from .conv import CONV_KINDS
+
+    return list(CONV_KINDS)
+
+
+def _dataset_names() -> list[str]:
+    from kan_core.datasets import DATASETS
+
+    return list(DATASETS)
+
+
+_MODELS = _names(lambda: ("kan", "metakan"))
+
+
+def _setup(device: str, seed: int, out: Path, name: str, force: bool):
     import torch
     from kan_core.runtime import resolve_device
 
+    for suffix in (".csv", ".png"):
+        check_output_file(out / f"{name}{suffix}", force=force, option="--out")
     torch.manual_seed(seed)  # CLI only: fixes any sampling not driven by an explicit generator
     return resolve_device(device)
+
+
+def _rows(
+    run: Callable[..., list], grid: list[tuple], label: str, quiet: bool, per_model: bool = False
+) -> list[dict[str, Any]]:
+    """``run(*item)`` for every item of ``grid`` (the experiment's own loop order), one progress step
+    each; the rows concatenated. With ``per_model`` the last entry of each item is one model name and
+    consecutive items differing only in it fill one row (the experiment's row of all its models)."""
+    rows: list[dict[str, Any]] = []
+    with progress(length=len(grid), label=label, quiet=quiet) as bar:
+        previous = None
+        for item in grid:
+            got = run(*item)
+            if per_model and previous == item[:-1]:
+                for row, more in zip(rows[-len(got) :], got):
+                    row.update(more)
+            else:
+                rows += got
+            previous = item[:-1]
+            bar.update(1)
+    return rows
 
 
 def _finish(out: Path, name: str, rows, draw) -> None:
@@ -58,10 +157,12 @@ common = [
         type=click.Path(file_okay=False, path_type=Path),
         default=Path("runs/metakan"),
         show_default=True,
-        help="output directory",
+        help="Output folder: <experiment>.csv and <experiment>.png are written into it.",
     ),
-    click.option("--device", default="cpu", show_default=True, help="cpu, cuda, mps or auto"),
-    click.option("--seed", default=0, show_default=True, type=int),
+    device_option(),
+    click.option("--seed", default=0, show_default=True, type=int, help="Seed of data and initialisation."),
+    force_option("this experiment's .csv/.png in --out"),
+    quiet_option(),
 ]
 
 
@@ -74,12 +175,18 @@ def with_common(f):
 @click.group(name="metakan")
 @click.option(
     "--threads",
-    type=click.IntRange(min=1),
+    type=POSITIVE,
     default=None,
-    help="torch intra-op threads (default: torch's); 1 is much faster on a busy machine",
+    help="torch intra-op threads (default: torch's); 1 is much faster on a busy machine.",
 )
 def group(threads) -> None:
-    """MetaKAN experiments (Zhao et al., ICML 2025)."""
+    """MetaKAN experiments (Zhao et al., ICML 2025).
+
+    \b
+    Examples:
+      kan metakan feynman --equations I.12.5 --out runs/metakan
+      kan metakan --threads 1 pde --equations poisson --dims 20 --out runs/metakan
+    """
     if threads is not None:
         from kan_core.runtime import set_threads
 
@@ -89,20 +196,33 @@ def group(threads) -> None:
 @group.command()
 @with_common
 @click.option(
-    "--equations", default="I.6.20a,I.12.5,I.13.4", show_default=True, help="comma-separated; 'all' = Table 2"
+    "--equations",
+    default="I.6.20a,I.12.5,I.13.4",
+    show_default=True,
+    callback=_names(_feynman_names, allow_all=True),
+    help="Comma-separated Feynman equation names; 'all' = Table 2.",
 )
-@click.option("--grids", default="5,20", show_default=True)
-@click.option("--steps", default=20, show_default=True, help="LBFGS steps (paper-like: 200)")
-@click.option("--hidden", default=32, show_default=True)
-@click.option("--n-train", default=1000, show_default=True)
-def feynman(out, device, seed, equations, grids, steps, hidden, n_train):
-    """Feynman equations: KAN vs MetaKAN test MSE and parameters (LBFGS, lr 1)."""
-    dev = _setup(device, seed)
-    from .tasks.feynman import FEYNMAN_WIDTHS, run_feynman
+@click.option("--grids", default="5,20", show_default=True, callback=_positive_ints, help="Grid sizes G.")
+@click.option("--steps", default=20, show_default=True, type=POSITIVE, help="LBFGS steps (paper-like: 200).")
+@click.option("--hidden", default=32, show_default=True, type=POSITIVE, help="Meta-learner hidden width.")
+@click.option("--n-train", default=1000, show_default=True, type=POSITIVE, help="Train (and test) points.")
+def feynman(out, device, seed, force, quiet, equations, grids, steps, hidden, n_train):
+    """Feynman equations: KAN vs MetaKAN test MSE and parameters (LBFGS, lr 1).
 
-    eqs = list(FEYNMAN_WIDTHS) if equations == "all" else _strs(equations)
-    rows = run_feynman(
-        eqs, _ints(grids), steps=steps, hidden=hidden, n_train=n_train, n_test=n_train, seed=seed, device=dev
+    \b
+    Example:
+      kan metakan feynman --equations I.12.5 --grids 5 --steps 50 --out runs/metakan
+    """
+    dev = _setup(device, seed, out, "feynman", force)
+    from .tasks.feynman import run_feynman
+
+    rows = _rows(
+        lambda eq, g: run_feynman(
+            [eq], [g], steps=steps, hidden=hidden, n_train=n_train, n_test=n_train, seed=seed, device=dev
+        ),
+        list(itertools.product(equations, grids)),
+        "feynman: equations x grids",
+        quiet,
     )
     _finish(
         out,
@@ -114,25 +234,32 @@ def feynman(out, device, seed, equations, grids, steps, hidden, n_train):
 
 @group.command()
 @with_common
-@click.option("--functions", default="f1,f2,f3", show_default=True)
-@click.option("--dims", default="10,20", show_default=True, help="paper: 10,20,50,100,500,1000")
-@click.option("--steps", default=20, show_default=True)
-@click.option("--grid-size", default=5, show_default=True)
-@click.option("--n-train", default=1000, show_default=True)
-def highdim(out, device, seed, functions, dims, steps, grid_size, n_train):
-    """f1-f3 on [n, 1, 1] KANs vs MetaKANs."""
-    dev = _setup(device, seed)
+@click.option(
+    "--functions", default="f1,f2,f3", show_default=True, callback=_names(_highdim_names), help="Test functions."
+)
+@click.option(
+    "--dims", default="10,20", show_default=True, callback=_positive_ints, help="Input dimensions n (paper: 10,20,50,100,500,1000)."
+)
+@click.option("--steps", default=20, show_default=True, type=POSITIVE, help="LBFGS steps.")
+@click.option("--grid-size", default=5, show_default=True, type=POSITIVE, help="Grid size G.")
+@click.option("--n-train", default=1000, show_default=True, type=POSITIVE, help="Train (and test) points.")
+def highdim(out, device, seed, force, quiet, functions, dims, steps, grid_size, n_train):
+    """f1-f3 on [n, 1, 1] KANs vs MetaKANs.
+
+    \b
+    Example:
+      kan metakan highdim --functions f1 --dims 10,20 --out runs/metakan
+    """
+    dev = _setup(device, seed, out, "highdim", force)
     from .tasks.highdim import run_highdim
 
-    rows = run_highdim(
-        _strs(functions),
-        _ints(dims),
-        grid_size=grid_size,
-        steps=steps,
-        n_train=n_train,
-        n_test=n_train,
-        seed=seed,
-        device=dev,
+    rows = _rows(
+        lambda f, n: run_highdim(
+            [f], [n], grid_size=grid_size, steps=steps, n_train=n_train, n_test=n_train, seed=seed, device=dev
+        ),
+        list(itertools.product(functions, dims)),
+        "highdim: functions x dims",
+        quiet,
     )
     _finish(
         out,
@@ -144,23 +271,33 @@ def highdim(out, device, seed, functions, dims, steps, grid_size, n_train):
 
 @group.command()
 @with_common
-@click.option("--datasets", default="digits", show_default=True, help="digits, mnist, fashion-mnist, ...")
 @click.option(
-    "--hiddens", default="32", show_default=True, help="';'-separated hidden lists, e.g. '32;32,32'"
+    "--datasets",
+    default="digits",
+    show_default=True,
+    callback=_names(_dataset_names),
+    help="Comma-separated: digits, mnist, fashion-mnist, ...",
 )
-@click.option("--grids", default="5", show_default=True, help="paper: 3,5,10")
-@click.option("--epochs", default=5, show_default=True)
-@click.option("--meta-hidden", default=32, show_default=True)
-@click.option("--max-train", default=None, type=int, help="use the first N training images")
-@click.option("--data-root", default=None)
-@click.option("--lr-prompt", default=3e-2, show_default=True, help="AdamW lr of the prompts")
-@click.option("--lr-meta", default=3e-3, show_default=True, help="AdamW lr of the meta-learner")
-@click.option("--prompt-dim", default=1, show_default=True)
-@click.option("--models", default="kan,metakan", show_default=True)
+@click.option(
+    "--hiddens", default="32", show_default=True, help="';'-separated hidden lists, e.g. '32;32,32'."
+)
+@click.option("--grids", default="5", show_default=True, callback=_positive_ints, help="Grid sizes (paper: 3,5,10).")
+@click.option("--epochs", default=5, show_default=True, type=POSITIVE, help="Training epochs.")
+@click.option("--meta-hidden", default=32, show_default=True, type=POSITIVE, help="Meta-learner hidden width.")
+@click.option("--max-train", default=None, type=POSITIVE, help="Use the first N training images.")
+@click.option(
+    "--data-root", default=None, type=click.Path(exists=True, file_okay=False), help="Folder searched first for datasets."
+)
+@click.option("--lr-prompt", default=3e-2, show_default=True, type=POSITIVE_FLOAT, help="AdamW lr of the prompts.")
+@click.option("--lr-meta", default=3e-3, show_default=True, type=POSITIVE_FLOAT, help="AdamW lr of the meta-learner.")
+@click.option("--prompt-dim", default=1, show_default=True, type=POSITIVE, help="Prompt (layer embedding) size.")
+@click.option("--models", default="kan,metakan", show_default=True, callback=_MODELS, help="kan and/or metakan.")
 def images(
     out,
     device,
     seed,
+    force,
+    quiet,
     datasets,
     hiddens,
     grids,
@@ -173,27 +310,43 @@ def images(
     prompt_dim,
     models,
 ):
-    """MLP-KAN image classification: KAN vs MetaKAN accuracy and parameters."""
-    dev = _setup(device, seed)
+    """MLP-KAN image classification: KAN vs MetaKAN accuracy and parameters.
+
+    \b
+    Example:
+      kan metakan images --datasets digits --hiddens '32;32,32' --grids 3,5 --out runs/metakan
+    """
+    hid = [_ints(h) for h in hiddens.split(";") if h.strip()]
+    if not hid or any(w < 1 for h in hid for w in h) or any(not h for h in hid):
+        raise click.BadParameter(f"expected ';'-separated lists of widths >= 1, got {hiddens!r}", param_hint="--hiddens")
+    dev = _setup(device, seed, out, "images", force)
     from .tasks.images import run_images
 
-    hid = [_ints(h) for h in hiddens.split(";") if h.strip()]
-    model_names = _strs(models)
-    rows = run_images(
-        _strs(datasets),
-        hid,
-        _ints(grids),
-        epochs=epochs,
-        meta_hidden=meta_hidden,
-        max_train=max_train,
-        data_root=data_root,
-        seed=seed,
-        device=dev,
-        lr_prompt=lr_prompt,
-        lr_meta=lr_meta,
-        prompt_dim=prompt_dim,
-        models=model_names,
+    model_names = models
+    rows = _rows(
+        lambda ds, h, g, model: run_images(
+            [ds],
+            [h],
+            [g],
+            epochs=epochs,
+            meta_hidden=meta_hidden,
+            max_train=max_train,
+            data_root=data_root,
+            seed=seed,
+            device=dev,
+            lr_prompt=lr_prompt,
+            lr_meta=lr_meta,
+            prompt_dim=prompt_dim,
+            models=[model],
+        ),
+        list(itertools.product(datasets, hid, grids, model_names)),
+        "images: models trained",
+        quiet,
+        per_model=True,
     )
+    if len(model_names) == 2:  # as run_images gives it when it trains both models itself
+        for r in rows:
+            r["param_ratio"] = r["metakan_params"] / r["kan_params"]
     keys = [f"{m}_acc" for m in model_names]
     _finish(
         out,
@@ -205,22 +358,36 @@ def images(
 
 @group.command()
 @with_common
-@click.option("--dataset", default="fashion-mnist", show_default=True)
-@click.option("--kinds", default="kan,fastkan,kaln,kagn", show_default=True)
-@click.option("--channels", default="8,16,32,32", show_default=True, help="paper 4-layer: 32,64,128,512")
-@click.option("--epochs", default=1, show_default=True)
-@click.option("--batch-size", default=32, show_default=True)
-@click.option("--lr", default=1e-2, show_default=True, help="plain KA-convs")
-@click.option("--lr-prompt", default=3e-2, show_default=True)
-@click.option("--lr-meta", default=3e-3, show_default=True)
-@click.option("--clusters", default=1, show_default=True)
-@click.option("--max-train", default=4000, show_default=True, type=int)
-@click.option("--max-test", default=1000, show_default=True, type=int)
-@click.option("--data-root", default=None)
+@click.option(
+    "--dataset",
+    default="fashion-mnist",
+    show_default=True,
+    type=click.Choice(["digits", "mnist", "fashion-mnist", "kmnist", "cifar10", "cifar100", "svhn"]),
+    help="Image dataset.",
+)
+@click.option(
+    "--kinds", default="kan,fastkan,kaln,kagn", show_default=True, callback=_names(_conv_names), help="KA-conv kinds."
+)
+@click.option(
+    "--channels", default="8,16,32,32", show_default=True, callback=_positive_ints, help="Channels per layer (paper 4-layer: 32,64,128,512)."
+)
+@click.option("--epochs", default=1, show_default=True, type=POSITIVE, help="Training epochs.")
+@click.option("--batch-size", default=32, show_default=True, type=POSITIVE, help="Images per batch.")
+@click.option("--lr", default=1e-2, show_default=True, type=POSITIVE_FLOAT, help="Learning rate of the plain KA-convs.")
+@click.option("--lr-prompt", default=3e-2, show_default=True, type=POSITIVE_FLOAT, help="Learning rate of the prompts.")
+@click.option("--lr-meta", default=3e-3, show_default=True, type=POSITIVE_FLOAT, help="Learning rate of the meta-learners.")
+@click.option("--clusters", default=1, show_default=True, type=POSITIVE, help="Meta-learners (layer clusters).")
+@click.option("--max-train", default=4000, show_default=True, type=POSITIVE, help="Use the first N training images.")
+@click.option("--max-test", default=1000, show_default=True, type=POSITIVE, help="Use the first N test images.")
+@click.option(
+    "--data-root", default=None, type=click.Path(exists=True, file_okay=False), help="Folder searched first for datasets."
+)
 def conv(
     out,
     device,
     seed,
+    force,
+    quiet,
     dataset,
     kinds,
     channels,
@@ -234,25 +401,35 @@ def conv(
     max_test,
     data_root,
 ):
-    """4-layer KA-conv networks, plain vs Meta."""
-    dev = _setup(device, seed)
+    """4-layer KA-conv networks, plain vs Meta.
+
+    \b
+    Example:
+      kan metakan conv --dataset digits --kinds kagn,kaln --channels 4,8,8,8 --out runs/metakan
+    """
+    dev = _setup(device, seed, out, "conv", force)
     from .tasks.images import run_conv
 
-    rows = run_conv(
-        dataset,
-        _strs(kinds),
-        _ints(channels),
-        epochs=epochs,
-        batch=batch_size,
-        lr=lr,
-        lr_prompt=lr_prompt,
-        lr_meta=lr_meta,
-        clusters=clusters,
-        max_train=max_train,
-        max_test=max_test,
-        data_root=data_root,
-        seed=seed,
-        device=dev,
+    rows = _rows(
+        lambda kind: run_conv(
+            dataset,
+            [kind],
+            channels,
+            epochs=epochs,
+            batch=batch_size,
+            lr=lr,
+            lr_prompt=lr_prompt,
+            lr_meta=lr_meta,
+            clusters=clusters,
+            max_train=max_train,
+            max_test=max_test,
+            data_root=data_root,
+            seed=seed,
+            device=dev,
+        ),
+        [(k,) for k in kinds],
+        "conv: kinds",
+        quiet,
     )
     _finish(
         out,
@@ -264,37 +441,54 @@ def conv(
 
 @group.command()
 @with_common
-@click.option("--equations", default="poisson,allen-cahn,sine-gordon", show_default=True)
-@click.option("--dims", default="20", show_default=True, help="paper: 20,50,100")
-@click.option("--steps", default=600, show_default=True, help="Adam steps of the KAN (cosine schedule)")
-@click.option("--metakan-steps", default=2000, show_default=True, help="Adam steps of the MetaKAN")
+@click.option(
+    "--equations",
+    default="poisson,allen-cahn,sine-gordon",
+    show_default=True,
+    callback=_names(_pde_names),
+    help="Comma-separated PDEs.",
+)
+@click.option("--dims", default="20", show_default=True, callback=_positive_ints, help="Dimensions d (paper: 20,50,100).")
+@click.option("--steps", default=600, show_default=True, type=POSITIVE, help="Adam steps of the KAN (cosine schedule).")
+@click.option("--metakan-steps", default=2000, show_default=True, type=POSITIVE, help="Adam steps of the MetaKAN.")
 @click.option(
     "--lbfgs-steps",
     default=0,
     show_default=True,
-    help="LBFGS steps after Adam, on one fixed sample of points (no gain measured)",
+    type=click.IntRange(min=0),
+    help="LBFGS steps after Adam, on one fixed sample of points (no gain measured).",
 )
 @click.option(
-    "--n-interior", default=1000, show_default=True, help="KAN: fresh points per step; paper: 2000-12000"
+    "--n-interior", default=1000, show_default=True, type=POSITIVE, help="KAN: fresh points per step; paper: 2000-12000."
 )
-@click.option("--metakan-n-interior", default=500, show_default=True, help="MetaKAN: fresh points per step")
-@click.option("--metakan-warmup", default=200, show_default=True, help="MetaKAN: linear lr warm-up steps")
+@click.option("--metakan-n-interior", default=500, show_default=True, type=POSITIVE, help="MetaKAN: fresh points per step.")
 @click.option(
-    "--basis", default="bspline", show_default=True, help="bspline or rbf use the forward Laplacian"
+    "--metakan-warmup", default=200, show_default=True, type=click.IntRange(min=0), help="MetaKAN: linear lr warm-up steps."
 )
-@click.option("--grid-size", default=5, show_default=True)
-@click.option("--lr", default=1e-2, show_default=True, help="Adam lr of the KAN")
-@click.option("--lr-prompt", default=3e-2, show_default=True, help="MetaKAN prompts' lr")
-@click.option("--lr-meta", default=4e-3, show_default=True, help="MetaKAN meta-learner's lr")
-@click.option("--hidden-widths", default="32,32,32", show_default=True, help="KAN hidden layers [d, ..., 1]")
-@click.option("--meta-hidden", default=128, show_default=True)
-@click.option("--prompt-dim", default=4, show_default=True)
-@click.option("--clusters", default=3, show_default=True, help="MetaKAN meta-learners (layer clusters)")
-@click.option("--models", default="kan,metakan", show_default=True)
+@click.option(
+    "--basis",
+    default="bspline",
+    show_default=True,
+    type=click.Choice(["bspline", "rbf", "chebyshev", "legendre", "gram", "wavelet"]),
+    help="KAN basis; bspline and rbf use the forward Laplacian.",
+)
+@click.option("--grid-size", default=5, show_default=True, type=POSITIVE, help="Grid size G.")
+@click.option("--lr", default=1e-2, show_default=True, type=POSITIVE_FLOAT, help="Adam lr of the KAN.")
+@click.option("--lr-prompt", default=3e-2, show_default=True, type=POSITIVE_FLOAT, help="MetaKAN prompts' lr.")
+@click.option("--lr-meta", default=4e-3, show_default=True, type=POSITIVE_FLOAT, help="MetaKAN meta-learner's lr.")
+@click.option(
+    "--hidden-widths", default="32,32,32", show_default=True, callback=_positive_ints, help="KAN hidden layers [d, ..., 1]."
+)
+@click.option("--meta-hidden", default=128, show_default=True, type=POSITIVE, help="Meta-learner hidden width.")
+@click.option("--prompt-dim", default=4, show_default=True, type=POSITIVE, help="Prompt (layer embedding) size.")
+@click.option("--clusters", default=3, show_default=True, type=POSITIVE, help="MetaKAN meta-learners (layer clusters).")
+@click.option("--models", default="kan,metakan", show_default=True, callback=_MODELS, help="kan and/or metakan.")
 def pde(
     out,
     device,
     seed,
+    force,
+    quiet,
     equations,
     dims,
     steps,
@@ -314,32 +508,43 @@ def pde(
     clusters,
     models,
 ):
-    """PINNs on the unit ball (hard boundary condition): relative L2 error."""
-    dev = _setup(device, seed)
+    """PINNs on the unit ball (hard boundary condition): relative L2 error.
+
+    \b
+    Example:
+      kan metakan pde --equations poisson --dims 20 --steps 300 --out runs/metakan
+    """
+    dev = _setup(device, seed, out, "pde", force)
     from .tasks.pde import run_pde
 
-    model_names = _strs(models)
-    rows = run_pde(
-        _strs(equations),
-        _ints(dims),
-        basis=basis,
-        grid_size=grid_size,
-        steps=steps,
-        metakan_steps=metakan_steps,
-        lbfgs_steps=lbfgs_steps,
-        n_interior=n_interior,
-        metakan_n_interior=metakan_n_interior,
-        metakan_warmup=metakan_warmup,
-        lr=lr,
-        lr_prompt=lr_prompt,
-        lr_meta=lr_meta,
-        seed=seed,
-        device=dev,
-        widths_hidden=_ints(hidden_widths),
-        meta_hidden=meta_hidden,
-        prompt_dim=prompt_dim,
-        clusters=clusters,
-        models=model_names,
+    model_names = models
+    rows = _rows(
+        lambda d, eq, model: run_pde(
+            [eq],
+            [d],
+            basis=basis,
+            grid_size=grid_size,
+            steps=steps,
+            metakan_steps=metakan_steps,
+            lbfgs_steps=lbfgs_steps,
+            n_interior=n_interior,
+            metakan_n_interior=metakan_n_interior,
+            metakan_warmup=metakan_warmup,
+            lr=lr,
+            lr_prompt=lr_prompt,
+            lr_meta=lr_meta,
+            seed=seed,
+            device=dev,
+            widths_hidden=hidden_widths,
+            meta_hidden=meta_hidden,
+            prompt_dim=prompt_dim,
+            clusters=clusters,
+            models=[model],
+        ),
+        list(itertools.product(dims, equations, model_names)),
+        "pde: models trained",
+        quiet,
+        per_model=True,
     )
     keys = [f"{m}_rel_l2" for m in model_names]
     _finish(
@@ -352,19 +557,28 @@ def pde(
 
 @group.command()
 @with_common
-@click.option("--hiddens", default="8,16,32", show_default=True, help="connections sweep: [784, h, 10]")
-@click.option("--grids", default="5,20,80", show_default=True, help="grid sweep on [784, 32, 10]")
-@click.option("--batch", default=128, show_default=True)
-@click.option("--meta-hidden", default=32, show_default=True)
-@click.option("--in-features", default=784, show_default=True, help="input width (784: MNIST-sized)")
-def memory(out, device, seed, hiddens, grids, batch, meta_hidden, in_features):
-    """Peak training memory, KAN vs MetaKAN (plain and memory-efficient), vs connections and vs G."""
-    dev = _setup(device, seed)
+@click.option(
+    "--hiddens", default="8,16,32", show_default=True, callback=_positive_ints, help="Connections sweep: [784, h, 10]."
+)
+@click.option(
+    "--grids", default="5,20,80", show_default=True, callback=_positive_ints, help="Grid sweep on [784, 32, 10]."
+)
+@click.option("--batch", default=128, show_default=True, type=POSITIVE, help="Batch size of the measured step.")
+@click.option("--meta-hidden", default=32, show_default=True, type=POSITIVE, help="Meta-learner hidden width.")
+@click.option("--in-features", default=784, show_default=True, type=POSITIVE, help="Input width (784: MNIST-sized).")
+def memory(out, device, seed, force, quiet, hiddens, grids, batch, meta_hidden, in_features):
+    """Peak training memory, KAN vs MetaKAN (plain and memory-efficient), vs connections and vs G.
+
+    \b
+    Example:
+      kan metakan memory --hiddens 8,16 --grids 5,20 --out runs/metakan
+    """
+    dev = _setup(device, seed, out, "memory", force)
     from .memory import memory_rows
 
     n0 = in_features
     rows = memory_rows(
-        widths_list=[[n0, h, 10] for h in _ints(hiddens)],
+        widths_list=[[n0, h, 10] for h in hiddens],
         grid_sizes=[5],
         hidden=meta_hidden,
         batch=batch,
@@ -375,13 +589,13 @@ def memory(out, device, seed, hiddens, grids, batch, meta_hidden, in_features):
         r
         for r in memory_rows(
             widths_list=[[n0, 32, 10]],
-            grid_sizes=_ints(grids),
+            grid_sizes=grids,
             hidden=meta_hidden,
             batch=batch,
             device=dev,
             seed=seed,
         )
-        if not (r["G"] == 5 and 32 in _ints(hiddens))
+        if not (r["G"] == 5 and 32 in hiddens)
     ]
 
     def draw(fig, rows):
@@ -404,12 +618,19 @@ def memory(out, device, seed, hiddens, grids, batch, meta_hidden, in_features):
 
 @group.command()
 @with_common
-@click.option("--steps", default=500, show_default=True, help="full-batch Adam steps")
-@click.option("--n-train", default=500, show_default=True, help="fitting points (pykan's fits scale with it)")
-@click.option("--lib", default="x,x^2,sin,exp", show_default=True, help="pykan symbolic library")
-def symbolic(out, device, seed, steps, n_train, lib):
-    """Fit a tiny MetaKAN on x1*x2, export to pykan, print pykan's symbolic formula."""
-    _setup(device, seed)
+@click.option("--steps", default=500, show_default=True, type=POSITIVE, help="Full-batch Adam steps.")
+@click.option(
+    "--n-train", default=500, show_default=True, type=POSITIVE, help="Fitting points (pykan's fits scale with it)."
+)
+@click.option("--lib", default="x,x^2,sin,exp", show_default=True, help="pykan symbolic library (comma-separated).")
+def symbolic(out, device, seed, force, quiet, steps, n_train, lib):
+    """Fit a tiny MetaKAN on x1*x2, export to pykan, print pykan's symbolic formula.
+
+    \b
+    Example:
+      kan metakan symbolic --steps 300 --out runs/metakan
+    """
+    _setup(device, seed, out, "symbolic", force)
     try:
         from .tasks.symbolic import run_symbolic
 

@@ -18,8 +18,20 @@ from pathlib import Path
 from typing import Any
 
 import click
+from kan_core.cli_options import (
+    NON_NEGATIVE_FLOAT,
+    POSITIVE,
+    POSITIVE_FLOAT,
+    PROBABILITY,
+    EpochProgress,
+    check_output_file,
+    check_output_folder,
+    device_option,
+    force_option,
+    quiet_option,
+)
 
-__all__ = ["group", "prune", "load_any_kan", "load_pykan_checkpoint", "write_json"]
+__all__ = ["group", "prune", "load_any_kan", "load_pykan_checkpoint", "write_json", "check_zoo_task"]
 
 
 def write_json(path: str | Path, obj: Any) -> None:
@@ -37,15 +49,59 @@ def _load_zoo(path: str):
     return load_zoo(path)
 
 
+_ZOO_KIND = {"inr": "inr", "sine": "sine", "accuracy": "classifier", "mask": "classifier"}
+
+
+def check_zoo_task(
+    zoo_dir: str | Path, task: str, splits: tuple[str, ...] = (), option: str = "--zoo"
+) -> dict[str, int]:
+    """Refuse (``click.BadParameter``) a zoo whose kind does not fit ``task`` or whose ``splits`` are
+    empty, from its manifest alone (before anything is loaded or trained); returns the split sizes."""
+    from .zoo.store import read_manifest
+
+    m = read_manifest(zoo_dir)
+    kind = m["task"]
+    if kind != _ZOO_KIND[task]:
+        raise click.BadParameter(
+            f"{zoo_dir} is a {kind!r} zoo; task {task!r} needs a {_ZOO_KIND[task]!r} zoo", param_hint=option
+        )
+    sizes = {k: len(v) for k, v in m["splits"].items()}
+    empty = [k for k in splits if not sizes.get(k)]
+    if empty:
+        shown = ", ".join(f"{k} {n}" for k, n in sorted(sizes.items()))
+        raise click.BadParameter(
+            f"{zoo_dir}: split {empty[0]!r} is empty ({m['num_models']} models: {shown}); metrics on it would "
+            "mean nothing, build the zoo with more models",
+            param_hint=option,
+        )
+    return sizes
+
+
 @click.group(name="ws")
 def group() -> None:
-    """Weight-space learning on KAN zoos: WS-KAN and the six baselines."""
+    """Weight-space learning on KAN zoos: WS-KAN and the six baselines.
+
+    \b
+    Examples:
+      kan ws train --task sine --zoo runs/zoos/sine-cpu --model wskan --out runs/ws
+      kan ws table runs/ws
+    """
 
 
 @group.command()
-@click.option("--task", required=True, type=click.Choice(["inr", "sine", "accuracy", "mask"]))
 @click.option(
-    "--zoo", "zoo_dir", required=True, type=click.Path(exists=True, file_okay=False), help="Zoo folder."
+    "--task",
+    required=True,
+    type=click.Choice(["inr", "sine", "accuracy", "mask"]),
+    help="inr: image class of an INR; sine: frequencies of a sine INR; accuracy: a classifier's test "
+    "accuracy; mask: its oracle pruning mask (per edge).",
+)
+@click.option(
+    "--zoo",
+    "zoo_dir",
+    required=True,
+    type=click.Path(exists=True, file_okay=False),
+    help="Zoo folder (kan zoo build) of the kind the task needs.",
 )
 @click.option(
     "--model",
@@ -55,19 +111,32 @@ def group() -> None:
     type=click.Choice(
         ["wskan", "wskan-nope", "wskan-nobidir", "mlp", "mlp-aug", "mlp-align", "dmc", "deepsets", "settrans"]
     ),
+    help="WS-KAN, its ablations (no positional encoding / no backward messages) or a baseline.",
 )
-@click.option("--seed", default=0, show_default=True, type=int)
-@click.option("--epochs", default=50, show_default=True, type=int)
-@click.option("--batch-size", default=32, show_default=True, type=int)
-@click.option("--lr", default=1e-3, show_default=True, type=float)
-@click.option("--weight-decay", default=0.01, show_default=True, type=float)
-@click.option("--hidden", default=128, show_default=True, type=int)
-@click.option("--depth", default=4, show_default=True, type=int)
-@click.option("--dropout", default=0.2, show_default=True, type=float)
-@click.option("--train-size", default=None, type=int, help="Random subset of the training split.")
-@click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:1, auto.")
-@click.option("--out", required=True, type=click.Path(file_okay=False), help="Output folder.")
-@click.option("--quiet", is_flag=True)
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of initialisation, order and subset.")
+@click.option("--epochs", default=50, show_default=True, type=POSITIVE, help="Training epochs (>= 1).")
+@click.option("--batch-size", default=32, show_default=True, type=POSITIVE, help="Zoo models per batch.")
+@click.option("--lr", default=1e-3, show_default=True, type=POSITIVE_FLOAT, help="AdamW learning rate.")
+@click.option("--weight-decay", default=0.01, show_default=True, type=NON_NEGATIVE_FLOAT, help="AdamW weight decay.")
+@click.option("--hidden", default=128, show_default=True, type=POSITIVE, help="Hidden width of the model.")
+@click.option("--depth", default=4, show_default=True, type=POSITIVE, help="Layers (message-passing rounds).")
+@click.option(
+    "--dropout",
+    default=0.2,
+    show_default=True,
+    type=click.FloatRange(0, 1, max_open=True),
+    help="Dropout probability in [0, 1).",
+)
+@click.option("--train-size", default=None, type=POSITIVE, help="Random subset of the training split.")
+@device_option()
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Results folder: <task>-<model>-s<seed>.json and .safetensors are written into it.",
+)
+@force_option("this run's result files in --out")
+@quiet_option()
 def train(
     task,
     zoo_dir,
@@ -83,17 +152,32 @@ def train(
     train_size,
     device,
     out,
+    force,
     quiet,
 ) -> None:
     """Train one model on one task; writes <task>-<model>-s<seed>.json and .safetensors into --out.
 
     Runs unchanged under ``torchrun --nproc-per-node N`` (DistributedDataParallel, gloo on CPU).
+
+    \b
+    Examples:
+      kan ws train --task sine --zoo runs/zoos/sine-cpu --model wskan --epochs 40 --out runs/ws
+      torchrun --nproc-per-node 2 -m kan_ws.cli train --task sine --zoo runs/zoos/sine-cpu --out runs/ws
     """
     from kan_core.runtime import init_distributed, resolve_device
 
     from .tasks import run_experiment, save_checkpoint
     from .train import TrainConfig
 
+    stem = f"{task}-{method}-s{seed}" + (f"-n{train_size}" if train_size else "")
+    check_output_folder(out, force=True)  # a results folder is shared by runs: only its type and access
+    for suffix in (".json", ".safetensors"):
+        check_output_file(Path(out) / f"{stem}{suffix}", force=force)
+    sizes = check_zoo_task(zoo_dir, task, ("train", "val", "test"))
+    if train_size is not None and train_size > sizes["train"]:
+        raise click.BadParameter(
+            f"{train_size} is more than the zoo's {sizes['train']} training models", param_hint="--train-size"
+        )
     env = init_distributed(device if device != "auto" else None)
     dev = resolve_device(device)
     if dev.type == "cuda" and env.is_distributed:
@@ -105,23 +189,22 @@ def train(
     model_cfg = {"hidden": hidden, "depth": depth, "dropout": dropout}
     if method == "settrans":
         model_cfg["hidden"] = min(hidden, 64)
-    log = None if quiet else (lambda s: click.echo(f"[{task}/{method}/s{seed}] {s}", err=True))
-    model, data, result = run_experiment(
-        task,
-        zoo,
-        method,
-        seed=seed,
-        train_cfg=cfg,
-        model_cfg=model_cfg,
-        device=dev,
-        train_size=train_size,
-        log=log,
-    )
+    with EpochProgress(epochs, label=f"{task}/{method}/s{seed} epochs", quiet=quiet or env.rank != 0) as bar:
+        model, data, result = run_experiment(
+            task,
+            zoo,
+            method,
+            seed=seed,
+            train_cfg=cfg,
+            model_cfg=model_cfg,
+            device=dev,
+            train_size=train_size,
+            log=bar.log,
+        )
     result.update(zoo=str(zoo_dir), world_size=env.world_size)
     if env.rank == 0:
         outp = Path(out)
         outp.mkdir(parents=True, exist_ok=True)
-        stem = f"{task}-{method}-s{seed}" + (f"-n{train_size}" if train_size else "")
         write_json(outp / f"{stem}.json", result)
         save_checkpoint(outp / f"{stem}.safetensors", model.cpu(), data, result)
         click.echo(json.dumps({"task": task, "method": method, "seed": seed, **result["metrics"]}))
@@ -133,15 +216,36 @@ def train(
 
 
 @group.command(name="eval")
-@click.option("--checkpoint", required=True, type=click.Path(exists=True, dir_okay=False))
-@click.option("--zoo", "zoo_dir", required=True, type=click.Path(exists=True, file_okay=False))
 @click.option(
-    "--split", default="test", show_default=True, type=click.Choice(["train", "val", "test", "all"])
+    "--checkpoint",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="A checkpoint written by kan ws train (.safetensors).",
 )
-@click.option("--device", default="cpu", show_default=True)
+@click.option(
+    "--zoo",
+    "zoo_dir",
+    required=True,
+    type=click.Path(exists=True, file_okay=False),
+    help="Zoo folder of the kind the checkpoint's task needs.",
+)
+@click.option(
+    "--split",
+    default="test",
+    show_default=True,
+    type=click.Choice(["train", "val", "test", "all"]),
+    help="Which of the zoo's splits to evaluate on (all: every model).",
+)
+@device_option()
 @click.option("--out", default=None, type=click.Path(dir_okay=False), help="Write the metrics JSON here.")
-def eval_cmd(checkpoint, zoo_dir, split, device, out) -> None:
-    """Evaluate a trained checkpoint on a zoo (any width for WS-KAN: out-of-distribution evaluation)."""
+@force_option()
+def eval_cmd(checkpoint, zoo_dir, split, device, out, force) -> None:
+    """Evaluate a trained checkpoint on a zoo (any width for WS-KAN: out-of-distribution evaluation).
+
+    \b
+    Example:
+      kan ws eval --checkpoint runs/ws/sine-wskan-s0.safetensors --zoo runs/zoos/sine-cpu --split test
+    """
     import dataclasses
 
     import torch
@@ -149,8 +253,10 @@ def eval_cmd(checkpoint, zoo_dir, split, device, out) -> None:
 
     from .tasks import align_features, evaluate, load_checkpoint, make_task
 
+    check_output_file(out, force=force)
     dev = resolve_device(device)
     model, header = load_checkpoint(checkpoint, dev)
+    check_zoo_task(zoo_dir, header["task"], () if split == "all" else (split,))
     data = make_task(header["task"], _load_zoo(zoo_dir))
     if header["result"].get("method") == "mlp-align":
         data = align_features(data)
@@ -192,14 +298,24 @@ def eval_cmd(checkpoint, zoo_dir, split, device, out) -> None:
     type=click.Path(exists=True, file_okay=False),
     help="Zoos of KANs of other hidden widths (repeat).",
 )
-@click.option("--device", default="cpu", show_default=True)
+@device_option()
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="ood.json (read by kan ws plot).")
-def ood(checkpoints, zoos, device, out) -> None:
-    """Out-of-distribution evaluation of trained models on zoos of wider KANs (all their models)."""
+@force_option()
+def ood(checkpoints, zoos, device, out, force) -> None:
+    """Out-of-distribution evaluation of trained models on zoos of wider KANs (all their models).
+
+    \b
+    Example:
+      kan ws ood --checkpoint runs/ws/inr-wskan-s0.safetensors --zoo runs/zoos/h48 --zoo runs/zoos/h64 \\
+          --out runs/ws/ood.json
+    """
     import torch
+    from kan_core.runtime import resolve_device
 
     from .tasks import evaluate_ood, load_checkpoint
 
+    check_output_file(out, force=force)
+    device = resolve_device(device)
     loaded = {z: _load_zoo(z) for z in zoos}
     results: dict[str, dict[str, list]] = {}
     metric = None
@@ -230,10 +346,17 @@ def ood(checkpoints, zoos, device, out) -> None:
 @group.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option("--out", default=None, type=click.Path(dir_okay=False), help="Also write the table (Markdown).")
-def table(paths, out) -> None:
-    """A paper-style table (mean +- std over seeds) from result JSON files or folders holding them."""
+@force_option()
+def table(paths, out, force) -> None:
+    """A paper-style table (mean +- std over seeds) from result JSON files or folders holding them.
+
+    \b
+    Example:
+      kan ws table runs/ws --out runs/ws/table.md
+    """
     from .plots import collect_results, results_table
 
+    check_output_file(out, force=force)
     rows = collect_results(paths)
     if not rows:
         raise click.UsageError(f"no result JSON files (with 'task', 'method', 'metrics') under {list(paths)}")
@@ -247,11 +370,18 @@ def table(paths, out) -> None:
 
 @group.command()
 @click.argument("results", type=click.Path(exists=True, file_okay=False))
-@click.option("--out", required=True, type=click.Path(file_okay=False))
-def plot(results, out) -> None:
-    """PNG figures from a results folder: pruning trade-off, sine learning curve, OOD curve."""
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder for the PNG figures.")
+@force_option()
+def plot(results, out, force) -> None:
+    """PNG figures from a results folder: pruning trade-off, sine learning curve, OOD curve.
+
+    \b
+    Example:
+      kan ws plot runs/ws --out runs/ws/figures
+    """
     from .plots import plot_all
 
+    check_output_folder(out, force=force, owned=lambda e: e.is_file() and e.suffix == ".png")
     written = plot_all(results, out)
     if not written:
         raise click.UsageError(
@@ -334,20 +464,32 @@ def load_any_kan(path: str | Path):
 )
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="Pruned KAN (.safetensors).")
 @click.option(
-    "--threshold", default=None, type=float, help="Probability threshold (default: the validation one)."
+    "--threshold",
+    default=None,
+    type=PROBABILITY,
+    help="Probability threshold in [0, 1] (default: the one chosen on the validation split).",
 )
-@click.option("--device", default="cpu", show_default=True)
-def prune(predict_args, out, threshold, device) -> None:
-    """Prune a KAN in one forward pass of a trained mask predictor (no data needed)."""
+@device_option()
+@force_option()
+def prune(predict_args, out, threshold, device, force) -> None:
+    """Prune a KAN in one forward pass of a trained mask predictor (no data needed).
+
+    \b
+    Example:
+      kan prune --predict runs/ws/mask-wskan-s0.safetensors my_kan.safetensors --out pruned.safetensors
+    """
     import time
 
     import torch
     from kan_core.prune import apply_masks, kept_fraction
+    from kan_core.runtime import resolve_device
 
     from .data import edge_features, graph_template, make_batch
     from .tasks import _layer_masks, load_checkpoint
 
     ckpt, model_path = predict_args
+    check_output_file(out, force=force)
+    device = resolve_device(device)
     predictor, header = load_checkpoint(ckpt, device)
     if header.get("task") != "mask":
         raise click.BadParameter(f"{ckpt} was trained for task {header.get('task')!r}, not 'mask'")
@@ -388,5 +530,7 @@ def prune(predict_args, out, threshold, device) -> None:
     )
 
 
-if __name__ == "__main__":  # python -m kan_ws.cli train ... (torchrun entry)
-    group(sys.argv[1:])
+if __name__ == "__main__":  # python -m kan_ws.cli train ... (torchrun entry), through kan's error boundary
+    from kan_core.cli import main
+
+    main(["ws", *sys.argv[1:]])

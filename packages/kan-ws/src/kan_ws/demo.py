@@ -11,13 +11,23 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import click
+from kan_core.cli_options import check_output_folder, device_option, force_option, quiet_option
 
-__all__ = ["demo", "DemoBudget", "BUDGETS", "run_demo", "sweep_epochs_for"]
+__all__ = ["demo", "DemoBudget", "BUDGETS", "run_demo", "sweep_epochs_for", "demo_entry"]
+
+#: what ``kan demo`` writes at the top of its --out folder (anything else there is not the demo's)
+_DEMO_ENTRIES = ("zoos", "results", "figures", "tables.md")
+
+
+def demo_entry(path: Path) -> bool:
+    """True for the entries a demo run writes at the top of its folder (and their temporary files)."""
+    return path.name in _DEMO_ENTRIES or (path.name.startswith(".tables.md.") and path.name.endswith(".tmp"))
 
 
 @dataclass(frozen=True)
@@ -120,7 +130,7 @@ def _echo(msg: str) -> None:
     click.echo(msg, err=True)
 
 
-def _build(preset: str, out: Path, budget: DemoBudget, device: str, seed: int) -> Any:
+def _build(preset: str, out: Path, budget: DemoBudget, device: str, seed: int, _log: Callable[[str], None]) -> Any:
     from .zoo import build_zoo, load_zoo
 
     t0 = time.perf_counter()
@@ -133,7 +143,7 @@ def _build(preset: str, out: Path, budget: DemoBudget, device: str, seed: int) -
         epochs=budget.zoo_epochs.get(preset),
     )
     zoo = load_zoo(path)
-    _echo(
+    _log(
         f"zoo {preset}: {len(zoo)} models of widths {list(zoo.spec.widths)} ready in {time.perf_counter() - t0:.1f} s"
     )
     return zoo
@@ -146,11 +156,14 @@ def run_demo(
     device: str = "cpu",
     seed: int = 0,
     zoos: dict[str, Any] | None = None,
+    log: Callable[[str], None] | None = _echo,
 ) -> dict[str, Any]:
     """Run the whole demo; returns ``{"tables": str, "figures": [...], "pruning": {...}, "seconds": float}``.
 
     ``zoos`` may supply ready zoos ``{"sine": zoo, "clf": zoo}`` (tests); otherwise they are built.
+    ``log`` receives one line per step (zoo ready, run finished, ...); None: silent.
     """
+    _log: Callable[[str], None] = log or (lambda _msg: None)
     import torch
 
     from .cli import write_json
@@ -173,8 +186,8 @@ def run_demo(
     res_dir.mkdir(parents=True, exist_ok=True)
     if zoos is None:
         zoos = {
-            "sine": _build("sine-cpu", out, budget, device, seed),
-            "clf": _build("digits-clf-cpu", out, budget, device, seed),
+            "sine": _build("sine-cpu", out, budget, device, seed, _log),
+            "clf": _build("digits-clf-cpu", out, budget, device, seed, _log),
         }
     mask_models: dict[str, tuple[torch.nn.Module, Any]] = {}
     timings: dict[str, float] = {}
@@ -206,7 +219,7 @@ def run_demo(
                 data=data,
             )
         except InfeasibleError as e:
-            _echo(f"  {stem}: skipped ({e})")
+            _log(f"  {stem}: skipped ({e})")
             return
         result.update(zoo="sine-cpu" if task == "sine" else "digits-clf-cpu", seed=s)
         write_json(jpath, result)
@@ -216,7 +229,7 @@ def run_demo(
         short = ", ".join(
             f"{k}={v:.4g}" for k, v in result["metrics"].items() if k in ("mse", "r2", "accuracy", "roc_auc")
         )
-        _echo(f"  {stem}: {short} ({dt:.1f} s, best epoch {result['best_epoch'] + 1}/{cfg.epochs})")
+        _log(f"  {stem}: {short} ({dt:.1f} s, best epoch {result['best_epoch'] + 1}/{cfg.epochs})")
         if task == "mask" and s == budget.seeds[0] and train_size is None:
             mask_models[method] = (model, data_)
 
@@ -225,14 +238,14 @@ def run_demo(
         zoo = zoos[_TASK_ZOO[task]]
         base = make_task(task, zoo)
         aligned = None
-        _echo(f"task {task}: {len(base)} models, {base.template.num_edges} edges per KAN")
+        _log(f"task {task}: {len(base)} models, {base.template.num_edges} edges per KAN")
         for method in methods:
             data = base
             if method == "mlp-align":
                 if aligned is None:
                     t0 = time.perf_counter()
                     aligned = align_features(base)
-                    _echo(f"  MergeMany alignment of {len(base)} models: {time.perf_counter() - t0:.1f} s")
+                    _log(f"  MergeMany alignment of {len(base)} models: {time.perf_counter() - t0:.1f} s")
                 data = aligned
             for s in budget.seeds:
                 one(task, method, s, data, budget.epochs[task])
@@ -258,9 +271,9 @@ def run_demo(
             else None
         )
         write_json(res_dir / "pruning.json", {"pruning": pruning, "timing": timing})
-        _echo(f"downstream pruning of {pruning['num_models']} classifiers: {time.perf_counter() - t0:.1f} s")
+        _log(f"downstream pruning of {pruning['num_models']} classifiers: {time.perf_counter() - t0:.1f} s")
         if timing:
-            _echo(
+            _log(
                 f"pruning time per model: oracle {timing['oracle_seconds']:.3g} s vs WS-KAN {timing['predict_seconds']:.3g} s "
                 f"({timing['speedup']:.3g}x)"
             )
@@ -311,27 +324,38 @@ def _pruning_summary(pruning: dict[str, Any]) -> str:
     type=click.Path(file_okay=False),
     help="Folder for zoos, checkpoints, results and figures (reused: finished steps are skipped).",
 )
-@click.option("--device", default="cpu", show_default=True, help="cpu, cuda, auto.")
+@device_option()
 @click.option("--seed", default=0, show_default=True, type=int, help="Base seed (zoos and runs).")
 @click.option("--quick", is_flag=True, help="A tiny setting (< 60 s) for smoke tests.")
 @click.option(
     "--threads",
     default=1,
     show_default=True,
-    type=int,
+    type=click.IntRange(min=0),
     help="torch CPU threads. The demo's tensors are small: one thread is as fast on an idle 2-core machine "
     "and ~10x faster than two on a busy one (OpenMP contention); 0 keeps torch's choice.",
 )
-def demo(out, device, seed, quick, threads) -> None:
-    """Build the CPU zoos, train WS-KAN and six baselines on three weight-space tasks, print tables, plot."""
+@force_option("--out (write there although it holds other files)")
+@quiet_option()
+def demo(out, device, seed, quick, threads, force, quiet) -> None:
+    """Build the CPU zoos, train WS-KAN and six baselines on three weight-space tasks, print tables, plot.
+
+    Resumable: run it again with the same --out and finished steps are skipped.
+
+    \b
+    Examples:
+      kan demo --quick --out runs/demo-quick
+      kan demo --out runs/demo --threads 1
+    """
     from kan_core.runtime import resolve_device, set_threads
 
+    check_output_folder(out, force=force, owned=demo_entry)
     if threads:
         set_threads(threads)
     dev = str(resolve_device(device))
     budget = BUDGETS["quick" if quick else "full"]
     t0 = time.perf_counter()
-    res = run_demo(out, budget=budget, device=dev, seed=seed)
+    res = run_demo(out, budget=budget, device=dev, seed=seed, log=None if quiet else _echo)
     click.echo(res["tables"])
     if res["pruning"]:
         click.echo(_pruning_summary(res["pruning"]))

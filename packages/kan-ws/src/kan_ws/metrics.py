@@ -21,7 +21,9 @@ def mse(pred: Tensor, target: Tensor) -> float:
 
 
 def r2(pred: Tensor, target: Tensor) -> float:
-    """Coefficient of determination ``1 - SS_res / SS_tot`` (over all elements)."""
+    """Coefficient of determination ``1 - SS_res / SS_tot`` (over all elements); NaN with no elements."""
+    if target.numel() == 0:
+        return float("nan")
     t = target.float()
     ss_res = ((pred.float() - t) ** 2).sum()
     ss_tot = ((t - t.mean()) ** 2).sum().clamp_min(1e-12)

@@ -582,11 +582,20 @@ def load_checkpoint(path: str | Path, device: Any = "cpu") -> tuple[torch.nn.Mod
     tensors, meta = load_tensors(path)
     if meta.get("format") != "kan-ws/checkpoint-1":
         raise ValueError(f"{path}: not a kan-ws checkpoint (format {meta.get('format')!r})")
-    model = model_from_config(meta["model_class"], json.loads(meta["model_config"]))
-    model.load_state_dict(tensors)
-    header = {
-        k: (json.loads(v) if k in ("model_config", "result", "targets") else v) for k, v in meta.items()
-    }
+    try:
+        header = {
+            k: (json.loads(v) if k in ("model_config", "result", "targets") else v) for k, v in meta.items()
+        }
+        model = model_from_config(meta["model_class"], header["model_config"])
+        missing = [k for k in ("task", "result") if k not in header]
+        if missing:
+            raise KeyError(missing[0])
+    except (KeyError, ValueError, TypeError) as e:
+        raise ValueError(f"{path}: checkpoint header is incomplete or not JSON ({type(e).__name__}: {e})") from e
+    try:
+        model.load_state_dict(tensors)
+    except RuntimeError as e:
+        raise ValueError(f"{path}: checkpoint tensors do not fit its model ({' '.join(str(e).split())[:300]})") from e
     return model.to(device).eval(), header
 
 

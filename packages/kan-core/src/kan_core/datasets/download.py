@@ -42,6 +42,10 @@ def download_file(url: str, dest: str | os.PathLike, sha256: str, *, timeout: fl
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
     try:
+        if hasattr(os, "fchmod"):
+            from ..io import file_mode
+
+            os.fchmod(fd, file_mode())
         h = hashlib.sha256()
         with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310
             while block := resp.read(1 << 20):

@@ -4,8 +4,10 @@
 :func:`kan_core.batched.train_stacked`. Model ``i``'s initialisation (``derive_seed(seed, i, "init")``),
 minibatch order (``"batch"``) and data (frequency, image, label noise) depend only on ``seed`` and ``i``,
 so a shard's content does not depend on which process or run built it. A shard that is already on disk
-with the same build fingerprint is skipped, which makes an interrupted build resumable; rebuilding it in
-the same environment gives byte-identical files. Under ``torchrun`` rank ``r`` of ``W`` builds shards
+with the same build fingerprint, an intact content digest and (when a manifest exists) the manifest's
+SHA-256 is skipped, which makes an interrupted build resumable; a damaged one is rebuilt (its hash is never
+copied into the manifest as it is), and rebuilding in the same environment gives byte-identical files.
+While any shard is being (re)built there is no manifest, so no reader takes the folder for a zoo. Under ``torchrun`` rank ``r`` of ``W`` builds shards
 ``r::W``; after a barrier rank 0 writes ``manifest.json`` (the zoo is complete only once it exists).
 """
 
@@ -23,6 +25,7 @@ from kan_core.batched import derive_seed, train_stacked
 
 from .presets import Preset, get_preset, zoo_splits
 from .store import (
+    MANIFEST,
     ZOO_FORMAT,
     ZooError,
     check_shard,
@@ -93,6 +96,7 @@ def build_zoo(
     shard_size: int | None = None,
     epochs: int | None = None,
     max_memory_bytes: int | None = None,
+    overwrite: bool = False,
 ) -> Path:
     """Build (or resume) the zoo ``preset`` in the folder ``out``; returns ``out``.
 
@@ -102,12 +106,14 @@ def build_zoo(
         data_root: where datasets are searched first (see :func:`kan_core.datasets.load_dataset`).
         device: ``"auto"``, ``"cpu"``, ``"cuda"``...; under torchrun on CUDA each rank uses its local GPU.
         seed: base seed; model ``i``'s randomness derives from ``(seed, i)``.
-        progress: called with 1 after each shard of this rank (built or skipped).
+        progress: called with a shard's model count after each shard of this rank (built or skipped).
         shard_size, epochs: override the preset's.
         max_memory_bytes: memory budget of one training chunk (default: see ``kan_core.batched``).
+        overwrite: rebuild shards of a different zoo found in ``out`` instead of refusing.
 
     Raises:
-        ZooError: ``out`` holds shards of a different zoo (other preset, seed or model count).
+        ZooError: ``out`` holds shards of a different zoo (other preset, seed or model count) and
+            ``overwrite`` is false.
     """
     p = get_preset(preset)
     if shard_size is not None:
@@ -118,6 +124,8 @@ def build_zoo(
     if num_models < 1:
         raise ValueError(f"models must be >= 1, got {num_models}")
     folder = Path(out)
+    # a new zoo needs its data: find a missing dataset before the folder is created
+    task = None if folder.exists() else make_task(p, num_models, seed, data_root)
     folder.mkdir(parents=True, exist_ok=True)
     fp = fingerprint(p, num_models, seed)
     rt = _dist()
@@ -130,24 +138,27 @@ def build_zoo(
             device = f"cuda:{env.local_rank % torch.cuda.device_count()}"
     shards = plan_shards(num_models, p.shard_size)
     mine = list(range(len(shards)))[rank::world]
-    _remove_stale_temps(folder, [shard_name(k) for k in mine])
-    task = None
+    _remove_stale_temps(folder, [shard_name(k) for k in mine] + ([MANIFEST] if rank == 0 else []))
+    hashes = _manifest_hashes(folder, fp)
     spec = p.spec
     for k in mine:
         start, count = shards[k]
         path = folder / shard_name(k)
         header = read_shard_header(path)
         if header is not None:
-            if header.get("fingerprint") != fp:
+            if header.get("fingerprint") != fp and not overwrite:
                 raise ZooError(f"{path}: belongs to a different zoo (fingerprint {header.get('fingerprint')}, "
-                               f"this build {fp}); use an empty folder")  # fmt: skip
-            try:
-                check_shard(path, spec, p.task, count, p.task == "classifier")
-                if progress is not None:
-                    progress(1)
-                continue
-            except ZooError:
-                pass  # damaged: rebuild it
+                               f"this build {fp}); use an empty folder or overwrite it (--force)")  # fmt: skip
+            if header.get("fingerprint") == fp:
+                try:
+                    check_shard(path, spec, p.task, count, p.task == "classifier", hashes.get(path.name),
+                                verify_digest=True)  # fmt: skip
+                    if progress is not None:
+                        progress(count)
+                    continue
+                except ZooError:
+                    pass  # damaged: rebuild it
+        (folder / MANIFEST).unlink(missing_ok=True)  # the zoo is incomplete until this build finishes
         if task is None:
             task = make_task(p, num_models, seed, data_root)
         idx = list(range(start, start + count))
@@ -169,7 +180,7 @@ def build_zoo(
         head = {"fingerprint": fp, "shard": k, "start": start, "count": count, "models": models_meta}
         write_shard(path, res.layers, targets, masks, head)
         if progress is not None:
-            progress(1)
+            progress(count)
     if rt is not None:
         rt.barrier()
     if rank == 0:
@@ -177,6 +188,19 @@ def build_zoo(
     if rt is not None:
         rt.barrier()
     return folder
+
+
+def _manifest_hashes(folder: Path, fp: str) -> dict[str, str]:
+    """Shard name -> SHA-256 from an existing manifest of this same build (empty when there is none, it
+    is unreadable or belongs to another build)."""
+    path = folder / MANIFEST
+    try:
+        m = json.loads(path.read_text())
+        if m.get("fingerprint") != fp:
+            return {}
+        return {s["file"]: s["sha256"] for s in m["shards"] if isinstance(s.get("sha256"), str)}
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return {}
 
 
 def _write_manifest(

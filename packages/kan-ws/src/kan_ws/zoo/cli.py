@@ -2,22 +2,62 @@
 
 from __future__ import annotations
 
-import io
+import re
 import sys
+from pathlib import Path
 
 import click
+from kan_core.cli_options import (
+    POSITIVE,
+    apply_threads,
+    check_output_folder,
+    device_option,
+    force_option,
+    progress,
+    quiet_option,
+    seed_option,
+    threads_option,
+)
 
-__all__ = ["group"]
+__all__ = ["group", "zoo_entry"]
+
+_ZOO_ENTRY = re.compile(r"^(manifest\.json|shard-\d{5}\.safetensors|\.shard-\d{5}\.safetensors\..*\.tmp|\.manifest\.json\..*\.tmp)$")
 
 
-@click.group(name="zoo", help="Model zoos of trained KANs (WS-KAN paper, appendix C).")
+def zoo_entry(path: Path) -> bool:
+    """True for the files a zoo build writes (manifest, shards and their temporary files)."""
+    return path.is_file() and _ZOO_ENTRY.match(path.name) is not None
+
+
+def _preset(ctx: click.Context, param: click.Parameter, value: str):
+    from .presets import get_preset
+
+    try:
+        return get_preset(value)
+    except ValueError as e:
+        raise click.BadParameter(str(e), ctx=ctx, param=param) from None
+
+
+@click.group(name="zoo")
 def group() -> None:
-    pass
+    """Model zoos of trained KANs (WS-KAN paper, appendix C).
+
+    \b
+    Examples:
+      kan zoo list
+      kan zoo build sine-cpu --out runs/zoos/sine-cpu
+      kan zoo verify runs/zoos/sine-cpu
+    """
 
 
 @group.command("list")
 def list_presets() -> None:
-    """List the zoo presets."""
+    """List the zoo presets (name, task, size, widths, grid).
+
+    \b
+    Example:
+      kan zoo list
+    """
     from .presets import PRESETS
 
     for p in PRESETS.values():
@@ -25,47 +65,58 @@ def list_presets() -> None:
 
 
 @group.command("build")
-@click.argument("preset")
+@click.argument("preset", callback=_preset)
 @click.option(
-    "--out", required=True, type=click.Path(file_okay=False), help="zoo folder (resumed if present)"
+    "--out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Zoo folder: created, or resumed when it holds an unfinished build of the same zoo.",
 )
-@click.option("--models", type=int, default=None, help="number of models (default: the preset's)")
-@click.option("--data-root", type=click.Path(), default=None, help="folder searched first for datasets")
-@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:1, mps")
-@click.option("--seed", type=int, default=0, show_default=True, help="base seed of every model's randomness")
-@click.option("--shard-size", type=int, default=None, help="models per shard (default: the preset's)")
-@click.option("--epochs", type=int, default=None, help="override the preset's training epochs")
-@click.option("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
-def build(preset, out, models, data_root, device, seed, shard_size, epochs, threads) -> None:
-    """Build (or resume) the zoo PRESET in --out. Runs sharded under torchrun."""
+@click.option("--models", type=POSITIVE, default=None, help="Number of models (default: the preset's).")
+@click.option(
+    "--data-root",
+    type=click.Path(exists=True, file_okay=False),
+    default=None,
+    help="Folder searched first for the preset's image dataset.",
+)
+@device_option()
+@seed_option("Base seed: model i's initialisation, data and order derive from (seed, i).")
+@click.option("--shard-size", type=POSITIVE, default=None, help="Models per shard (default: the preset's).")
+@click.option("--epochs", type=POSITIVE, default=None, help="Training epochs per model (default: the preset's).")
+@threads_option()
+@force_option("--out (shards of another zoo are rebuilt)")
+@quiet_option()
+def build(preset, out, models, data_root, device, seed, shard_size, epochs, threads, force, quiet) -> None:
+    """Build (or resume) the zoo PRESET in --out. Runs sharded under torchrun.
+
+    A killed build resumes where it stopped; damaged shards are rebuilt. The zoo is complete once
+    manifest.json exists.
+
+    \b
+    Examples:
+      kan zoo build sine-cpu --out runs/zoos/sine-cpu
+      kan zoo build digits-clf-cpu --out runs/zoos/clf --models 64 --threads 1
+      torchrun --nproc-per-node 2 -m kan_ws.zoo.cli build sine-paper --out runs/zoos/sine
+    """
     import time
 
-    import torch
-
     from .build import build_zoo, plan_shards
-    from .presets import get_preset
 
-    if threads:
-        torch.set_num_threads(threads)
-    try:
-        p = get_preset(preset)
-    except ValueError as e:
-        raise click.BadParameter(str(e), param_hint="PRESET") from e
+    check_output_folder(out, force=force, owned=zoo_entry)
+    apply_threads(threads)
+    p = preset
     n = models if models is not None else p.num_models
-    total = len(plan_shards(n, shard_size or p.shard_size))
-    try:
-        from kan_core.runtime import dist_env
+    shards = plan_shards(n, shard_size or p.shard_size)
+    from kan_core.runtime import dist_env
 
-        env = dist_env()
-        mine = len(range(env.rank, total, env.world_size))
-        show = env.rank == 0
-    except ImportError:  # pragma: no cover
-        mine, show = total, True
+    env = dist_env()
+    mine = sum(count for _, count in shards[env.rank :: env.world_size])
+    show = env.rank == 0
     t0 = time.perf_counter()
-    with click.progressbar(length=mine, label=f"{p.name}: {n} models, {total} shards",
-                           file=None if show else io.StringIO()) as bar:  # fmt: skip
+    with progress(length=mine, label=f"{p.name}: models trained", quiet=quiet or not show) as bar:
         path = build_zoo(p, out, models=models, data_root=data_root, device=device, seed=seed,
-                         progress=bar.update, shard_size=shard_size, epochs=epochs)  # fmt: skip
+                         progress=bar.update, shard_size=shard_size, epochs=epochs,
+                         overwrite=force)  # fmt: skip
     if show:
         click.echo(f"built {path} in {time.perf_counter() - t0:.1f} s")
 
@@ -73,15 +124,17 @@ def build(preset, out, models, data_root, device, seed, shard_size, epochs, thre
 @group.command("info")
 @click.argument("path", type=click.Path(exists=True, file_okay=False))
 def info(path) -> None:
-    """Summarise a zoo folder (from its manifest)."""
+    """Summarise a zoo folder (from its validated manifest).
+
+    \b
+    Example:
+      kan zoo info runs/zoos/sine-cpu
+    """
     import statistics
 
-    from .store import ZooError, read_manifest
+    from .store import read_manifest
 
-    try:
-        m = read_manifest(path)
-    except ZooError as e:
-        raise click.ClickException(str(e)) from e
+    m = read_manifest(path)
     click.echo(f"preset:   {m['preset']}  (task {m['task']}, seed {m['seed']})")
     click.echo(f"spec:     widths {m['spec']['widths']}, basis {m['spec']['basis']}, G={m['spec']['grid_size']}, "
                f"k={m['spec']['spline_order']}")  # fmt: skip
@@ -89,7 +142,7 @@ def info(path) -> None:
     click.echo("splits:   " + ", ".join(f"{k} {len(v)}" for k, v in sorted(m["splits"].items())))
     click.echo(f"targets:  {', '.join(m['targets'])}" + ("  + oracle masks" if m["has_masks"] else ""))
     for key in ("final_mse", "psnr", "test_accuracy", "noise", "kept_fraction"):
-        vals = [md[key] for md in m["models"] if key in md]
+        vals = [md[key] for md in m["models"] if isinstance(md.get(key), (int, float))]
         if vals:
             click.echo(
                 f"{key + ':':13s} mean {statistics.fmean(vals):.4g}  min {min(vals):.4g}  max {max(vals):.4g}"
@@ -99,12 +152,24 @@ def info(path) -> None:
 @group.command("verify")
 @click.argument("path", type=click.Path(exists=True, file_okay=False))
 def verify(path) -> None:
-    """Check every shard (hash, names, shapes, dtypes, finiteness); exit 1 naming any bad shard."""
+    """Check the manifest (keys, types, splits, shard paths) and every shard (hash, names, shapes,
+    dtypes, finiteness, knots); exit 1 naming every problem.
+
+    \b
+    Example:
+      kan zoo verify runs/zoos/sine-cpu
+    """
     from .store import verify_zoo
 
     problems = verify_zoo(path)
     if problems:
         for msg in problems:
             click.echo(f"BAD {msg}", err=True)
-        sys.exit(1)
+        raise click.ClickException(f"{path}: {len(problems)} problem(s) found; the zoo is not sound")
     click.echo(f"OK {path}")
+
+
+if __name__ == "__main__":  # python -m kan_ws.zoo.cli build ... (torchrun entry), through kan's error boundary
+    from kan_core.cli import main
+
+    main(["zoo", *sys.argv[1:]])

@@ -12,12 +12,15 @@ A shard holds ``layers.{l}.{name}`` (as :meth:`kan_core.layers.EdgeLayer.params`
 ``layers.0.coef: (S, out, in, G + k)``), ``targets.{name}`` (sine ``frequency (S, 2)``; inr
 ``label (S,)``; classifier ``test_accuracy (S,)``, ``noise (S,)``) and, for classifier zoos,
 ``masks.{l}: (S, out, in)``; its header (one metadata key ``"zoo"``, JSON) holds the shard's index,
-first model, model count, the build fingerprint and the per-model metadata, so a restarted build can
-skip it and still write the manifest. Every file is written to a temporary name and renamed
-(:func:`kan_core.io.save_tensors`, :func:`kan_core.io.atomic_write_bytes`).
+first model, model count, the build fingerprint, the per-model metadata and a ``digest`` (SHA-256 of the
+rest of the header and of every tensor's name, dtype, shape and bytes), so a restarted build can tell an
+intact shard from a damaged one without the manifest, skip it and still write the manifest. Every file is
+written to a temporary name and renamed (:func:`kan_core.io.save_tensors`,
+:func:`kan_core.io.atomic_write_bytes`).
 
-Loading (:func:`load_zoo`) and :func:`verify_zoo` check every shard's SHA-256 against the manifest,
-tensor names, shapes, dtypes and finiteness, and name the bad shard.
+The manifest follows the schema of :mod:`kan_core.zoo_format` (validated on every read). Loading
+(:func:`load_zoo`) and :func:`verify_zoo` check every shard's SHA-256 against the manifest, tensor names,
+shapes, dtypes, finiteness and knots, and name the bad shard and key.
 """
 
 from __future__ import annotations
@@ -32,7 +35,9 @@ from typing import Any
 
 import torch
 from kan_core import KAN, KANSpec
-from kan_core.io import atomic_write_bytes, load_tensors, save_tensors
+from kan_core.io import atomic_write_bytes, check_layer_tensors, load_tensors, save_tensors
+from kan_core.zoo_format import MANIFEST, ZOO_FORMAT, ZooError, check_sha256, sha256_file, shard_path
+from kan_core.zoo_format import read_manifest as _read_manifest
 from torch import Tensor
 
 __all__ = [
@@ -47,14 +52,13 @@ __all__ = [
     "write_shard",
     "read_shard_header",
     "check_shard",
+    "shard_digest",
     "write_manifest",
     "read_manifest",
     "load_zoo",
     "verify_zoo",
 ]
 
-MANIFEST = "manifest.json"
-ZOO_FORMAT = "kan-ws-zoo/1"
 SHARD_FORMAT = "kan-ws-zoo-shard/1"
 
 #: target tensors per task: name -> (dtype, trailing shape)
@@ -65,25 +69,25 @@ TARGETS: dict[str, dict[str, tuple[torch.dtype, tuple[int, ...]]]] = {
 }
 
 
-class ZooError(ValueError):
-    """A zoo folder or one of its shards is missing, incomplete or corrupt (the message names it)."""
-
-
 def shard_name(k: int) -> str:
     return f"shard-{k:05d}.safetensors"
 
 
 def layer_shapes(spec: KANSpec) -> list[dict[str, tuple[int, ...]]]:
-    """Per-layer tensor shapes of one model of ``spec`` (names as ``EdgeLayer.params``)."""
-    kan = KAN(spec, generator=torch.Generator().manual_seed(0))
-    return [{k: tuple(v.shape) for k, v in p.items()} for p in kan.layer_params()]
+    """Per-layer tensor shapes of one model of ``spec`` (names as ``EdgeLayer.params``; nothing is
+    allocated)."""
+    return spec.param_shapes()
 
 
-def _sha256(path: Path) -> str:
+def shard_digest(tensors: dict[str, Tensor], header: dict[str, Any]) -> str:
+    """SHA-256 of a shard's content: its header without ``digest`` and every tensor's name, dtype,
+    shape and bytes (in name order)."""
     h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 20):
-            h.update(block)
+    h.update(json.dumps({k: v for k, v in header.items() if k != "digest"}, sort_keys=True).encode())
+    for name in sorted(tensors):
+        t = tensors[name].detach().cpu().contiguous()
+        h.update(f"\n{name} {t.dtype} {tuple(t.shape)}\n".encode())
+        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
     return h.hexdigest()
 
 
@@ -104,7 +108,9 @@ def write_shard(
     if masks is not None:
         for l, m in enumerate(masks):
             tensors[f"masks.{l}"] = m.detach().float().cpu()
-    save_tensors(path, tensors, {"zoo": json.dumps({"format": SHARD_FORMAT, **header}, sort_keys=True)})
+    head = {"format": SHARD_FORMAT, **{k: v for k, v in header.items() if k != "digest"}}
+    head["digest"] = shard_digest(tensors, head)
+    save_tensors(path, tensors, {"zoo": json.dumps(head, sort_keys=True)})
 
 
 def read_shard_header(path: str | os.PathLike) -> dict[str, Any] | None:
@@ -136,21 +142,36 @@ def _expected(
 
 
 def check_shard(
-    path: Path, spec: KANSpec, task: str, count: int, has_masks: bool, sha256: str | None = None
+    path: Path,
+    spec: KANSpec,
+    task: str,
+    count: int,
+    has_masks: bool,
+    sha256: str | None = None,
+    *,
+    verify_digest: bool = False,
 ) -> dict[str, Tensor]:
-    """Load a shard and check it; raises :class:`ZooError` naming the shard."""
+    """Load a shard and check it; raises :class:`ZooError` naming the shard (and the tensor).
+
+    ``sha256``: the manifest's hash of the file; ``verify_digest``: recompute the header's ``digest``
+    (what a resumed build uses, before any manifest exists).
+    """
     name = path.name
     if not path.is_file():
         raise ZooError(f"{name}: shard file is missing ({path})")
     if sha256 is not None:
-        got = _sha256(path)
-        if got != sha256:
-            raise ZooError(f"{name}: SHA-256 {got[:16]}... does not match the manifest ({sha256[:16]}...); "
-                           "the shard was modified or truncated")  # fmt: skip
+        check_sha256(path, sha256)
     try:
-        tensors, _ = load_tensors(path)
+        tensors, meta = load_tensors(path)
     except ValueError as e:
         raise ZooError(f"{name}: unreadable shard ({e})") from e
+    if verify_digest:
+        try:
+            header = json.loads(meta["zoo"])
+        except (KeyError, ValueError) as e:
+            raise ZooError(f"{name}: no readable 'zoo' header ({e})") from e
+        if not isinstance(header, dict) or header.get("digest") != shard_digest(tensors, header):
+            raise ZooError(f"{name}: content does not match the digest in its header (damaged shard)")
     exp = _expected(spec, task, count, has_masks)
     missing, extra = sorted(set(exp) - set(tensors)), sorted(set(tensors) - set(exp))
     if missing or extra:
@@ -163,26 +184,34 @@ def check_shard(
             raise ZooError(f"{name}: tensor {k} has shape {tuple(t.shape)}, expected {shape}")
         if t.is_floating_point() and not bool(torch.isfinite(t).all()):
             raise ZooError(f"{name}: tensor {k} holds non-finite values")
+    try:
+        check_layer_tensors(spec, tensors, name, models=count)
+    except ValueError as e:
+        raise ZooError(str(e)) from e
+    if task == "inr" and tensors["targets.label"].numel() and int(tensors["targets.label"].min()) < 0:
+        raise ZooError(f"{name}: tensor targets.label holds negative class labels")
     return tensors
 
 
 def write_manifest(folder: Path, manifest: dict[str, Any]) -> None:
-    """Add every shard's SHA-256 and write ``manifest.json`` atomically."""
+    """Add every shard's SHA-256 and write ``manifest.json`` atomically (call only on shards that were
+    just written or checked)."""
     for s in manifest["shards"]:
-        s["sha256"] = _sha256(folder / s["file"])
+        s["sha256"] = sha256_file(folder / s["file"])
     atomic_write_bytes(folder / MANIFEST, (json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode())
 
 
 def read_manifest(folder: str | os.PathLike) -> dict[str, Any]:
-    path = Path(folder) / MANIFEST
-    if not path.is_file():
-        raise ZooError(f"{path}: no manifest (not a zoo folder, or its build has not finished)")
-    try:
-        m = json.loads(path.read_text())
-    except ValueError as e:
-        raise ZooError(f"{path}: manifest is not valid JSON ({e})") from e
-    if m.get("format") != ZOO_FORMAT:
-        raise ZooError(f"{path}: format {m.get('format')!r}, expected {ZOO_FORMAT!r}")
+    """``folder/manifest.json``, validated against :mod:`kan_core.zoo_format`'s schema (complete form)
+    and this package's tasks; raises :class:`ZooError` naming the file and key."""
+    m, _ = _read_manifest(folder, complete=True)
+    where = Path(folder) / MANIFEST
+    if m["task"] not in TARGETS:
+        raise ZooError(f"{where}: key 'task' is {m['task']!r}, expected one of {sorted(TARGETS)}")
+    if sorted(m["targets"]) != sorted(TARGETS[m["task"]]):
+        raise ZooError(f"{where}: key 'targets' is {m['targets']}, a {m['task']} zoo has {sorted(TARGETS[m['task']])}")
+    if m["has_masks"] != (m["task"] == "classifier"):
+        raise ZooError(f"{where}: key 'has_masks' is {m['has_masks']}, a {m['task']} zoo has {m['task'] == 'classifier'}")
     return m
 
 
@@ -260,19 +289,16 @@ class Zoo:
 
 
 def load_zoo(path: str | os.PathLike, *, check_hash: bool = True) -> Zoo:
-    """Read a zoo folder; raises :class:`ZooError` naming the bad shard (hash, names, shapes, dtypes,
-    finiteness)."""
+    """Read a zoo folder; raises :class:`ZooError` naming the manifest key or the bad shard (hash, names,
+    shapes, dtypes, finiteness, knots)."""
     folder = Path(path)
     m = read_manifest(folder)
     spec = KANSpec.from_dict(m["spec"])
     task, has_masks = m["task"], bool(m["has_masks"])
     parts = []
     for s in m["shards"]:
-        parts.append(check_shard(folder / s["file"], spec, task, int(s["count"]), has_masks,
-                                 s.get("sha256") if check_hash else None))  # fmt: skip
-    total = sum(int(s["count"]) for s in m["shards"])
-    if total != m["num_models"]:
-        raise ZooError(f"{folder / MANIFEST}: shards hold {total} models, manifest says {m['num_models']}")
+        parts.append(check_shard(shard_path(folder, s["file"]), spec, task, int(s["count"]), has_masks,
+                                 s["sha256"] if check_hash else None))  # fmt: skip
     cat = {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
     layers = [
         {k.split(".", 2)[2]: v for k, v in cat.items() if k.startswith(f"layers.{l}.")}
@@ -281,25 +307,24 @@ def load_zoo(path: str | os.PathLike, *, check_hash: bool = True) -> Zoo:
     targets = {k[len("targets.") :]: v for k, v in cat.items() if k.startswith("targets.")}
     masks = [cat[f"masks.{l}"] for l in range(spec.depth)] if has_masks else None
     splits = {k: torch.tensor(v, dtype=torch.long) for k, v in m["splits"].items()}
-    return Zoo(
-        spec, task, layers, targets, masks, m["models"], splits, m.get("preset", ""), m.get("config", {})
-    )
+    return Zoo(spec, task, layers, targets, masks, m["models"], splits, m["preset"], m["config"], m["seed"])
 
 
 def verify_zoo(path: str | os.PathLike) -> list[str]:
-    """Every problem found in a zoo folder (empty list: the zoo is sound). Checks all shards."""
+    """Every problem found in a zoo folder (empty list: the zoo is sound): the manifest against the
+    schema (keys, types, split indices, shard paths), then every shard (hash, names, shapes, dtypes,
+    finiteness, knots)."""
     folder = Path(path)
     try:
         m = read_manifest(folder)
-        spec = KANSpec.from_dict(m["spec"])
-    except (ZooError, KeyError, ValueError, TypeError) as e:
+    except ZooError as e:
         return [str(e)]
+    spec = KANSpec.from_dict(m["spec"])
     problems = []
     for s in m["shards"]:
         try:
-            check_shard(
-                folder / s["file"], spec, m["task"], int(s["count"]), bool(m["has_masks"]), s.get("sha256")
-            )
+            check_shard(shard_path(folder, s["file"]), spec, m["task"], int(s["count"]), bool(m["has_masks"]),
+                        s["sha256"])  # fmt: skip
         except ZooError as e:
             problems.append(str(e))
     return problems
