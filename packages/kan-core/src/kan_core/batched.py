@@ -321,22 +321,25 @@ class TrainResult:
     info: dict[str, Any] = field(default_factory=dict)
 
 
-def _kernel_layout(name: str, spec: KANSpec) -> bool:
-    """B-spline coefficients train as ``(M, in, nb, out)`` tensors: the local B-spline kernel reads and
-    writes that layout, so a step transposes neither the coefficients nor their gradient, and the
+def _kernel_layout(name: str, spec: KANSpec, device: torch.device) -> bool:
+    """On CPU, B-spline coefficients train as ``(M, in, nb, out)`` tensors: the native local kernel reads
+    and writes that layout, so a step transposes neither the coefficients nor their gradient, and the
     optimiser updates the same (contiguous) memory. The forward sees the ``(M, out, in, nb)`` view."""
-    return name == "coef" and spec.basis == "bspline"
+    return name == "coef" and spec.basis == "bspline" and device.type == "cpu"
 
 
 def _working_copy(name: str, t: Tensor, spec: KANSpec) -> Tensor:
     """A private copy of one stacked tensor to train (``requires_grad`` unless frozen)."""
-    t = t.detach().permute(0, 2, 3, 1).contiguous() if _kernel_layout(name, spec) else t.detach().clone()
+    kernel = _kernel_layout(name, spec, t.device)
+    t = t.detach().permute(0, 2, 3, 1).contiguous() if kernel else t.detach().clone()
     return t if name in FROZEN else t.requires_grad_(True)
 
 
 def _model_view(work: Layers, spec: KANSpec) -> Layers:
     """The tensors as :func:`kan_forward` reads them (``(M, out, in, nb)`` views of kernel-layout ones)."""
-    return [{k: v.permute(0, 3, 1, 2) if _kernel_layout(k, spec) else v for k, v in p.items()} for p in work]
+    return [
+        {k: v.permute(0, 3, 1, 2) if _kernel_layout(k, spec, v.device) else v for k, v in p.items()} for p in work
+    ]
 
 
 def _make_optimizer(

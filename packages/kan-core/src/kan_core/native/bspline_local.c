@@ -24,14 +24,18 @@
 
 #define T float
 #define SFX(name) name##_f32
+#define SPECIALISE 1
 #include "bspline_local.h"
 #undef T
 #undef SFX
+#undef SPECIALISE
 
 #define T double
 #define SFX(name) name##_f64
+#define SPECIALISE 0
 #include "bspline_local.h"
 #undef T
 #undef SFX
+#undef SPECIALISE
 
 int kan_local_max_order(void) { return 15; }

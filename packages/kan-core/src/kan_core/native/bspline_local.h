@@ -330,16 +330,20 @@ finish:
     }
 }
 
-/* A literal R for k = 1..5 (specialised code), the runtime value above. */
+/* A literal R for the common orders (specialised code: unrolled loops over the k + 1 rows), the runtime
+ * value otherwise. SPECIALISE is 1 for float; double (gradchecks, PINNs) takes the generic code, which
+ * halves the build time. */
+#if SPECIALISE
 #define DISPATCH_R(R, CALL)                                                                                  \
     switch (R) {                                                                                             \
     case 2: CALL(2); break;                                                                                  \
     case 3: CALL(3); break;                                                                                  \
     case 4: CALL(4); break;                                                                                  \
-    case 5: CALL(5); break;                                                                                  \
-    case 6: CALL(6); break;                                                                                  \
     default: CALL(R); break;                                                                                 \
     }
+#else
+#define DISPATCH_R(R, CALL) CALL(R);
+#endif
 
 void SFX(kan_local_forward)(const T *restrict x, const T *restrict t0, const T *restrict ih, const T *restrict W,
                             const T *restrict S, T *restrict y, int64_t M, int64_t B, int64_t I, int64_t NB, int64_t O, int k,
