@@ -166,12 +166,12 @@ def project_presets(device: str, models: int = 32) -> None:
         else:
             yy, loss = torch.rand(models, xx.shape[0], spec.widths[-1]), "mse"
         cost = []
-        for n_steps in (5, 25):  # the difference removes initialisation and evaluation
+        for n_steps in (2, 5, 25):  # a warm-up; the difference of the last two removes initialisation
             t = time.perf_counter()
             train_stacked(spec, xx, yy, seeds=range(models), steps=n_steps, batch_size=bsz, loss=loss, device=device)
             _sync(device)
             cost.append(time.perf_counter() - t)
-        per = max(cost[1] - cost[0], 1e-9) / (models * 20)
+        per = max(cost[2] - cost[1], 1e-9) / (models * 20)
         total = per * steps * p.num_models
         print(f"  {name:20s} {p.num_models:6d} models x {steps:6d} steps x {per * 1e3:7.3f} ms = "
               f"{total / 3600:8.2f} h")  # fmt: skip
