@@ -75,6 +75,28 @@ def test_batched_equals_per_model_training_minibatch():
     assert (res.metrics["loss"] < res.metrics["initial_loss"]).all()
 
 
+@pytest.mark.parametrize(
+    "spec",
+    [
+        KANSpec((2, 4, 1), basis="rbf", grid_size=6),
+        KANSpec((2, 4, 1), basis="chebyshev", degree=3),
+        KANSpec((2, 4, 1), basis="legendre", degree=3),
+        KANSpec((2, 4, 1), basis="gram", degree=3),  # per-model beta against shared inputs (used to crash)
+        KANSpec((2, 4, 1), basis="wavelet"),
+        KANSpec((2, 4, 1), grid_size=30),  # the native local kernel at G = 30
+    ],
+    ids=lambda s: f"{s.basis}-G{s.grid_size}",
+)
+def test_every_basis_trains_batched_as_per_model(spec):
+    x, y = _data()
+    res = train_stacked(spec, x, y[:3], seeds=SEEDS[:3], steps=8, batch_size=16, device="cpu")
+    for i in (0, 2):
+        ref = _train_one(spec, SEEDS[i], x, y[i], 8, 16)
+        for l, p in enumerate(ref.layer_params()):
+            for k, v in p.items():
+                torch.testing.assert_close(res.layers[l][k][i], v.detach(), atol=2e-5, rtol=1e-4)
+
+
 def test_batched_equals_per_model_cross_entropy_adamw_full_batch():
     spec = KANSpec((2, 4, 3), grid_size=4)
     x, y = _data(classes=3)

@@ -51,4 +51,6 @@ def gram_basis(x: Tensor, beta: Tensor, degree: int) -> Tensor:
     for n in range(1, degree):
         b = beta[..., n - 1, None, None] if beta.dim() > 1 else beta[n - 1]
         out.append(t * out[-1] - b * out[-2])
-    return torch.stack(out, -1)
+    # per-model beta broadcasts the higher polynomials against shared inputs: bring all to one shape
+    shape = torch.broadcast_shapes(*(p.shape for p in out))
+    return torch.stack([p.expand(shape) for p in out], -1)
