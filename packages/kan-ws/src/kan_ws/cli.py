@@ -263,53 +263,14 @@ def plot(results, out) -> None:
 
 # ---------------------------------------------------------------------------------------------- prune
 def load_pykan_checkpoint(path: str | Path):
-    """Convert a pykan ``saveckpt`` checkpoint (``<p>_config.yml`` + ``<p>_state``) into a kan-core KAN.
+    """A pykan ``saveckpt`` checkpoint as a kan-core KAN (:func:`kan_core.interop.load_pykan_checkpoint`);
+    unreadable files become a usage error naming the file."""
+    from kan_core.interop import load_pykan_checkpoint as _load
 
-    The state dict is read with ``torch.load(weights_only=True)`` (no arbitrary unpickling); the model is
-    rebuilt from the YAML config and converted with :func:`kan_core.interop.from_pykan`.
-    """
-    import torch
-    import yaml
-    from kan_core.interop import from_pykan
-    from kan_core.interop.pykan import preserve_global_rng
-
-    p = str(path)
-    for suffix in ("_config.yml", "_state", "_cache_data"):
-        if p.endswith(suffix):
-            p = p[: -len(suffix)]
-    cfg_path, state_path = Path(p + "_config.yml"), Path(p + "_state")
-    if not cfg_path.is_file() or not state_path.is_file():
-        raise click.BadParameter(f"{path}: not a pykan checkpoint (need {cfg_path} and {state_path})")
-    with open(cfg_path) as f:
-        config = yaml.safe_load(f)
     try:
-        state = torch.load(state_path, map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001 - report any refusal of the safe loader
-        raise click.BadParameter(f"{state_path}: cannot be read as a plain state dict ({e})") from e
-    import tempfile
-
-    from kan import MultKAN  # the optional pykan extra
-
-    with preserve_global_rng(), tempfile.TemporaryDirectory() as tmp:
-        model = MultKAN(
-            width=config["width"],
-            grid=config["grid"],
-            k=config["k"],
-            mult_arity=config.get("mult_arity", 2),
-            base_fun=config.get("base_fun_name", "silu"),
-            symbolic_enabled=config.get("symbolic_enabled", True),
-            affine_trainable=config.get("affine_trainable", False),
-            grid_eps=config.get("grid_eps", 0.02),
-            grid_range=config.get("grid_range", [-1, 1]),
-            sp_trainable=config.get("sp_trainable", True),
-            sb_trainable=config.get("sb_trainable", True),
-            auto_save=False,
-            first_init=False,
-            ckpt_path=tmp,
-            device="cpu",
-        )
-        model.load_state_dict(state)
-    return from_pykan(model)
+        return _load(path)
+    except ValueError as e:
+        raise click.BadParameter(str(e)) from e
 
 
 def load_any_kan(path: str | Path):
