@@ -231,31 +231,34 @@ def ood(checkpoints, zoos, device, out) -> None:
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option("--out", default=None, type=click.Path(dir_okay=False), help="Also write the table (Markdown).")
 def table(paths, out) -> None:
-    """A paper-style table (mean +- std over seeds) from result JSON files or folders holding them."""
-    from .plots import collect_results, results_table
+    """A paper-style table (mean +- std over seeds) from result JSON files or folders holding them.
+
+    With --out PATH the table is written three times beside each other: PATH's stem with .md (Markdown),
+    .csv (one line per task, zoo, training-set size and method) and .json (the same records).
+    """
+    from .plots import collect_results, results_table, write_table
 
     rows = collect_results(paths)
     if not rows:
         raise click.UsageError(f"no result JSON files (with 'task', 'method', 'metrics') under {list(paths)}")
-    text = results_table(rows)
-    click.echo(text)
+    click.echo(results_table(rows))
     if out:
-        from kan_core.io import atomic_write_bytes
-
-        atomic_write_bytes(out, text.encode())
+        for suffix in (".md", ".csv", ".json"):
+            write_table(rows, Path(out).with_suffix(suffix))
 
 
 @group.command()
 @click.argument("results", type=click.Path(exists=True, file_okay=False))
 @click.option("--out", required=True, type=click.Path(file_okay=False))
 def plot(results, out) -> None:
-    """PNG figures from a results folder: pruning trade-off, sine learning curve, OOD curve."""
+    """PNG figures from a results folder: test metrics per method and learning curves of every
+    `kan ws train` run, pruning trade-off, sine training-set-size curve, OOD curve."""
     from .plots import plot_all
 
     written = plot_all(results, out)
     if not written:
         raise click.UsageError(
-            f"nothing to plot in {results} (needs pruning.json, sine-sweep or ood results)"
+            f"nothing to plot in {results} (needs kan ws train result JSONs, pruning.json or ood.json)"
         )
     for p in written:
         click.echo(p)
@@ -348,6 +351,11 @@ def prune(predict_args, out, threshold, device) -> None:
         )
     )
 
+
+from .commands import predict, prune_eval  # noqa: E402 - new commands live in their own module
+
+group.add_command(predict)
+group.add_command(prune_eval)
 
 if __name__ == "__main__":  # python -m kan_ws.cli train ... (torchrun entry)
     group(sys.argv[1:])

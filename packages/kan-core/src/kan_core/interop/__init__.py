@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # pragma: no cover
     from ..model import KAN
 
-__all__ = ["from_pykan", "to_pykan", "load_pykan_checkpoint"]
+__all__ = ["from_pykan", "to_pykan", "load_pykan_checkpoint", "load_any_kan"]
 
 
 def from_pykan(model: Any, *, num_inputs: int | None = None, affine: bool | None = None) -> KAN:
@@ -35,3 +35,15 @@ def load_pykan_checkpoint(path: Any) -> KAN:
     from .pykan import load_pykan_checkpoint as _load
 
     return _load(path)
+
+
+def load_any_kan(path: Any) -> KAN:
+    """A KAN from a file: kan-core's ``.safetensors`` (:meth:`kan_core.KAN.load`) or a pykan checkpoint
+    (``<p>_config.yml`` / ``<p>_state``, through :func:`load_pykan_checkpoint`, needs the pykan extra)."""
+    from pathlib import Path
+
+    if Path(path).suffix == ".safetensors":
+        from ..model import KAN
+
+        return KAN.load(path)
+    return load_pykan_checkpoint(path)

@@ -108,3 +108,8 @@ def verify(path) -> None:
             click.echo(f"BAD {msg}", err=True)
         sys.exit(1)
     click.echo(f"OK {path}")
+
+
+from .export_cli import export  # noqa: E402 - the command lives in its own module
+
+group.add_command(export)
