@@ -46,6 +46,12 @@ SMOKE = {
     "kan-core": [
         ["kan", "info"],
         ["kan", "quickstart", "--steps", "20"],
+        ["python", "-c", "from kan_core import KAN; KAN.from_widths([2, 3, 1]).save('m.safetensors')"],
+        [
+            "python",
+            "-c",
+            "from kan_core.datasets import load_dataset; print(load_dataset('digits')[0].shape)",
+        ],
     ],
     "kan-graph": [
         ["python", "-c", "from kan_core import KAN; KAN.from_widths([2, 3, 1]).save('m.safetensors')"],
@@ -56,7 +62,19 @@ SMOKE = {
     ],
     "kan-ws": [
         ["kan", "demo", "--quick", "--out", "demo"],
-        ["kan", "zoo", "export", "demo/zoos/sine-cpu", "0", "--out", "sine0.safetensors"],
+        ["kan", "zoo", "export", "demo/zoos/sine-cpu", "0", "--out", "sine0.safetensors", "--force"],
+        [
+            "kan",
+            "ws",
+            "predict",
+            "demo/results/sine-wskan-s0.safetensors",
+            "sine0.safetensors",
+            "--out",
+            "p.csv",
+            "--force",
+        ],
+        ["kan", "ws", "table", "demo/results", "--out", "table.md"],
+        ["kan", "ws", "plot", "demo/results", "--out", "figures"],
     ],
 }
 

@@ -267,3 +267,35 @@ def test_table_writes_markdown_csv_json(runs, tmp_path):
     assert [r["method"] for r in rows] == ["mlp", "wskan"]
     assert float(rows[1]["mse_mean"]) == pytest.approx(by_method["wskan"]["mse_mean"])
     assert list(rows[0])[:5] == ["task", "zoo", "train_size", "method", "seeds"]
+
+
+def test_predict_reads_a_pykan_checkpoint(runs, tmp_path, monkeypatch):
+    pytest.importorskip("kan")
+    from kan import MultKAN
+    from kan_core.interop import from_pykan
+
+    monkeypatch.chdir(tmp_path)
+    model = MultKAN(
+        width=[2, 16, 16, 1],
+        grid=10,
+        k=3,
+        seed=3,
+        auto_save=False,
+        symbolic_enabled=False,
+        ckpt_path=str(tmp_path),
+    )
+    model.saveckpt(str(tmp_path / "pk"))
+    mine = tmp_path / "mine.safetensors"
+    from_pykan(model).save(mine)
+    ckpt = str(runs["sine-wskan-0"])
+    from_ckpt = json.loads(_ok(CliRunner().invoke(ws, ["predict", ckpt, str(tmp_path / "pk_state")])).output)
+    from_file = json.loads(_ok(CliRunner().invoke(ws, ["predict", ckpt, str(mine)])).output)
+    assert from_ckpt["predictions"][0]["frequency"] == pytest.approx(
+        from_file["predictions"][0]["frequency"], abs=1e-6
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "mine.safetensors",
+        "pk_cache_data",
+        "pk_config.yml",
+        "pk_state",
+    ]
