@@ -42,12 +42,13 @@ def plot(model, out, points, max_edges, device, force) -> None:
     """Draw every edge function of every layer of MODEL, one PNG per layer (pykan-style grid).
 
     MODEL is a KAN file kan-core writes (.safetensors, any basis) or a pykan checkpoint
-    (<p>_state or <p>_config.yml; needs the pykan extra). Each panel shows phi(x) over its input's
+    (PREFIX_state or PREFIX_config.yml; needs the pykan extra). Each panel shows phi(x) over its input's
     domain (B-splines: the grid's span; other bases: the spec's grid_range); pruned edges are dashed.
     Needs matplotlib: pip install 'kan-core[plot]'.
 
     Example:
 
+    \b
         kan plot model.safetensors --out plots/
     """
     from .plot import PLOT_EXTRA_HINT

@@ -34,14 +34,16 @@ def predict(checkpoint, models, out, threshold, device, force) -> None:
     """Predict a property or a pruning mask of each KAN in MODELS with a trained CHECKPOINT.
 
     CHECKPOINT is a `kan ws train` checkpoint (WS-KAN or a baseline). Each MODEL is a KAN file kan-core
-    writes (.safetensors, e.g. from `kan zoo export`) or a pykan checkpoint (<p>_state or
-    <p>_config.yml; needs the pykan extra). The prediction follows the checkpoint's task: inr -> class
+    writes (.safetensors, e.g. from `kan zoo export`) or a pykan checkpoint (PREFIX_state or
+    PREFIX_config.yml; needs the pykan extra). The prediction follows the checkpoint's task: inr -> class
     label and probabilities, sine -> frequency, accuracy -> test accuracy, mask -> a 0/1 mask per layer
     and the kept fraction.
 
     Example:
 
-        kan ws predict runs/ws/accuracy-wskan-s0.safetensors a.safetensors b.safetensors --out pred.csv
+    \b
+        kan ws predict runs/ws/accuracy-wskan-s0.safetensors a.safetensors b.safetensors \\
+            --out pred.csv
     """
     from kan_core.interop import load_any_kan
     from kan_core.runtime import resolve_device
@@ -111,7 +113,9 @@ def prune_eval(checkpoints, zoo_dir, out, max_models, data_root, device, force) 
 
     Example:
 
-        kan ws prune-eval --checkpoint runs/ws/mask-wskan-s0.safetensors --zoo runs/zoos/digits-clf-cpu --out runs/prune
+    \b
+        kan ws prune-eval --checkpoint runs/mask/mask-wskan-s0.safetensors \\
+            --zoo runs/zoos/digits-clf-cpu --out runs/prune
     """
     from kan_core.runtime import resolve_device
 

@@ -28,6 +28,7 @@ def export(zoo, index, out, force) -> None:
 
     Example:
 
+    \b
         kan zoo export runs/zoos/sine-cpu 0 --out sine0.safetensors
     """
     from .export import export_kan
