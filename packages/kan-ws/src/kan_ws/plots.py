@@ -328,8 +328,10 @@ def plot_learning_curves(rows: list[dict[str, Any]], path: str | Path) -> Path:
         )
         for r in runs:
             epochs = [h["epoch"] + 1 for h in r["history"]]
-            axes[0][c].plot(epochs, [h["train_loss"] for h in r["history"]], label=_run_label(r))
-            axes[1][c].plot(epochs, [h["val"] for h in r["history"]], label=_run_label(r))
+            axes[0][c].plot(
+                epochs, [h["train_loss"] for h in r["history"]], marker="o", ms=3, label=_run_label(r)
+            )
+            axes[1][c].plot(epochs, [h["val"] for h in r["history"]], marker="o", ms=3, label=_run_label(r))
         axes[0][c].set_title(f"{task}: training loss")
         axes[0][c].set_yscale("log")
         axes[1][c].set_title(f"{task}: validation {runs[0].get('val_metric', 'score')}")
