@@ -79,6 +79,9 @@ SMOKE = {
 }
 
 
+PLOT_SMOKE = ["kan", "plot", "m.safetensors", "--out", "plots"]
+
+
 def _editable(names: list[str]) -> list[str]:
     args: list[str] = []
     for name in names:
@@ -127,6 +130,12 @@ def wheel(session: nox.Session, package: str) -> None:
     with session.chdir(tmp):
         for cmd in SMOKE[package]:
             session.run(*cmd)
+        if package == "kan-core":  # plotting: a clear error without the extra, plots with it
+            failed = session.run(*PLOT_SMOKE, success_codes=[1], silent=True)
+            if "pip install 'kan-core[plot]'" not in (failed or ""):
+                session.error(f"kan plot without matplotlib did not name the plot extra: {failed!r}")
+            session.install("--find-links", str(wheelhouse), "kan-core[plot]", TORCH)
+            session.run(*PLOT_SMOKE)
 
 
 @nox.session

@@ -18,6 +18,9 @@ from kan_ws.zoo import PRESETS, build_zoo, load_zoo
 from kan_ws.zoo.cli import group as zoo_group
 
 PNG = b"\x89PNG\r\n\x1a\n"
+TINY_INR = PRESETS["digits-inr-cpu"].replace(
+    name="tiny-inr", widths=(2, 4, 4, 1), grid_size=5, epochs=5, shard_size=3
+)
 TINY_CLF = PRESETS["digits-clf-cpu"].replace(
     name="tiny-clf", widths=(64, 4, 4, 10), grid_size=3, epochs=2, shard_size=8
 )
@@ -53,14 +56,16 @@ def runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("wf")
     sine = build_zoo("sine-cpu", root / "sine", models=10, epochs=1, device="cpu", seed=0)
     clf = build_zoo(TINY_CLF, root / "clf", models=16, device="cpu", seed=0)
+    inr = build_zoo(TINY_INR, root / "inr", models=9, device="cpu", seed=0)
     ws_dir = root / "ws"
     ckpts = {
         "sine-wskan-0": _train(sine, ws_dir, "sine", seed=0),
         "sine-wskan-1": _train(sine, ws_dir, "sine", seed=1),
         "sine-mlp-0": _train(sine, ws_dir, "sine", method="mlp"),
         "mask-wskan-0": _train(clf, root / "mask", "mask"),
+        "inr-wskan-0": _train(inr, root / "inr-ws", "inr"),
     }
-    return {"root": root, "sine": Path(sine), "clf": Path(clf), "ws": ws_dir, **ckpts}
+    return {"root": root, "sine": Path(sine), "clf": Path(clf), "inr": Path(inr), "ws": ws_dir, **ckpts}
 
 
 # ------------------------------------------------------------------------------------------- zoo export
@@ -118,6 +123,26 @@ def test_predict_sine_matches_the_api_json_and_csv(runs, tmp_path):
         rows = list(csv.DictReader(fh))
     assert list(rows[0]) == ["model", "widths", "frequency0", "frequency1"]
     assert [float(r["frequency1"]) for r in rows] == pytest.approx([w[1].item() for w in want], abs=1e-5)
+
+
+def test_predict_inr_class_probabilities(runs, tmp_path):
+    files = [_export(runs["inr"], i, tmp_path) for i in (0, 8)]
+    ckpt = runs["inr-wskan-0"]
+    res = _ok(CliRunner().invoke(ws, ["predict", str(ckpt), *map(str, files)]))
+    got = json.loads(res.output)["predictions"]
+    model, _ = load_checkpoint(ckpt)
+    probs = torch.softmax(
+        raw_predict(model, make_task("inr", load_zoo(runs["inr"])), torch.tensor([0, 8])), -1
+    )
+    for row, p in zip(got, probs):
+        assert row["probabilities"] == pytest.approx(p.tolist(), abs=1e-6)
+        assert row["label"] == int(p.argmax()) and sum(row["probabilities"]) == pytest.approx(1.0)
+    _ok(CliRunner().invoke(ws, ["predict", str(ckpt), *map(str, files), "--out", str(tmp_path / "p.csv")]))
+    with open(tmp_path / "p.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    classes = len(got[0]["probabilities"])
+    assert list(rows[0]) == ["model", "widths", "label", *(f"p{c}" for c in range(classes))]
+    assert [int(r["label"]) for r in rows] == [g["label"] for g in got]
 
 
 def test_predict_mask_equals_prune(runs, tmp_path):
