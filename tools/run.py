@@ -66,7 +66,7 @@ def editable_args() -> list[str]:
 def stamp_value() -> str:
     digest = hashlib.sha256()
     digest.update(repr((TORCH, PACKAGES, TOOLS, sys.version_info[:2])).encode())
-    for path in [ROOT / "pyproject.toml", *sorted((ROOT / "packages").glob("*/pyproject.toml"))]:
+    for path in [ROOT / "pyproject.toml", ROOT / "VERSION", *sorted((ROOT / "packages").glob("*/pyproject.toml"))]:
         digest.update(str(path.relative_to(ROOT)).encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()

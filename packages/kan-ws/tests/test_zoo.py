@@ -184,7 +184,6 @@ def test_tampered_truncated_and_nonfinite_shards_are_named(sine_zoo, tmp_path):
 
 
 def test_classifier_zoo_on_digits(tmp_path):
-    pytest.importorskip("sklearn", reason="scikit-learn not installed")
     out = build_zoo(TINY_CLF, tmp_path / "clf", models=4, device="cpu", seed=0)
     zoo = load_zoo(out)
     assert zoo.task == "classifier" and zoo.dataset == "digits"
@@ -205,7 +204,6 @@ def test_classifier_zoo_on_digits(tmp_path):
 
 
 def test_inr_zoo_on_digits(tmp_path):
-    pytest.importorskip("sklearn", reason="scikit-learn not installed")
     from kan_core.datasets import load_dataset
 
     zoo = load_zoo(build_zoo(TINY_INR, tmp_path / "inr", models=6, device="cpu"))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+from importlib import metadata as _metadata
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
     from .model import KAN
     from .spec import BASES, KANSpec
 
-__version__ = "0.1.0"
+__version__ = _metadata.version("kan-core")  # from the repository's VERSION file
 
 # public name -> submodule that defines it
 _LAZY = {

@@ -14,6 +14,7 @@ torch.
 from __future__ import annotations
 
 import importlib
+from importlib import metadata as _metadata
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
     )
     from .symmetry import permute, permute_stacked, random_permutation, same_function
 
-__version__ = "0.1.0"
+__version__ = _metadata.version("kan-graph")  # from the repository's VERSION file
 
 _LAZY = {
     "permute": ".symmetry",

@@ -636,7 +636,7 @@ def symbolic(out, device, seed, force, quiet, steps, n_train, lib):
 
         res = run_symbolic(steps=steps, seed=seed, n_train=n_train, lib=tuple(_strs(lib)))
     except ImportError as e:
-        click.echo(f"symbolic: skipped, pykan interop unavailable ({e}); install kan-core[pykan]")
+        click.echo(f"symbolic: skipped, pykan interop unavailable ({e}); pip install 'kan-metakan[pykan]'")
         return
     click.echo(f"MetaKAN fit MSE {res['mse']:.3g}; pykan symbolic formula: {res['formula']}")
     rows = [res]

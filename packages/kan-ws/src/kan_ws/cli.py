@@ -345,27 +345,31 @@ def ood(checkpoints, zoos, device, out, force) -> None:
 
 @group.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
-@click.option("--out", default=None, type=click.Path(dir_okay=False), help="Also write the table (Markdown).")
+@click.option(
+    "--out", default=None, type=click.Path(dir_okay=False),
+    help="Also write the table: PATH's stem with .md, .csv and .json.",
+)  # fmt: skip
 @force_option()
 def table(paths, out, force) -> None:
     """A paper-style table (mean +- std over seeds) from result JSON files or folders holding them.
+
+    With --out PATH the table is written three times beside each other: PATH's stem with .md (Markdown),
+    .csv (one line per task, zoo, training-set size and method) and .json (the same records).
 
     \b
     Example:
       kan ws table runs/ws --out runs/ws/table.md
     """
-    from .plots import collect_results, results_table
+    from .plots import collect_results, results_table, write_table
 
     check_output_file(out, force=force)
     rows = collect_results(paths)
     if not rows:
         raise click.UsageError(f"no result JSON files (with 'task', 'method', 'metrics') under {list(paths)}")
-    text = results_table(rows)
-    click.echo(text)
+    click.echo(results_table(rows))
     if out:
-        from kan_core.io import atomic_write_bytes
-
-        atomic_write_bytes(out, text.encode())
+        for suffix in (".md", ".csv", ".json"):
+            write_table(rows, Path(out).with_suffix(suffix))
 
 
 @group.command()
@@ -373,7 +377,8 @@ def table(paths, out, force) -> None:
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder for the PNG figures.")
 @force_option()
 def plot(results, out, force) -> None:
-    """PNG figures from a results folder: pruning trade-off, sine learning curve, OOD curve.
+    """PNG figures from a results folder: test metrics per method and learning curves of every
+    `kan ws train` run, pruning trade-off, sine training-set-size curve, OOD curve.
 
     \b
     Example:
@@ -385,7 +390,7 @@ def plot(results, out, force) -> None:
     written = plot_all(results, out)
     if not written:
         raise click.UsageError(
-            f"nothing to plot in {results} (needs pruning.json, sine-sweep or ood results)"
+            f"nothing to plot in {results} (needs kan ws train result JSONs, pruning.json or ood.json)"
         )
     for p in written:
         click.echo(p)
@@ -393,53 +398,14 @@ def plot(results, out, force) -> None:
 
 # ---------------------------------------------------------------------------------------------- prune
 def load_pykan_checkpoint(path: str | Path):
-    """Convert a pykan ``saveckpt`` checkpoint (``<p>_config.yml`` + ``<p>_state``) into a kan-core KAN.
+    """A pykan ``saveckpt`` checkpoint as a kan-core KAN (:func:`kan_core.interop.load_pykan_checkpoint`);
+    unreadable files become a usage error naming the file."""
+    from kan_core.interop import load_pykan_checkpoint as _load
 
-    The state dict is read with ``torch.load(weights_only=True)`` (no arbitrary unpickling); the model is
-    rebuilt from the YAML config and converted with :func:`kan_core.interop.from_pykan`.
-    """
-    import torch
-    import yaml
-    from kan_core.interop import from_pykan
-    from kan_core.interop.pykan import preserve_global_rng
-
-    p = str(path)
-    for suffix in ("_config.yml", "_state", "_cache_data"):
-        if p.endswith(suffix):
-            p = p[: -len(suffix)]
-    cfg_path, state_path = Path(p + "_config.yml"), Path(p + "_state")
-    if not cfg_path.is_file() or not state_path.is_file():
-        raise click.BadParameter(f"{path}: not a pykan checkpoint (need {cfg_path} and {state_path})")
-    with open(cfg_path) as f:
-        config = yaml.safe_load(f)
     try:
-        state = torch.load(state_path, map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001 - report any refusal of the safe loader
-        raise click.BadParameter(f"{state_path}: cannot be read as a plain state dict ({e})") from e
-    import tempfile
-
-    from kan import MultKAN  # the optional pykan extra
-
-    with preserve_global_rng(), tempfile.TemporaryDirectory() as tmp:
-        model = MultKAN(
-            width=config["width"],
-            grid=config["grid"],
-            k=config["k"],
-            mult_arity=config.get("mult_arity", 2),
-            base_fun=config.get("base_fun_name", "silu"),
-            symbolic_enabled=config.get("symbolic_enabled", True),
-            affine_trainable=config.get("affine_trainable", False),
-            grid_eps=config.get("grid_eps", 0.02),
-            grid_range=config.get("grid_range", [-1, 1]),
-            sp_trainable=config.get("sp_trainable", True),
-            sb_trainable=config.get("sb_trainable", True),
-            auto_save=False,
-            first_init=False,
-            ckpt_path=tmp,
-            device="cpu",
-        )
-        model.load_state_dict(state)
-    return from_pykan(model)
+        return _load(path)
+    except ValueError as e:
+        raise click.BadParameter(str(e)) from e
 
 
 def load_any_kan(path: str | Path):
@@ -529,6 +495,11 @@ def prune(predict_args, out, threshold, device, force) -> None:
         )
     )
 
+
+from .commands import predict, prune_eval  # noqa: E402 - new commands live in their own module
+
+group.add_command(predict)
+group.add_command(prune_eval)
 
 if __name__ == "__main__":  # python -m kan_ws.cli train ... (torchrun entry), through kan's error boundary
     from kan_core.cli import main

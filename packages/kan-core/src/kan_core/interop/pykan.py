@@ -21,9 +21,18 @@ keep it. :func:`to_pykan` writes kan-core's affine into pykan's ``node_scale/nod
 sub-node affine at the identity, so ``KAN -> pykan -> KAN`` is exact.
 
 Not representable (a clear error is raised): multiplication nodes (``width`` entries ``[n, m]`` with
-``m > 0``), active symbolic functions, per-layer grid sizes or orders that differ. A model whose inputs
-were pruned with ``prune_input`` (``model.input_id`` not ``0..n-1``) converts with ``num_inputs`` set to
-the original input count: the dropped inputs get masked-out edges.
+``m > 0``), active symbolic functions, per-layer grid sizes or orders that differ.
+
+``prune_input`` keeps the inputs ``model.input_id`` of the original ``n`` and the pruned model reads
+``x[:, input_id]`` of an ``n``-column ``x``. pykan keeps no record of ``n``, so :func:`from_pykan` takes it
+as ``num_inputs``: the KAN then reads all ``n`` columns and the dropped inputs get masked-out edges. This
+covers every outcome: any kept subset in any order, dropping the last inputs (``input_id`` is ``0..m-1``,
+which looks like an unpruned model: without ``num_inputs`` the KAN reads ``m`` columns, exactly what the
+pykan model reads of a wider ``x``), and dropping every input (the KAN is then a constant function).
+An ``input_id`` that is not ``0..m-1`` needs ``num_inputs``; one that names an input twice is refused.
+
+:func:`to_pykan` runs one forward pass with pykan's ``save_act`` on a sample spread over every input's grid
+(or on the ``sample`` you pass), so ``to_pykan(kan).plot()`` works at once.
 
 pykan's constructor seeds torch, numpy and ``random`` globally and may write checkpoints;
 :func:`to_pykan` builds the model with ``auto_save=False`` and restores every global RNG state afterwards,
@@ -44,7 +53,7 @@ from torch import Tensor, nn
 from ..model import KAN
 from ..spec import KANSpec
 
-__all__ = ["from_pykan", "to_pykan"]
+__all__ = ["from_pykan", "to_pykan", "plot_sample", "load_pykan_checkpoint"]
 
 _INSTALL_HINT = "pykan is not installed; install the optional extra: pip install 'kan-core[pykan]'"
 
@@ -142,21 +151,22 @@ def from_pykan(model: Any, *, num_inputs: int | None = None, affine: bool | None
     dtype, device = ref.dtype, ref.device
 
     input_id = getattr(model, "input_id", None)
-    identity_inputs = input_id is None or torch.equal(
-        input_id.long().cpu(), torch.arange(widths[0], dtype=torch.long)
-    )
-    if not identity_inputs:
-        ids = input_id.long().cpu()
-        if num_inputs is None:
+    ids = torch.arange(widths[0]) if input_id is None else input_id.long().cpu()
+    if len(set(ids.tolist())) != len(ids):
+        raise ValueError(
+            f"pykan model reads inputs {ids.tolist()} (input_id): an input twice is not representable"
+        )
+    prefix = torch.equal(ids, torch.arange(widths[0], dtype=torch.long))
+    if num_inputs is None:
+        if not prefix or widths[0] == 0:
             raise ValueError(
-                f"pykan model reads inputs {ids.tolist()} (input_id, set by prune_input); pass "
-                "num_inputs=<original input count> to from_pykan, or feed x[:, model.input_id] to a model "
-                "converted after resetting model.input_id = torch.arange(len(model.input_id))"
+                f"pykan model reads inputs {ids.tolist()} of a wider input (input_id, set by prune_input); "
+                "pass num_inputs=<original input count> to from_pykan"
             )
-        if int(ids.max()) >= num_inputs:
-            raise ValueError(f"num_inputs={num_inputs} but the pykan model reads input {int(ids.max())}")
-    elif num_inputs is not None and num_inputs != widths[0]:
-        raise ValueError(f"num_inputs={num_inputs} given, but the pykan model reads all {widths[0]} inputs")
+        num_inputs = widths[0]
+    elif num_inputs < widths[0] or (len(ids) and int(ids.max()) >= num_inputs):
+        raise ValueError(f"num_inputs={num_inputs} but the pykan model reads inputs {ids.tolist()}")
+    widen = num_inputs != widths[0] or not prefix
 
     layers: list[dict[str, Tensor]] = []
     for l, a in enumerate(acts):
@@ -183,9 +193,9 @@ def from_pykan(model: Any, *, num_inputs: int | None = None, affine: bool | None
             del p["node_scale"], p["node_bias"]
 
     grid_range = tuple(float(v) for v in getattr(model, "grid_range", (-1.0, 1.0)))
-    if not identity_inputs:
-        layers[0] = _widen_inputs(layers[0], input_id.long().to(device), num_inputs, G, k, grid_range)  # type: ignore[arg-type]
-        widths[0] = int(num_inputs)  # type: ignore[arg-type]
+    if widen:
+        layers[0] = _widen_inputs(layers[0], ids.to(device), num_inputs, G, k, grid_range)
+        widths[0] = int(num_inputs)
 
     spec = KANSpec(
         tuple(widths),
@@ -223,17 +233,35 @@ def _widen_inputs(
     return out
 
 
-def to_pykan(kan: KAN, **kwargs: Any) -> Any:
+def plot_sample(kan: KAN, num_points: int = 101) -> Tensor:
+    """``(num_points, d_0)`` inputs spread evenly over each input's domain (B-splines: the span of its grid
+    without the ``k`` extension knots on either side), in ``kan``'s dtype and device."""
+    layer = kan.layers[0]
+    grid = getattr(layer, "grid", None)
+    t = torch.linspace(0, 1, num_points, dtype=layer.coef.dtype, device=layer.coef.device).unsqueeze(1)
+    if grid is None:
+        lo, hi = kan.spec.grid_range
+        return lo + (hi - lo) * t.expand(num_points, kan.spec.widths[0])
+    k = kan.spec.spline_order
+    lo, hi = grid[:, k].detach(), grid[:, -k - 1].detach()
+    return lo + (hi - lo) * t
+
+
+def to_pykan(kan: KAN, *, sample: Tensor | None = None, **kwargs: Any) -> Any:
     """Convert a B-spline :class:`kan_core.KAN` into a pykan ``MultKAN`` computing the same function.
 
     Args:
         kan: a KAN with ``spec.basis == "bspline"``.
+        sample: ``(N, d_0)`` inputs for the forward pass that records pykan's activations (``save_act``),
+            so that ``model.plot()`` works at once; default :func:`plot_sample` (an even sweep of every
+            input's grid). Not used with ``save_act=False``.
         **kwargs: passed to ``MultKAN``; defaults are ``symbolic_enabled=False``, ``auto_save=False``,
-            ``save_act=False``, ``seed=0`` (pykan's constructor seeds the global RNGs; their states are
+            ``save_act=True``, ``seed=0`` (pykan's constructor seeds the global RNGs; their states are
             restored before returning). With ``auto_save=False`` pykan writes no files.
 
     Returns:
-        ``kan.MultKAN`` on ``kan``'s device, its tensors in ``kan``'s dtype.
+        ``kan.MultKAN`` on ``kan``'s device, its tensors in ``kan``'s dtype, with the activations of
+        ``sample`` recorded when ``save_act`` is on.
     """
     spec = kan.spec
     if spec.basis != "bspline":
@@ -247,7 +275,7 @@ def to_pykan(kan: KAN, **kwargs: Any) -> Any:
         "base_fun": spec.base_activation,
         "symbolic_enabled": False,
         "auto_save": False,
-        "save_act": False,
+        "save_act": True,
         "seed": 0,
         "device": str(device),
     }
@@ -273,4 +301,70 @@ def to_pykan(kan: KAN, **kwargs: Any) -> Any:
             else:
                 model.node_scale[l].data = ones.clone()
                 model.node_bias[l].data = torch.zeros_like(ones)
+    if model.save_act:
+        x = plot_sample(kan) if sample is None else sample
+        if x.dim() != 2 or x.shape[1] != spec.widths[0]:
+            raise ValueError(f"sample must be (N, {spec.widths[0]}), got {tuple(x.shape)}")
+        with torch.no_grad():
+            model(x.to(device=device, dtype=ref.dtype))
     return model
+
+
+def load_pykan_checkpoint(path: Any) -> KAN:
+    """A pykan ``saveckpt`` checkpoint (``<p>_config.yml`` + ``<p>_state``) as a :class:`kan_core.KAN`.
+
+    ``path`` is ``<p>`` or either of its two files. The state dict is read with
+    ``torch.load(weights_only=True)`` (no arbitrary unpickling), the config with ``yaml.safe_load``; the
+    model is rebuilt from the config (``auto_save=False``, global RNGs restored) and converted with
+    :func:`from_pykan`.
+
+    Raises:
+        ValueError: the two files are not there or cannot be read (the message names the file).
+        ImportError: pykan is not installed (names the extra to install).
+    """
+    from pathlib import Path
+
+    p = str(path)
+    for suffix in ("_config.yml", "_state", "_cache_data"):
+        if p.endswith(suffix):
+            p = p[: -len(suffix)]
+    cfg_path, state_path = Path(p + "_config.yml"), Path(p + "_state")
+    if not cfg_path.is_file() or not state_path.is_file():
+        raise ValueError(f"{path}: not a pykan checkpoint (need {cfg_path} and {state_path})")
+    multkan = _multkan_class()
+    import yaml  # a dependency of pykan (the kan-core[pykan] extra)
+
+    try:
+        config = yaml.safe_load(cfg_path.read_text())
+        width, grid, k = config["width"], config["grid"], config["k"]
+    except (yaml.YAMLError, KeyError, TypeError) as e:
+        raise ValueError(f"{cfg_path}: not a pykan config (width, grid, k) ({e})") from e
+    try:
+        state = torch.load(state_path, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 - report any refusal of the safe loader
+        raise ValueError(f"{state_path}: cannot be read as a plain state dict ({e})") from e
+    import tempfile
+
+    with preserve_global_rng(), tempfile.TemporaryDirectory() as tmp:
+        model = multkan(
+            width=width,
+            grid=grid,
+            k=k,
+            mult_arity=config.get("mult_arity", 2),
+            base_fun=config.get("base_fun_name", "silu"),
+            symbolic_enabled=config.get("symbolic_enabled", True),
+            affine_trainable=config.get("affine_trainable", False),
+            grid_eps=config.get("grid_eps", 0.02),
+            grid_range=config.get("grid_range", [-1, 1]),
+            sp_trainable=config.get("sp_trainable", True),
+            sb_trainable=config.get("sb_trainable", True),
+            auto_save=False,
+            first_init=False,
+            ckpt_path=tmp,
+            device="cpu",
+        )
+        try:
+            model.load_state_dict(state)
+        except (RuntimeError, TypeError) as e:
+            raise ValueError(f"{state_path}: does not match the config in {cfg_path} ({e})") from e
+    return from_pykan(model)

@@ -29,7 +29,7 @@ def feynman_data(name: str, n_train: int, n_test: int, seed: int) -> tuple[torch
     try:
         from kan.feynman import get_feynman_dataset
     except ImportError as e:  # pragma: no cover - optional extra
-        raise ImportError("the feynman experiment needs pykan (pip install 'kan-core[pykan]')") from e
+        raise ImportError("the feynman experiment needs pykan: pip install 'kan-metakan[pykan]'") from e
     if name not in FEYNMAN_WIDTHS:
         raise ValueError(f"unknown Feynman equation {name!r}; known: {sorted(FEYNMAN_WIDTHS)}")
     _, _, f, ranges = get_feynman_dataset(name)

@@ -15,22 +15,11 @@ __all__ = ["load_images", "train_classifier", "run_images", "run_conv"]
 
 
 def load_images(name: str, split: str, data_root: str | None = None) -> tuple[Tensor, Tensor]:
-    """``(X (N, C, H, W) in [-1, 1], y (N,))`` via :func:`kan_core.datasets.load_dataset` (digits falls back
-    to scikit-learn's copy when kan-core's loader is unavailable)."""
-    try:
-        from kan_core.datasets import load_dataset
-    except ImportError:
-        if name != "digits":
-            raise
-        from sklearn.datasets import load_digits
+    """``(X (N, C, H, W) in [-1, 1], y (N,))`` via :func:`kan_core.datasets.load_dataset` (digits is
+    embedded in kan-core)."""
+    from kan_core.datasets import load_dataset
 
-        d = load_digits()
-        X, y = torch.tensor(d.images, dtype=torch.float32) / 16.0, torch.tensor(d.target)
-        idx = torch.arange(len(y))
-        keep = idx % 5 != 0 if split == "train" else idx % 5 == 0
-        X, y = X[keep], y[keep]
-    else:
-        X, y = load_dataset(name, split, data_root)
+    X, y = load_dataset(name, split, data_root)
     if X.dim() == 3:
         X = X.unsqueeze(1)
     return X * 2 - 1, y.long()

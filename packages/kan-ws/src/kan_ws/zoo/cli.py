@@ -169,6 +169,10 @@ def verify(path) -> None:
     click.echo(f"OK {path}")
 
 
+from .export_cli import export  # noqa: E402 - the command lives in its own module
+
+group.add_command(export)
+
 if __name__ == "__main__":  # python -m kan_ws.zoo.cli build ... (torchrun entry), through kan's error boundary
     from kan_core.cli import main
 

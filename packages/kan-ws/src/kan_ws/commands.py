@@ -1,0 +1,143 @@
+"""``kan ws predict`` and ``kan ws prune-eval``: command lines over :mod:`kan_ws.predict` and
+:mod:`kan_ws.prune_eval` (registered on the ``kan ws`` group in :mod:`kan_ws.cli`)."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+__all__ = ["predict", "prune_eval"]
+
+_DEVICE_HELP = "Where the model runs: auto (cuda, then mps, then cpu), cpu, cuda, cuda:N, mps."
+
+
+@click.command("predict")
+@click.argument("checkpoint", type=click.Path(exists=True, dir_okay=False))
+@click.argument("models", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "--out",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="Write the predictions here: .json (everything) or .csv (a row per KAN; per edge for masks). "
+    "Default: print JSON.",
+)
+@click.option(
+    "--threshold",
+    default=None,
+    type=click.FloatRange(0, 1),
+    help="Mask task: keep edges whose probability exceeds this (default: the one chosen on validation).",
+)
+@click.option("--device", default="auto", show_default=True, help=_DEVICE_HELP)
+@click.option("--force", is_flag=True, help="Overwrite --out if it exists.")
+def predict(checkpoint, models, out, threshold, device, force) -> None:
+    """Predict a property or a pruning mask of each KAN in MODELS with a trained CHECKPOINT.
+
+    CHECKPOINT is a `kan ws train` checkpoint (WS-KAN or a baseline). Each MODEL is a KAN file kan-core
+    writes (.safetensors, e.g. from `kan zoo export`) or a pykan checkpoint (PREFIX_state or
+    PREFIX_config.yml; needs the pykan extra). The prediction follows the checkpoint's task: inr -> class
+    label and probabilities, sine -> frequency, accuracy -> test accuracy, mask -> a 0/1 mask per layer
+    and the kept fraction.
+
+    Example:
+
+    \b
+        kan ws predict runs/ws/accuracy-wskan-s0.safetensors a.safetensors b.safetensors \\
+            --out pred.csv
+    """
+    from kan_core.interop import load_any_kan
+    from kan_core.runtime import resolve_device
+
+    from .predict import predict_kans, write_predictions
+
+    if out is not None and not out.endswith((".json", ".csv")):
+        raise click.BadParameter(f"{out}: must end in .json or .csv", param_hint="--out")
+    try:
+        kans = [load_any_kan(m) for m in models]
+        result = predict_kans(
+            checkpoint, kans, names=list(models), threshold=threshold, device=resolve_device(device)
+        )
+        if out is not None:
+            write_predictions(result, out, force=force)
+    except (ValueError, FileExistsError, ImportError) as e:
+        raise click.ClickException(str(e)) from e
+    if out is None:
+        click.echo(json.dumps(result))
+    else:
+        click.echo(json.dumps({"out": str(out), "task": result["task"], "models": len(kans)}))
+
+
+@click.command("prune-eval")
+@click.option(
+    "--checkpoint",
+    "checkpoints",
+    required=True,
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="A mask predictor from `kan ws train --task mask` (repeat for several methods or seeds).",
+)
+@click.option(
+    "--zoo",
+    "zoo_dir",
+    required=True,
+    type=click.Path(exists=True, file_okay=False),
+    help="The classifier zoo (with oracle masks) whose test models are pruned.",
+)
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Folder for pruning.json, pruning.csv and pruning.png.",
+)
+@click.option(
+    "--max-models",
+    default=100,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Prune the first N test models of the zoo.",
+)
+@click.option(
+    "--data-root",
+    default=None,
+    type=click.Path(file_okay=False),
+    help="Folder searched first for the zoo's image data set.",
+)
+@click.option("--device", default="auto", show_default=True, help=_DEVICE_HELP)
+@click.option("--force", is_flag=True, help="Overwrite the three output files if they exist.")
+def prune_eval(checkpoints, zoo_dir, out, max_models, data_root, device, force) -> None:
+    """Downstream pruning: prune a zoo's test classifiers with trained mask predictors and score them.
+
+    For every --checkpoint, next to the unpruned models and the zoo's oracle masks: test accuracy and
+    fraction of kept weights per label-noise bin, written as pruning.json (also read by `kan ws plot`),
+    pruning.csv (a row per method and bin) and pruning.png (the paper's figure 5). Prints a summary.
+
+    Example:
+
+    \b
+        kan ws prune-eval --checkpoint runs/mask/mask-wskan-s0.safetensors \\
+            --zoo runs/zoos/digits-clf-cpu --out runs/prune
+    """
+    from kan_core.runtime import resolve_device
+
+    from .prune_eval import prune_eval as run
+
+    try:
+        res = run(
+            checkpoints,
+            zoo_dir,
+            out,
+            max_models=max_models,
+            data_root=data_root,
+            device=resolve_device(device),
+            force=force,
+        )
+    except (ValueError, FileExistsError) as e:
+        raise click.ClickException(str(e)) from e
+    summary = {
+        name: {
+            "accuracy": sum(r["accuracy"]) / len(r["accuracy"]),
+            "kept": sum(r["kept"]) / len(r["kept"]),
+        }
+        for name, r in res["methods"].items()
+    }
+    click.echo(json.dumps({"out": str(out), "models": res["num_models"], "mean": summary}))
