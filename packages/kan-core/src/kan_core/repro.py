@@ -182,6 +182,7 @@ def run_stages(
     budget_s: float | None = None,
     force: bool = False,
     log: Callable[[str], None] = lambda _msg: None,
+    ran: set[str] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Run ``stages`` (those ``selected`` and their dependencies); returns ``{name: record}``.
 
@@ -189,6 +190,7 @@ def run_stages(
         plan: per-stage settings of the scale (``plan[name]``; a stage without one gets ``{}``).
         budget_s: total seconds for the stages that still have to run (``None``: no budget).
         force: rerun stages whose records were made with other settings instead of raising.
+        ran: when given, the names of the stages that ran (were not skipped) are added to it.
 
     Raises:
         StageSettingsError: a finished stage's record has other settings and ``force`` is off.
@@ -248,6 +250,8 @@ def run_stages(
         }
         write_json_atomic(record_path(out, st.name), rec)
         records[st.name] = rec
+        if ran is not None:
+            ran.add(st.name)
         log(f"stage {st.name}: done in {seconds:.1f} s")
     return records
 
@@ -274,3 +278,149 @@ def repro() -> None:
       kan repro metakan --scale cpu --budget-min 60 --out runs/metakan-cpu
       kan repro wskan --scale paper --device cuda --budget-min 8 --stages zoo-inr,inr
     """
+
+
+# ------------------------------------------------------------------------------------------- reports
+def _cell(v: Any) -> str:
+    if v is None:
+        return "n/a"
+    if isinstance(v, float):
+        if math.isnan(v):
+            return "n/a"
+        return f"{v:.3g}" if (abs(v) < 1e-2 or abs(v) >= 1e4) and v != 0 else f"{v:.2f}"
+    return str(v)
+
+
+def markdown_table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A GitHub Markdown table; floats get 3 significant digits below 0.01, else 2 decimals."""
+    head = "| " + " | ".join(columns) + " |\n|" + "---|" * len(columns) + "\n"
+    return head + "".join("| " + " | ".join(_cell(v) for v in r) + " |\n" for r in rows)
+
+
+def write_report(folder: str | os.PathLike, title: str, stages_rows: Sequence[Sequence[Any]],
+                 tables: Sequence[dict[str, Any]]) -> list[Path]:  # fmt: skip
+    """Write ``tables.md``, ``tables.csv`` (long: table, row, column, value) and ``tables.json``.
+
+    Each table is ``{"key", "title", "columns", "rows", "verdict"}`` (``rows``: lists, first cell the row
+    label); ``stages_rows``: ``(stage, seconds, budget, status, cuts)`` rows for the timing table.
+    """
+    import csv
+    import io
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    heads = ("stage", "wall s", "budget s", "status", "cut against the paper")
+    md = [f"# {title}", "## Stages", markdown_table(heads, stages_rows)]
+    for t in tables:
+        md += [f"## {t['title']}", markdown_table(t["columns"], t["rows"])]
+        if t.get("note"):
+            md.append(t["note"])
+        md.append(f"**Verdict.** {t['verdict']}")
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(("table", "row", "column", "value"))
+    for t in tables:
+        for r in t["rows"]:
+            for c, v in zip(t["columns"][1:], r[1:]):
+                w.writerow((t["key"], r[0], c, "" if v is None else v))
+    paths = [folder / "tables.md", folder / "tables.csv", folder / "tables.json"]
+    for path, text in zip(paths[:2], ("\n\n".join(m.rstrip("\n") for m in md) + "\n", buf.getvalue())):
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    write_json_atomic(paths[2], {"title": title, "stages": [list(r) for r in stages_rows], "tables": list(tables)})
+    return paths
+
+
+def stage_rows(stages: Sequence[Stage], records: dict[str, dict[str, Any]], ran: set[str]) -> list[list[Any]]:
+    """Rows of the report's stage table (stages without a record are listed as not run)."""
+    rows = []
+    for st in stages:
+        rec = records.get(st.name)
+        if rec is None:
+            rows.append([st.name, None, None, "not run", ""])
+            continue
+        status = "ran" if st.name in ran else "reused"
+        rows.append([st.name, rec["seconds"], rec["budget_seconds"], status, "; ".join(rec["cuts"])])
+    return rows
+
+
+# ------------------------------------------------------------------------------------------- one command
+def _parse_list(text: str, cast: Callable[[str], Any], what: str) -> list[Any]:
+    try:
+        items = [cast(t.strip()) for t in text.split(",") if t.strip()]
+    except ValueError as e:
+        raise click.BadParameter(f"expected comma-separated {what}, got {text!r}") from e
+    if not items:
+        raise click.BadParameter(f"expected at least one {what[:-1]}, got {text!r}")
+    return items
+
+
+def pipeline_command(
+    name: str,
+    *,
+    help_text: str,
+    stages: Callable[[], list[Stage]],
+    plan: Callable[[str], dict[str, dict[str, Any]]],
+    report: Callable[[Path, str, list[Stage], dict[str, dict[str, Any]], set[str]], list[Path]],
+    default_seeds: dict[str, str],
+) -> click.Command:
+    """A ``kan repro NAME`` command running ``stages()`` with ``plan(scale)``, then ``report(...)``.
+
+    ``report(out, scale, stages, records, ran)`` writes the tables and figures and returns their paths.
+    """
+
+    @click.command(name=name, help=help_text)
+    @click.option("--scale", type=click.Choice(SCALES), default="tiny", show_default=True,
+                  help="tiny: CI smoke run; cpu: about an hour on 2 cores; paper: the paper's sizes (GPU).")
+    @click.option("--device", default="auto", show_default=True, help="auto|cpu|cuda|cuda:N.")
+    @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+                  help="Run folder (default runs/repro-NAME-SCALE); finished stages in it are skipped.")
+    @click.option("--budget-min", type=click.FloatRange(min=0, min_open=True), default=None,
+                  help="Minutes for the stages still to run; each stage sizes its work to its share.")
+    @click.option("--stages", "only", default=None, help="Comma-separated stages to run (with what they need).")
+    @click.option("--seeds", default=None, help="Comma-separated seeds (default: tiny 0; cpu, paper 0,1,2).")
+    @click.option("--force", is_flag=True, help="Rerun stages whose records were made with other settings.")
+    @click.option("--threads", type=click.IntRange(min=0), default=1, show_default=True,
+                  help="torch CPU threads (0: torch's choice).")  # fmt: skip
+    def command(scale, device, out, budget_min, only, seeds, force, threads) -> None:
+        from .runtime import resolve_device, set_threads
+
+        all_stages = stages()
+        names = [s.name for s in all_stages]
+        selected = None
+        if only is not None:
+            selected = _parse_list(only, str, "stage names")
+            bad = [n for n in selected if n not in names]
+            if bad:
+                raise click.BadParameter(f"unknown stage(s) {', '.join(bad)}; known: {', '.join(names)}",
+                                         param_hint="--stages")  # fmt: skip
+        seed_list = _parse_list(seeds or default_seeds[scale], int, "integers")
+        try:
+            dev = str(resolve_device(device))
+        except (RuntimeError, ValueError, TypeError) as exc:
+            raise click.BadParameter(str(exc), param_hint="--device") from exc
+        if threads:
+            set_threads(threads)
+        folder = out or Path("runs") / f"repro-{name}-{scale}"
+
+        def log(msg: str) -> None:
+            click.echo(msg, err=True)
+
+        t0 = time.perf_counter()
+        ran: set[str] = set()
+        try:
+            run_stages(all_stages, out=folder, scale=scale, device=dev, seeds=seed_list,
+                                 plan=plan(scale), selected=selected,
+                                 budget_s=None if budget_min is None else budget_min * 60, force=force, log=log,
+                       ran=ran)  # fmt: skip
+        except StageSettingsError as e:
+            raise click.ClickException(str(e)) from e
+        done = {n: read_record(folder, n) for n in names}
+        paths = report(folder / "report", scale, all_stages, {k: v for k, v in done.items() if v}, ran)
+        click.echo((folder / "report" / "tables.md").read_text())
+        for p in paths:
+            click.echo(f"wrote {p}")
+        click.echo(f"total {time.perf_counter() - t0:.1f} s; stage records in {folder / 'stages'}")
+
+    return command
