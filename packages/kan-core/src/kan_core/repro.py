@@ -328,7 +328,9 @@ def write_report(folder: str | os.PathLike, title: str, stages_rows: Sequence[Se
         tmp = path.with_name(f".{path.name}.tmp")
         tmp.write_text(text)
         os.replace(tmp, path)
-    write_json_atomic(paths[2], {"title": title, "stages": [list(r) for r in stages_rows], "tables": list(tables)})
+    write_json_atomic(
+        paths[2], {"title": title, "stages": [list(r) for r in stages_rows], "tables": list(tables)}
+    )
     return paths
 
 
@@ -371,14 +373,29 @@ def pipeline_command(
     """
 
     @click.command(name=name, help=help_text)
-    @click.option("--scale", type=click.Choice(SCALES), default="tiny", show_default=True,
-                  help="tiny: CI smoke run; cpu: about an hour on 2 cores; paper: the paper's sizes (GPU).")
+    @click.option(
+        "--scale",
+        type=click.Choice(SCALES),
+        default="tiny",
+        show_default=True,
+        help="tiny: CI smoke run; cpu: about an hour on 2 cores; paper: the paper's sizes (GPU).",
+    )
     @click.option("--device", default="auto", show_default=True, help="auto|cpu|cuda|cuda:N.")
-    @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
-                  help="Run folder (default runs/repro-NAME-SCALE); finished stages in it are skipped.")
-    @click.option("--budget-min", type=click.FloatRange(min=0, min_open=True), default=None,
-                  help="Minutes for the stages still to run; each stage sizes its work to its share.")
-    @click.option("--stages", "only", default=None, help="Comma-separated stages to run (with what they need).")
+    @click.option(
+        "--out",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        help="Run folder (default runs/repro-NAME-SCALE); finished stages in it are skipped.",
+    )
+    @click.option(
+        "--budget-min",
+        type=click.FloatRange(min=0, min_open=True),
+        default=None,
+        help="Minutes for the stages still to run; each stage sizes its work to its share.",
+    )
+    @click.option(
+        "--stages", "only", default=None, help="Comma-separated stages to run (with what they need)."
+    )
     @click.option("--seeds", default=None, help="Comma-separated seeds (default: tiny 0; cpu, paper 0,1,2).")
     @click.option("--force", is_flag=True, help="Rerun stages whose records were made with other settings.")
     @click.option("--threads", type=click.IntRange(min=0), default=1, show_default=True,

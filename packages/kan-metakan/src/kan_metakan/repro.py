@@ -154,7 +154,9 @@ def _images(ctx: StageContext) -> dict[str, Any]:
         device=ctx.device))  # fmt: skip
     if s["max_train"]:
         ctx.cuts.append(f"{s['max_train']} training images")
-    ctx.cuts.append(f"{s['epochs']} epochs; data sets {s['datasets']} (paper: SVHN, F-MNIST, K-MNIST, MNIST, CIFAR)")
+    ctx.cuts.append(
+        f"{s['epochs']} epochs; data sets {s['datasets']} (paper: SVHN, F-MNIST, K-MNIST, MNIST, CIFAR)"
+    )
     return res
 
 
@@ -223,7 +225,13 @@ def paper_numbers() -> dict[str, Any]:
 
 _IMG = {"fashion-mnist": "FMNIST", "mnist": "MNIST", "kmnist": "KMNIST", "digits": "MNIST", "svhn": "SVHN",
         "cifar10": "CIFAR-10", "cifar100": "CIFAR-100"}  # fmt: skip
-_CONV = {"mnist": "MNIST", "fashion-mnist": "MNIST", "digits": "MNIST", "cifar10": "CIFAR-10", "cifar100": "CIFAR-100"}
+_CONV = {
+    "mnist": "MNIST",
+    "fashion-mnist": "MNIST",
+    "digits": "MNIST",
+    "cifar10": "CIFAR-10",
+    "cifar100": "CIFAR-100",
+}
 
 
 def _ok(v: Any) -> bool:
@@ -241,12 +249,16 @@ def _pair_verdict(what: str, pairs_ours: list[tuple[Any, Any]], pairs_paper: lis
     pw, pn = wins([p for _, p in both])
     ow, on = wins([o for o, _ in both])
     ratios = sorted(m / k for k, m in params if _ok(k) and _ok(m) and k)
-    parts = [f"MetaKAN {'beats' if higher_better else 'matches or beats'} the KAN on {what} in {w} of {n} rows."]
+    parts = [
+        f"MetaKAN {'beats' if higher_better else 'matches or beats'} the KAN on {what} in {w} of {n} rows."
+    ]
     if pn:
         parts.append(f"On the {pn} rows the paper also reports: ours {ow} of {on}, paper {pw} of {pn}.")
     if ratios:
         med = ratios[len(ratios) // 2]
-        parts.append(f"MetaKAN/KAN trainable parameters: median {med:.2f} (range {ratios[0]:.2f}-{ratios[-1]:.2f}).")
+        parts.append(
+            f"MetaKAN/KAN trainable parameters: median {med:.2f} (range {ratios[0]:.2f}-{ratios[-1]:.2f})."
+        )
     return " ".join(parts)
 
 
@@ -290,7 +302,9 @@ def build_tables(records: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
         p = paper["images"]["rows"]
         rows, po, pp, par = [], [], [], []
         for r in res["images"]["rows"]:
-            pv = p.get(f"{_IMG.get(r['dataset'], r['dataset'])}|{r['hidden']}", {}).get(f"G{r['G']}", [None] * 4)
+            pv = p.get(f"{_IMG.get(r['dataset'], r['dataset'])}|{r['hidden']}", {}).get(
+                f"G{r['G']}", [None] * 4
+            )
             rows.append([f"{r['dataset']} [{r['hidden']}] G={r['G']}", r.get("kan_acc"), r.get("metakan_acc"),
                          r.get("kan_params"), r.get("metakan_params"), pv[1], pv[3], pv[0], pv[2]])  # fmt: skip
             po.append((r.get("kan_acc"), r.get("metakan_acc")))
@@ -346,7 +360,8 @@ def build_tables(records: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
         lower = sum(r[4] < r[2] for r in rows)
         by_conn = sorted((r for r in res["memory"]["rows"] if r["G"] == 5), key=lambda r: r["connections"])
         grows = len(by_conn) > 1 and (by_conn[-1]["kan_MiB"] - by_conn[-1]["metakan-efficient_MiB"]) > (
-            by_conn[0]["kan_MiB"] - by_conn[0]["metakan-efficient_MiB"])
+            by_conn[0]["kan_MiB"] - by_conn[0]["metakan-efficient_MiB"]
+        )
         verdict = (f"The memory-efficient MetaKAN peaks below the KAN in {lower} of {len(rows)} settings; the saving "
                    f"{'grows' if grows else 'does not grow'} with the number of connections (paper, Figure 4: lower "
                    "everywhere, growing with connections and grid size).")  # fmt: skip
@@ -372,13 +387,18 @@ def _figure(path: Path, tables: list[dict[str, Any]]) -> Path:
         else:
             series = [("ours KAN", 1), ("ours Meta", 2), ("paper KAN", 5), ("paper Meta", 6)]
             for k, (name, j) in enumerate(series):
-                ax.bar([x - 0.3 + 0.2 * k for x in xs], [r[j] if _ok(r[j]) else 0 for r in t["rows"]], 0.2, label=name)
+                ax.bar(
+                    [x - 0.3 + 0.2 * k for x in xs],
+                    [r[j] if _ok(r[j]) else 0 for r in t["rows"]],
+                    0.2,
+                    label=name,
+                )
             if t["key"] in ("feynman", "highdim", "pde"):
                 ax.set_yscale("log")
         ax.set_xticks(list(xs), labels, rotation=45, ha="right", fontsize=6)
         ax.set_title(t["title"][:60], fontsize=8)
         ax.legend(fontsize=6)
-    for ax in axes.ravel()[len(tables):]:
+    for ax in axes.ravel()[len(tables) :]:
         ax.set_axis_off()
     fig.tight_layout()
     tmp = path.with_name(f".{path.name}.tmp.png")
@@ -391,7 +411,9 @@ def _figure(path: Path, tables: list[dict[str, Any]]) -> Path:
 def _report(folder: Path, scale: str, stages: list[Stage], records: dict[str, dict[str, Any]],
             ran: set[str]) -> list[Path]:  # fmt: skip
     tables = build_tables(records)
-    paths = write_report(folder, f"MetaKAN paper reproduction, scale {scale}", stage_rows(stages, records, ran), tables)
+    paths = write_report(
+        folder, f"MetaKAN paper reproduction, scale {scale}", stage_rows(stages, records, ran), tables
+    )
     return paths + [_figure(Path(folder) / "figures.png", tables)]
 
 

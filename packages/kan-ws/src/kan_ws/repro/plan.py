@@ -75,7 +75,14 @@ def make_plan(scale: str, available: Callable[[str], bool] = dataset_available) 
         raise ValueError(f"unknown scale {scale!r}; choose from {', '.join(SCALES)}")
     ds = inr_dataset(scale, available)
     fm = ds == "fashion-mnist"
-    paper_inr = {"epochs": 300, "batch_size": 128, "hidden": 128, "depth": 4, "dropout": 0.2, "lr": [1e-3, 1e-4]}
+    paper_inr = {
+        "epochs": 300,
+        "batch_size": 128,
+        "hidden": 128,
+        "depth": 4,
+        "dropout": 0.2,
+        "lr": [1e-3, 1e-4],
+    }
     paper_clf = {"epochs": 100, "batch_size": 32, "hidden": [128, 32], "depth": [4, 1], "dropout": 0.2,
                  "lr": [1e-3, 5e-3, 1e-4]}  # fmt: skip
     paper_sine = {"epochs": 200, "batch_size": 128, "hidden": 128, "depth": 4, "dropout": 0.2, "lr": 1e-3}
@@ -129,7 +136,9 @@ def make_plan(scale: str, available: Callable[[str], bool] = dataset_available) 
     plan["sine"] = _train("sine", "zoo-sine", epochs["sine"], batch, grid, paper_sine)
     plan["inr"] = _train("inr", "zoo-inr", epochs["inr"], batch, grid, paper_inr, dataset=ds, save=["wskan"])
     plan["accuracy"] = _train("accuracy", "zoo-clf", epochs["accuracy"], clf_batch, grid, paper_clf)
-    plan["mask"] = _train("mask", "zoo-clf", epochs["mask"], clf_batch, grid, paper_clf, save=list(ALL_METHODS))
+    plan["mask"] = _train(
+        "mask", "zoo-clf", epochs["mask"], clf_batch, grid, paper_clf, save=list(ALL_METHODS)
+    )
     plan["ablation"] = {"tasks": ["inr", "accuracy", "mask"], "methods": ["wskan-nope", "wskan-nobidir"]}
     plan["ood"] = {}
     plan["pruning"] = {"max_models": prune_models, "timing_models": 3}

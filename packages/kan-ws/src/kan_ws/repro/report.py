@@ -17,7 +17,14 @@ from typing import Any
 
 from kan_core.repro import Stage, stage_rows, write_report
 
-__all__ = ["paper_numbers", "paper_column", "build_tables", "write_wskan_report", "kendall_tau", "check_order"]
+__all__ = [
+    "paper_numbers",
+    "paper_column",
+    "build_tables",
+    "write_wskan_report",
+    "kendall_tau",
+    "check_order",
+]
 
 METHOD_ORDER = ("mlp", "mlp-aug", "mlp-align", "dmc", "deepsets", "settrans", "wskan")
 ABLATION_ORDER = ("wskan-nope", "wskan-nobidir", "wskan")
@@ -65,7 +72,10 @@ def check_order(values: dict[str, float], order: tuple[str, ...], higher_better:
     """Whether ``order`` (best first) holds in ``values``; ``None`` when a method is missing."""
     if any(m not in values or values[m] is None or math.isnan(values[m]) for m in order):
         return None
-    return all((values[a] > values[b]) if higher_better else (values[a] < values[b]) for a, b in zip(order, order[1:]))
+    return all(
+        (values[a] > values[b]) if higher_better else (values[a] < values[b])
+        for a, b in zip(order, order[1:])
+    )
 
 
 def _rank(values: dict[str, float], higher_better: bool) -> list[str]:
@@ -92,7 +102,12 @@ def _verdict(label: str, ours: dict[str, float], paper: dict[str, float], higher
     for c in claims:
         held = check_order(ours, c, higher_better)
         txt = " > ".join(NAMES[m] for m in c)
-        parts.append(f"'{txt}' " + {True: "holds.", False: "does not hold.", None: "cannot be checked (a method did not run)."}[held])
+        parts.append(
+            f"'{txt}' "
+            + {True: "holds.", False: "does not hold.", None: "cannot be checked (a method did not run)."}[
+                held
+            ]
+        )
     if "wskan" in ours and "wskan" in paper and not math.isnan(ours["wskan"]):
         parts.append(f"WS-KAN's value: ours {ours['wskan']:.4g} vs paper {paper['wskan']:.4g}.")
     return " ".join(parts)
@@ -141,7 +156,9 @@ def _method_table(key: str, title: str, res: dict[str, Any], metrics: list[tuple
         row.append(_settings_txt(mres) if mres else (f"skipped: {skipped}" if skipped else "not run"))
         rows.append(row)
     higher = paper["tables"][metrics[0][1]]["better"] == "higher"
-    verdict = _verdict(metrics[0][3], ours_first, paper_first, higher, claims, _scale_txt(rec, res.get("zoo")))
+    verdict = _verdict(
+        metrics[0][3], ours_first, paper_first, higher, claims, _scale_txt(rec, res.get("zoo"))
+    )
     return {"key": key, "title": title, "columns": columns, "rows": rows, "verdict": verdict, "note": note}
 
 
@@ -231,14 +248,18 @@ def _ablation_tables(ab: dict[str, Any], paper: dict[str, Any], rec: dict[str, A
         for ab_m in ("wskan-nobidir", "wskan-nope"):
             h = check_order(ours, ("wskan", ab_m), higher)
             if h is not None:
-                held.append((head, ab_m, h, check_order({k: v[0] for k, v in pv.items()}, ("wskan", ab_m), higher)))
+                held.append(
+                    (head, ab_m, h, check_order({k: v[0] for k, v in pv.items()}, ("wskan", ab_m), higher))
+                )
     parts = [f"At {_scale_txt(rec, None) if rec is None else 'scale ' + rec['scale']}:"]
     for head, ab_m, h, ph in held:
         parts.append(f"WS-KAN {'beats' if h else 'does not beat'} {NAMES[ab_m]} on {head} "
                      f"(paper: {'beats' if ph else 'does not beat'}).")  # fmt: skip
     nb = [h for _, m, h, _ in held if m == "wskan-nobidir"]
     if nb:
-        parts.append(f"The paper's claim that the backward pass helps on every task holds in {sum(nb)} of {len(nb)} metrics.")
+        parts.append(
+            f"The paper's claim that the backward pass helps on every task holds in {sum(nb)} of {len(nb)} metrics."
+        )
     pe = [h for head, m, h, _ in held if m == "wskan-nope" and head.startswith("mask")]
     if pe:
         parts.append(f"Its claim that PE helps on mask prediction holds in {sum(pe)} of {len(pe)} metrics.")
@@ -284,7 +305,9 @@ def _pruning_table(p: dict[str, Any]) -> dict[str, Any]:
         a = sum(acc) / len(acc) * 100 if acc else None
         k = sum(r["kept"]) / len(r["kept"]) * 100 if r["kept"] else None
         mean[name] = (a, k)
-        rows.append([{"original": "Original KAN", "oracle": "Oracle prune"}.get(name, NAMES.get(name, name)), a, k])
+        rows.append(
+            [{"original": "Original KAN", "oracle": "Oracle prune"}.get(name, NAMES.get(name, name)), a, k]
+        )
     t = p.get("timing")
     oa, ok = mean.get("oracle", (None, None))
     dist = {m: abs(a - oa) + abs(k - ok) for m, (a, k) in mean.items()
@@ -347,10 +370,14 @@ def _figure(path: Path, records: dict[str, dict[str, Any]], tables: list[dict[st
     if "pruning" in res:
         pr = res["pruning"]["pruning"]
         centers = [(a + b) / 2 * 100 for a, b in zip(pr["bins"], pr["bins"][1:])]
-        for j, (key, label) in enumerate((("accuracy_binned", "test accuracy %"), ("kept_binned", "weights kept %"))):
+        for j, (key, label) in enumerate(
+            (("accuracy_binned", "test accuracy %"), ("kept_binned", "weights kept %"))
+        ):
             ax = axes[4 + j]
             for name, r in pr["methods"].items():
-                ys = [None if v is None or (isinstance(v, float) and math.isnan(v)) else v * 100 for v in r[key]]
+                ys = [
+                    None if v is None or (isinstance(v, float) and math.isnan(v)) else v * 100 for v in r[key]
+                ]
                 pts = [(c, y) for c, y in zip(centers, ys) if y is not None]
                 ax.plot([p[0] for p in pts], [p[1] for p in pts], marker=".", label=NAMES.get(name, name))
             ax.set_xlabel("label noise %")
@@ -372,6 +399,8 @@ def write_wskan_report(folder: Path, scale: str, stages: list[Stage], records: d
                        ran: set[str]) -> list[Path]:  # fmt: skip
     """``tables.md/.csv/.json`` and ``figures.png`` in ``folder``; returns the paths."""
     tables = build_tables(records)
-    paths = write_report(folder, f"WS-KAN paper reproduction, scale {scale}", stage_rows(stages, records, ran), tables)
+    paths = write_report(
+        folder, f"WS-KAN paper reproduction, scale {scale}", stage_rows(stages, records, ran), tables
+    )
     fig = _figure(Path(folder) / "figures.png", records, tables)
     return paths + ([fig] if fig else [])

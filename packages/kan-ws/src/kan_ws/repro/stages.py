@@ -106,11 +106,14 @@ def build_stage_zoo(ctx: StageContext) -> dict[str, Any]:
 def build_ood_zoos(ctx: StageContext) -> dict[str, Any]:
     """Stage ``zoo-ood``: test-image INR zoos of every hidden width of the plan."""
     from ..zoo import build_zoo
+
     s = ctx.settings
     base = _preset(s["inr"])
     models, epochs = int(s["models"]), int(s["epochs"])
     if ctx.budget_s is not None:  # cost grows with the edges: size on the widest
-        widest = base.replace(widths=(2, max(s["widths"]), max(s["widths"]), base.widths[-1]), splits=(0, 0, 1))
+        widest = base.replace(
+            widths=(2, max(s["widths"]), max(s["widths"]), base.widths[-1]), splits=(0, 0, 1)
+        )
         models, epochs = _size_zoo(ctx, widest, models, epochs, min_models=min(10, models))
         models = max(1, models // len(s["widths"]))
     zoos = {}
@@ -148,7 +151,9 @@ def _one_run(task, data, method, cfg, seed, epochs, batch, device, settrans_max_
     if method == "settrans":
         mcfg.update(max_edges=settrans_max_edges, depth=min(cfg["depth"], 2), dropout=cfg["dropout"])
     tcfg = TrainConfig(epochs=epochs, batch_size=batch, lr=cfg["lr"])
-    return run_experiment(task, None, method, seed=seed, train_cfg=tcfg, model_cfg=mcfg, device=device, data=data)
+    return run_experiment(
+        task, None, method, seed=seed, train_cfg=tcfg, model_cfg=mcfg, device=device, data=data
+    )
 
 
 def _mean_std(values: list[float]) -> tuple[float, float]:
@@ -200,7 +205,9 @@ def train_methods(
         try:
             if budget_each is not None:
                 t0 = time.perf_counter()
-                _one_run(task, data, method, points[0], ctx.seeds[0], 1, batch, ctx.device, settrans_max_edges)
+                _one_run(
+                    task, data, method, points[0], ctx.seeds[0], 1, batch, ctx.device, settrans_max_edges
+                )
                 per_epoch = time.perf_counter() - t0
                 left = max(budget_each - per_epoch, 0.0)
                 runs = len(points) + len(ctx.seeds) - 1
@@ -242,7 +249,9 @@ def train_methods(
             "std": {k: v[1] for k, v in stats.items()},
             "seconds": round(time.perf_counter() - t_method, 2),
         }  # fmt: skip
-        short = ", ".join(f"{k} {stats[k][0]:.4g}" for k in ("accuracy", "r2", "roc_auc", "mse") if k in stats)
+        short = ", ".join(
+            f"{k} {stats[k][0]:.4g}" for k in ("accuracy", "r2", "roc_auc", "mse") if k in stats
+        )
         ctx.log(f"  {task}/{method}: {short} (selected {cfg}, {ep} epochs)")
     return out
 
