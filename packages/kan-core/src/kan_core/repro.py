@@ -102,7 +102,10 @@ def write_json_atomic(path: Path, obj: Any) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    umask = os.umask(0)
+    os.umask(umask)
     try:
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file the usual permissions
         with os.fdopen(fd, "w") as f:
             json.dump(obj, f, indent=2, sort_keys=False, allow_nan=True)
             f.write("\n")
@@ -398,9 +401,12 @@ def pipeline_command(
     )
     @click.option("--seeds", default=None, help="Comma-separated seeds (default: tiny 0; cpu, paper 0,1,2).")
     @click.option("--force", is_flag=True, help="Rerun stages whose records were made with other settings.")
+    @click.option(
+        "--report-only", is_flag=True, help="Run nothing; write the report from the finished stages."
+    )
     @click.option("--threads", type=click.IntRange(min=0), default=1, show_default=True,
                   help="torch CPU threads (0: torch's choice).")  # fmt: skip
-    def command(scale, device, out, budget_min, only, seeds, force, threads) -> None:
+    def command(scale, device, out, budget_min, only, seeds, force, report_only, threads) -> None:
         from .runtime import resolve_device, set_threads
 
         all_stages = stages()
@@ -427,10 +433,10 @@ def pipeline_command(
         t0 = time.perf_counter()
         ran: set[str] = set()
         try:
-            run_stages(all_stages, out=folder, scale=scale, device=dev, seeds=seed_list,
-                                 plan=plan(scale), selected=selected,
-                                 budget_s=None if budget_min is None else budget_min * 60, force=force, log=log,
-                       ran=ran)  # fmt: skip
+            if not report_only:
+                budget_s = None if budget_min is None else budget_min * 60
+                run_stages(all_stages, out=folder, scale=scale, device=dev, seeds=seed_list, plan=plan(scale),
+                           selected=selected, budget_s=budget_s, force=force, log=log, ran=ran)  # fmt: skip
         except StageSettingsError as e:
             raise click.ClickException(str(e)) from e
         done = {n: read_record(folder, n) for n in names}

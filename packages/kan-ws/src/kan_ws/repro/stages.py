@@ -73,7 +73,7 @@ def _size_zoo(ctx: StageContext, p: Any, models: int, epochs: int, min_models: i
     if ctx.budget_s is None:
         return models, epochs
     k = min(models, p.shard_size)
-    e = max(1, min(epochs, math.ceil(epochs / 50)))
+    e = max(1, min(epochs, math.ceil(epochs / 100)))
     t0 = time.perf_counter()
     build_zoo(p, ctx.work / f"probe-{k}x{e}", models=k, epochs=e, device=ctx.device, seed=0)
     per = (time.perf_counter() - t0) / (k * e)  # seconds per model-epoch (an upper bound: fixed costs)
