@@ -124,7 +124,9 @@ class KanGroup(click.Group):
             else:
                 dist = _entry_point_dist(self.entry_points()[name])
                 text = (
-                    f"Commands from {dist}; see 'kan {name} --help'." if dist else f"See 'kan {name} --help'."
+                    f"Commands from {dist}; see '{ctx.command_path} {name} --help'."
+                    if dist
+                    else f"See '{ctx.command_path} {name} --help'."
                 )
             rows.append((name, text))
         if rows:
