@@ -39,3 +39,17 @@ def test_memory_verdict():
              "metakan-efficient_MiB": 2.0}]  # fmt: skip
     (t,) = build_tables({"memory": {"result": {"rows": rows}}})
     assert "below the KAN in 2 of 2 settings; the saving grows" in t["verdict"]
+
+
+def test_scale_settings_cuts_knobs_in_order_down_to_their_floors():
+    from kan_metakan.repro import scale_settings
+
+    knobs = (("epochs", 1), ("max_train", 500))
+    s = {"epochs": 10, "max_train": 10000, "other": 3}
+    assert scale_settings(s, knobs, 1.0) == (s, 1.0)
+    half, r = scale_settings(s, knobs, 0.5)
+    assert half == {"epochs": 5, "max_train": 10000, "other": 3} and r == 0.5
+    tiny, r = scale_settings(s, knobs, 0.01)  # epochs to its floor first, then the data
+    assert tiny["epochs"] == 1 and tiny["max_train"] == 1000 and r == pytest.approx(0.01)
+    floor, r = scale_settings(s, knobs, 1e-6)
+    assert floor["epochs"] == 1 and floor["max_train"] == 500 and r == pytest.approx(0.005)

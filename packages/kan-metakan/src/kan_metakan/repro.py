@@ -71,7 +71,8 @@ def make_plan(scale: str, available: Callable[[str], bool] = _available) -> dict
                        "max_train": 10000},
             "conv": {"dataset": img, "kinds": ["kan", "fastkan", "kaln", "kagn"], "channels": [8, 16, 32, 32],
                      "epochs": 1, "max_train": 4000, "max_test": 1000},
-            "pde": {"equations": ["poisson", "allen-cahn", "sine-gordon"], "dims": [20]},
+            "pde": {"equations": ["poisson", "allen-cahn", "sine-gordon"], "dims": [20], "steps": 600,
+                    "metakan_steps": 2000},
             "memory": {"hiddens": [8, 16, 32, 64], "grids": [5, 20, 80], "in_features": 784, "batch": 128},
         }  # fmt: skip
     from .tasks.feynman import FEYNMAN_WIDTHS
@@ -81,34 +82,83 @@ def make_plan(scale: str, available: Callable[[str], bool] = _available) -> dict
         "highdim": {"functions": ["f1", "f2", "f3"], "dims": [10, 20, 50, 100, 500, 1000], "steps": 200,
                     "n_train": 1000},
         "images": {"datasets": [img], "hiddens": [[32], [32, 32]], "grids": [3, 5, 10], "epochs": 20,
-                   "max_train": None},
+                   "max_train": 60000},
         "conv": {"dataset": img, "kinds": ["kan", "fastkan", "kaln", "kagn"], "channels": [32, 64, 128, 512],
-                 "epochs": 5, "max_train": None, "max_test": None, "batch_size": 128, "lr": 1e-3},
-        "pde": {"equations": ["poisson", "allen-cahn", "sine-gordon"], "dims": [20, 50, 100], "n_interior": 2000},
+                 "epochs": 5, "max_train": 60000, "max_test": None, "batch_size": 128, "lr": 1e-3},
+        "pde": {"equations": ["poisson", "allen-cahn", "sine-gordon"], "dims": [20, 50, 100], "steps": 600,
+                "metakan_steps": 2000, "n_interior": 2000},
         "memory": {"hiddens": [8, 16, 32, 64, 128, 256], "grids": [5, 10, 20, 40, 80], "in_features": 784,
                    "batch": 128},
     }  # fmt: skip
 
 
 # --------------------------------------------------------------------------------------------- stages
+#: per stage, the settings that the work of one item is proportional to, in the order they are cut, each
+#: with its floor: (key, minimum)
+KNOBS: dict[str, tuple[tuple[str, int], ...]] = {
+    "feynman": (("steps", 2),),
+    "highdim": (("steps", 2),),
+    "images": (("epochs", 1), ("max_train", 500)),
+    "conv": (("epochs", 1), ("max_train", 500)),
+    "pde": (("steps", 20), ("metakan_steps", 20)),
+}
+
+
+def scale_settings(
+    settings: dict[str, Any], knobs: tuple[tuple[str, int], ...], fraction: float
+) -> tuple[dict, float]:
+    """``settings`` with its ``knobs`` cut so one item does about ``fraction`` of its planned work.
+
+    Knobs are cut in order, each to no less than its floor; returns ``(new settings, fraction reached)``.
+    """
+    out, reached, left = dict(settings), 1.0, fraction
+    for key, floor in knobs:
+        if left >= 1.0 or key not in out or out[key] is None:
+            continue
+        v = int(out[key])
+        new = min(v, max(floor, int(v * left)))
+        out[key] = new
+        reached *= new / v
+        left = fraction / reached
+    return out, reached
+
+
 def _run_items(ctx: StageContext, items: list[Any], label: Callable[[Any], str],
-               run: Callable[[Any], list[dict[str, Any]]]) -> dict[str, Any]:  # fmt: skip
-    """Run ``items`` in order (``run(item) -> rows``), stopping before one the budget cannot fit."""
+               run: Callable[[Any, dict[str, Any]], list[dict[str, Any]]]) -> dict[str, Any]:  # fmt: skip
+    """Run ``items`` in order (``run(item, settings) -> rows``) within ``ctx.budget_s``.
+
+    With a budget: one item is timed at about 5% of its work (its floors permitting), the knobs of
+    :data:`KNOBS` are cut so that every item fits, and the stage stops before an item it has no time for.
+    """
+    s, knobs = ctx.settings, KNOBS.get(ctx.name, ())
+    t0 = time.perf_counter()
+    if ctx.budget_s is not None and knobs and items:
+        probe, w0 = scale_settings(s, knobs, 0.05)
+        t1 = time.perf_counter()
+        run(items[0], probe)
+        per_item = (time.perf_counter() - t1) / w0  # seconds of one item at full size
+        left = max(ctx.budget_s - (time.perf_counter() - t0), 0.0) * 0.9
+        s, reached = scale_settings(s, knobs, min(1.0, left / (per_item * len(items))))
+        ctx.log(f"  {ctx.name}: probe {per_item:.1f} s per full item; running at {reached:.2f} of the plan")
+        for key, _ in knobs:
+            if key in s and s[key] != ctx.settings[key]:
+                ctx.cuts.append(f"{key} {ctx.settings[key]} -> {s[key]} (budget)")
     rows: list[dict[str, Any]] = []
-    t0, slowest, done = time.perf_counter(), 0.0, 0
+    t_run, slowest, done = time.perf_counter(), 0.0, 0
     for item in items:
         spent = time.perf_counter() - t0
         if ctx.budget_s is not None and done and spent + slowest > ctx.budget_s:
             break
         t1 = time.perf_counter()
-        rows.extend(run(item))
+        rows.extend(run(item, s))
         slowest = max(slowest, time.perf_counter() - t1)
         done += 1
         ctx.log(f"  {ctx.name} {label(item)}: {time.perf_counter() - t1:.1f} s")
     if done < len(items):
-        left = ", ".join(label(i) for i in items[done:])
-        ctx.cuts.append(f"{done} of {len(items)} items run (budget); not run: {left}")
-    return {"rows": rows, "items": len(items), "items_run": done}
+        left_items = ", ".join(label(i) for i in items[done:])
+        ctx.cuts.append(f"{done} of {len(items)} items run (budget); not run: {left_items}")
+    return {"rows": rows, "items": len(items), "items_run": done, "settings_used": s,
+            "seconds_items": round(time.perf_counter() - t_run, 2)}  # fmt: skip
 
 
 def _feynman(ctx: StageContext) -> dict[str, Any]:
@@ -121,8 +171,8 @@ def _feynman(ctx: StageContext) -> dict[str, Any]:
         ctx.cuts.append("not run: pykan (kan-core[pykan]) is not installed")
         return {"rows": [], "skipped": f"pykan not importable ({e})"}
     items = [(eq, g) for g in s["grids"] for eq in s["equations"]]
-    res = _run_items(ctx, items, lambda i: f"{i[0]} G={i[1]}", lambda i: run_feynman(
-        [i[0]], [i[1]], steps=s["steps"], hidden=s["hidden"], n_train=s["n_train"], n_test=s["n_train"],
+    res = _run_items(ctx, items, lambda i: f"{i[0]} G={i[1]}", lambda i, z: run_feynman(
+        [i[0]], [i[1]], steps=z["steps"], hidden=z["hidden"], n_train=z["n_train"], n_test=z["n_train"],
         seed=ctx.seeds[0], device=ctx.device))  # fmt: skip
     if s["steps"] < 200:
         ctx.cuts.append(f"{s['steps']} LBFGS steps (paper: pykan's 200-step fits)")
@@ -136,8 +186,8 @@ def _highdim(ctx: StageContext) -> dict[str, Any]:
 
     s = ctx.settings
     items = [(f, n) for n in s["dims"] for f in s["functions"]]
-    res = _run_items(ctx, items, lambda i: f"{i[0]} n={i[1]}", lambda i: run_highdim(
-        [i[0]], [i[1]], steps=s["steps"], n_train=s["n_train"], n_test=s["n_train"], seed=ctx.seeds[0],
+    res = _run_items(ctx, items, lambda i: f"{i[0]} n={i[1]}", lambda i, z: run_highdim(
+        [i[0]], [i[1]], steps=z["steps"], n_train=z["n_train"], n_test=z["n_train"], seed=ctx.seeds[0],
         device=ctx.device))  # fmt: skip
     if max(s["dims"]) < 1000:
         ctx.cuts.append(f"dimensions {s['dims']} (paper up to 1000)")
@@ -149,11 +199,11 @@ def _images(ctx: StageContext) -> dict[str, Any]:
 
     s = ctx.settings
     items = [(d, tuple(h), g) for d in s["datasets"] for h in s["hiddens"] for g in s["grids"]]
-    res = _run_items(ctx, items, lambda i: f"{i[0]} {list(i[1])} G={i[2]}", lambda i: run_images(
-        [i[0]], [list(i[1])], [i[2]], epochs=s["epochs"], max_train=s["max_train"], seed=ctx.seeds[0],
+    res = _run_items(ctx, items, lambda i: f"{i[0]} {list(i[1])} G={i[2]}", lambda i, z: run_images(
+        [i[0]], [list(i[1])], [i[2]], epochs=z["epochs"], max_train=z["max_train"], seed=ctx.seeds[0],
         device=ctx.device))  # fmt: skip
-    if s["max_train"]:
-        ctx.cuts.append(f"{s['max_train']} training images")
+    if s["max_train"] < 60000:
+        ctx.cuts.append(f"at most {s['max_train']} training images")
     ctx.cuts.append(
         f"{s['epochs']} epochs; data sets {s['datasets']} (paper: SVHN, F-MNIST, K-MNIST, MNIST, CIFAR)"
     )
@@ -167,13 +217,15 @@ def _conv(ctx: StageContext) -> dict[str, Any]:
     kw = {k: s[k] for k in ("batch_size", "lr") if k in s}
     if "batch_size" in kw:
         kw["batch"] = kw.pop("batch_size")
-    res = _run_items(ctx, list(s["kinds"]), str, lambda k: run_conv(
-        s["dataset"], [k], s["channels"], epochs=s["epochs"], max_train=s["max_train"], max_test=s["max_test"],
+    res = _run_items(ctx, list(s["kinds"]), str, lambda k, z: run_conv(
+        s["dataset"], [k], s["channels"], epochs=z["epochs"], max_train=z["max_train"], max_test=s["max_test"],
         seed=ctx.seeds[0], device=ctx.device, **kw))  # fmt: skip
     if s["channels"] != [32, 64, 128, 512]:
         ctx.cuts.append(f"channels {s['channels']} (paper 32-64-128-512)")
-    if s["max_train"]:
-        ctx.cuts.append(f"{s['max_train']} training / {s['max_test']} test images, {s['epochs']} epoch(s)")
+    if s["max_train"] < 60000:
+        ctx.cuts.append(
+            f"at most {s['max_train']} training / {s['max_test']} test images, {s['epochs']} epoch(s)"
+        )
     return res
 
 
@@ -181,13 +233,18 @@ def _pde(ctx: StageContext) -> dict[str, Any]:
     from .tasks.pde import run_pde
 
     s = ctx.settings
-    kw = {k: s[k] for k in ("steps", "metakan_steps", "n_interior", "metakan_n_interior", "metakan_warmup",
-                            "meta_hidden") if k in s}  # fmt: skip
-    if "hidden_widths" in s:
-        kw["widths_hidden"] = s["hidden_widths"]
+    keys = ("steps", "metakan_steps", "n_interior", "metakan_n_interior", "metakan_warmup", "meta_hidden")
+
+    def one(item, z):
+        kw = {k: z[k] for k in keys if k in z}
+        if "hidden_widths" in z:
+            kw["widths_hidden"] = z["hidden_widths"]
+        if "metakan_warmup" in kw and "metakan_steps" in kw:  # warm-up shorter than the run
+            kw["metakan_warmup"] = min(kw["metakan_warmup"], kw["metakan_steps"] // 4)
+        return run_pde([item[0]], [item[1]], seed=ctx.seeds[0], device=ctx.device, **kw)
+
     items = [(eq, d) for d in s["dims"] for eq in s["equations"]]
-    res = _run_items(ctx, items, lambda i: f"{i[0]} d={i[1]}", lambda i: run_pde(
-        [i[0]], [i[1]], seed=ctx.seeds[0], device=ctx.device, **kw))  # fmt: skip
+    res = _run_items(ctx, items, lambda i: f"{i[0]} d={i[1]}", one)
     if s["dims"] != [20, 50, 100]:
         ctx.cuts.append(f"d in {s['dims']} (paper 20, 50, 100)")
     return res
