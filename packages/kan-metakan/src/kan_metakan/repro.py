@@ -116,7 +116,7 @@ def scale_settings(
         if left >= 1.0 or key not in out or out[key] is None:
             continue
         v = int(out[key])
-        new = min(v, max(floor, int(v * left)))
+        new = min(v, max(floor, round(v * left)))
         out[key] = new
         reached *= new / v
         left = fraction / reached
