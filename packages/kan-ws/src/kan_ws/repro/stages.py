@@ -72,7 +72,7 @@ def _size_zoo(ctx: StageContext, p: Any, models: int, epochs: int, min_models: i
 
     if ctx.budget_s is None:
         return models, epochs
-    k = min(models, p.shard_size)
+    k = min(models, p.shard_size, 32)  # small: on a GPU the per-model cost is then an overestimate
     e = max(1, min(epochs, math.ceil(epochs / 100)))
     t0 = time.perf_counter()
     build_zoo(p, ctx.work / f"probe-{k}x{e}", models=k, epochs=e, device=ctx.device, seed=0)
@@ -336,8 +336,10 @@ def pruning_stage(ctx: StageContext) -> dict[str, Any]:
     s = ctx.settings
     pr = downstream_pruning(models, zoo, max_models=int(s["max_models"]), device=ctx.device)
     timing = None
-    if "wskan" in models:
-        timing = pruning_timing(*models["wskan"], zoo, num_models=int(s["timing_models"]))
+    if "wskan" in models:  # both timed on the CPU, where the oracle runs
+        model, data = models["wskan"]
+        timing = pruning_timing(model.cpu(), data, zoo, num_models=int(s["timing_models"]))
+        timing["device"] = "cpu"
     if pr["num_models"] < 100:
         ctx.cuts.append(f"{pr['num_models']} test classifiers pruned (paper 100)")
     return {"pruning": pr, "timing": timing}
