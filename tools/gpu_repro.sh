@@ -4,13 +4,17 @@
 # Nothing is installed: the packages run from this working tree (PYTHONPATH=packages/*/src) and the `kan`
 # subcommands come from tools/kan_from_source.py, which registers the entry points that an install would.
 # Needs python3 with torch, torch-geometric, scipy, safetensors, matplotlib, click, tqdm, numpy, pytest
-# (all on the H200 image). pykan is not there, so the Feynman stage reports itself skipped.
+# (all on the H200 image). pykan (for the Feynman equations) is not there: its pure-Python package can
+# travel as the git-ignored folder vendor/kan (760 KB; its own imports, sympy, pandas, scikit-learn, yaml,
+# are on the image); without it the Feynman stage reports itself skipped. Place it once, here:
+#     mkdir -p vendor && cp -r .venv/lib/python3*/site-packages/kan vendor/
 #
 # Fashion-MNIST travels with the working tree as the git-ignored folder data/fashion-mnist/ holding the
 # four official IDX files (train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz,
 # t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz; about 30 MB). Place them once, here:
 #     mkdir -p data/fashion-mnist && cp /usr/share/datasets/fashion-mnist/*-ubyte.gz data/fashion-mnist/
-# (or download them: kan_core.datasets.fetch), and name "data" in the device tool's `carry`. The script
+# (or download them: kan_core.datasets.fetch), and name "data" (and "vendor") in the device tool's
+# `carry`. The script
 # points KAN_DATA_ROOT at data/, where kan_core.datasets looks for data/<name>/ first.
 #
 # Steps, each bounded by `timeout`: environment report; the cuda-marked tests (pytest -m cuda); a
@@ -42,6 +46,7 @@ LOG=$OUT/log.txt
 : >"$LOG"
 
 PYTHONPATH=$(printf '%s:' "$ROOT"/packages/*/src)${PYTHONPATH:-}
+[ -d "$ROOT/vendor" ] && PYTHONPATH=$ROOT/vendor:$PYTHONPATH
 export PYTHONPATH PYTHONUNBUFFERED=1 MPLBACKEND=Agg
 export KAN_DATA_ROOT=${KAN_DATA_ROOT:-$ROOT/data}
 START=$(date +%s)
