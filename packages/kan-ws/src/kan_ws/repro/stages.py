@@ -145,11 +145,9 @@ def _one_run(task, data, method, cfg, seed, epochs, batch, device, settrans_max_
     from ..tasks import run_experiment
     from ..train import TrainConfig
 
-    mcfg = {"hidden": cfg["hidden"], "depth": cfg["depth"]}
-    if method.startswith("wskan") or method in ("mlp", "mlp-aug", "mlp-align", "deepsets", "dmc"):
-        mcfg["dropout"] = cfg["dropout"]
-    if method == "settrans":
-        mcfg.update(max_edges=settrans_max_edges, depth=min(cfg["depth"], 2), dropout=cfg["dropout"])
+    mcfg = {"hidden": cfg["hidden"], "depth": cfg["depth"], "dropout": cfg["dropout"]}
+    if method == "settrans":  # one attention head, at most 2 blocks: as `kan demo` (attention is the cost)
+        mcfg.update(max_edges=settrans_max_edges, depth=min(cfg["depth"], 2), heads=1)
     tcfg = TrainConfig(epochs=epochs, batch_size=batch, lr=cfg["lr"])
     return run_experiment(
         task, None, method, seed=seed, train_cfg=tcfg, model_cfg=mcfg, device=device, data=data
@@ -177,15 +175,18 @@ def train_methods(
     settrans_max_edges: int,
     save: list[str] = (),
     fixed: dict[str, dict[str, Any]] | None = None,
+    grid_limit: dict[str, int] | None = None,
 ) -> dict[str, Any]:
     """Grid search on seed 0 and training over ``ctx.seeds`` of each method on ``task``.
 
-    ``fixed``: method -> settings to use without a search (the ablations take WS-KAN's). Returns
+    ``fixed``: method -> settings to use without a search (the ablations take WS-KAN's);
+    ``grid_limit``: method -> how many of the grid's first points it searches (default all). Returns
     ``{"methods": {m: {"searched", "selected", "epochs", "runs", "mean", "std"}}, "skipped": {m: why}}``.
     """
     from ..models import InfeasibleError
     from ..tasks import align_features, make_task, save_checkpoint
 
+    grid_limit = grid_limit or {}
     base = make_task(task, zoo)
     aligned = None
     out: dict[str, Any] = {"methods": {}, "skipped": {}, "train_models": len(base.splits["train"]),
@@ -200,7 +201,10 @@ def train_methods(
                 aligned = align_features(base)
                 out["alignment_seconds"] = round(time.perf_counter() - t0, 2)
             data = aligned
-        points = [fixed[method]] if fixed and method in fixed else list(grid)
+        if fixed and method in fixed:
+            points = [fixed[method]]
+        else:
+            points = list(grid)[: grid_limit.get(method, len(grid))]
         ep = epochs
         try:
             if budget_each is not None:
@@ -276,7 +280,7 @@ def train_stage(ctx: StageContext) -> dict[str, Any]:
     zoo = _load(zrec["path"])
     res = train_methods(ctx, s["task"], zoo, list(s["methods"]), grid=s["grid"], epochs=int(s["epochs"]),
                         batch=int(s["batch_size"]), settrans_max_edges=int(s["settrans_max_edges"]),
-                        save=s.get("save", []))  # fmt: skip
+                        save=s.get("save", []), grid_limit=s.get("grid_limit"))  # fmt: skip
     _paper_cuts(ctx, s, res["methods"])
     res.update(task=s["task"], zoo=zrec, checkpoints=str(ctx.work))
     return res
