@@ -40,7 +40,9 @@ def test_wskan_tiny_end_to_end(tmp_path):
     assert md.count("**Verdict.**") == 7
     assert "| WS-KAN | " in md and "| 94.30 | 0.50 |" in md  # the paper's MNIST number beside ours
     csv_lines = (out / "report" / "tables.csv").read_text().splitlines()
-    assert csv_lines[0] == "table,row,column,value" and any(ln.startswith("inr,WS-KAN,paper MNIST") for ln in csv_lines)
+    assert csv_lines[0] == "table,row,column,value" and any(
+        ln.startswith("inr,WS-KAN,paper MNIST") for ln in csv_lines
+    )
     assert (out / "report" / "figures.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # a re-run reuses every stage
     r2 = _run(["repro", "wskan", "--scale", "tiny", "--device", "cpu", "--out", str(out)])
@@ -49,7 +51,9 @@ def test_wskan_tiny_end_to_end(tmp_path):
     # other settings in the same folder: one Error line, nothing run
     r3 = CliRunner().invoke(cli, ["repro", "wskan", "--scale", "tiny", "--device", "cpu", "--out", str(out),
                                   "--seeds", "5"])  # fmt: skip
-    assert r3.exit_code == 1 and r3.output.startswith("Error: ") and "use another --out or --force" in r3.output
+    assert (
+        r3.exit_code == 1 and r3.output.startswith("Error: ") and "use another --out or --force" in r3.output
+    )
 
 
 def test_metakan_tiny_end_to_end(tmp_path):
@@ -72,7 +76,11 @@ def _bare_site(tmp_path: Path) -> Path:
     farm.mkdir()
     for entry in site.iterdir():
         n = entry.name
-        if (n.startswith("kan_") and n.endswith(".dist-info")) or n.startswith("_editable_impl_") or n.endswith(".pth"):
+        if (
+            (n.startswith("kan_") and n.endswith(".dist-info"))
+            or n.startswith("_editable_impl_")
+            or n.endswith(".pth")
+        ):
             continue
         (farm / n).symlink_to(entry)
     return farm
@@ -87,7 +95,9 @@ def test_kan_from_source_registers_the_entry_points(tmp_path, repo_root, python,
     assert r.returncode == 0, r.stderr
     assert "quickstart" in r.stdout and "repro" not in r.stdout and "metakan" not in r.stdout
     script = str(repo_root / "tools" / "kan_from_source.py")
-    r = subprocess.run([python, "-S", script, "repro", "--help"], env=env, capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [python, "-S", script, "repro", "--help"], env=env, capture_output=True, text=True, timeout=120
+    )
     assert r.returncode == 0, r.stderr
     assert "wskan" in r.stdout and "metakan" in r.stdout
     r = subprocess.run([python, "-S", script, "repro", "wskan", "--scale", "huge"], env=env, capture_output=True,
@@ -114,4 +124,6 @@ def test_gpu_script_on_cpu(tmp_path, repo_root, python, subprocess_env):
                      "wskan-figures.png", "wskan-tables.csv", "wskan-tables.json"]  # fmt: skip
     report = (out / "report.md").read_text()
     assert "# WS-KAN paper reproduction, scale tiny" in report and "# MetaKAN paper reproduction" in report
-    assert "pre-flight wskan --scale tiny: exit 0" in r.stderr and os.path.getsize(out / "wskan-figures.png") > 0
+    assert (
+        "pre-flight wskan --scale tiny: exit 0" in r.stderr and os.path.getsize(out / "wskan-figures.png") > 0
+    )

@@ -52,7 +52,9 @@ def test_run_stages_writes_records_and_skips_finished_ones(tmp_path):
     stages = _pipeline(calls)
     plan = {"b": {"x": 7}}
     ran: set[str] = set()
-    recs = run_stages(stages, out=tmp_path, scale="tiny", device="cpu", seeds=[0], plan=plan, selected=["c"], ran=ran)
+    recs = run_stages(
+        stages, out=tmp_path, scale="tiny", device="cpu", seeds=[0], plan=plan, selected=["c"], ran=ran
+    )
     assert calls == ["a", "b", "c"] and ran == {"a", "b", "c"}
     assert recs["c"]["result"]["deps"] == {"b": 2}
     assert recs["b"]["result"]["setting"] == 7 and recs["b"]["cuts"] == ["b cut"]
@@ -70,11 +72,15 @@ def test_other_settings_raise_unless_forced(tmp_path):
     calls: list[str] = []
     stages = _pipeline(calls)
     run_stages(stages, out=tmp_path, scale="tiny", device="cpu", seeds=[0], plan={}, selected=["a"])
-    with pytest.raises(StageSettingsError, match="a.json was made with other settings \\(scale 'tiny', seeds \\[0\\]\\)"):
+    with pytest.raises(
+        StageSettingsError, match="a.json was made with other settings \\(scale 'tiny', seeds \\[0\\]\\)"
+    ):
         run_stages(stages, out=tmp_path, scale="tiny", device="cpu", seeds=[1], plan={}, selected=["a"])
     with pytest.raises(StageSettingsError, match="other settings"):
         run_stages(stages, out=tmp_path, scale="cpu", device="cpu", seeds=[0], plan={}, selected=["a"])
-    run_stages(stages, out=tmp_path, scale="tiny", device="cpu", seeds=[1], plan={}, selected=["a"], force=True)
+    run_stages(
+        stages, out=tmp_path, scale="tiny", device="cpu", seeds=[1], plan={}, selected=["a"], force=True
+    )
     assert calls == ["a", "a"] and read_record(tmp_path, "a")["seeds"] == [1]
 
 
@@ -107,7 +113,11 @@ def test_report_files(tmp_path):
     paths = write_report(tmp_path, "Title", [["s", 1.0, None, "ran", ""]], tables)
     md = paths[0].read_text()
     assert md.startswith("# Title\n\n## Stages\n") and "## T1" in md and "**Verdict.** holds" in md
-    assert paths[1].read_text().splitlines() == ["table,row,column,value", "t1,WS,ours,0.9", "t1,WS,paper,0.8"]
+    assert paths[1].read_text().splitlines() == [
+        "table,row,column,value",
+        "t1,WS,ours,0.9",
+        "t1,WS,paper,0.8",
+    ]
     assert json.loads(paths[2].read_text())["tables"][0]["verdict"] == "holds"
 
 

@@ -23,8 +23,22 @@ def test_paper_numbers_and_plans():
 
 def test_feynman_table_counts_wins_against_the_paper():
     rows = [
-        {"equation": "I.12.5", "G": 5, "kan_mse": 1e-3, "metakan_mse": 1e-4, "kan_params": 60, "metakan_params": 30},
-        {"equation": "I.14.3", "G": 5, "kan_mse": 1e-4, "metakan_mse": 1e-3, "kan_params": 80, "metakan_params": 40},
+        {
+            "equation": "I.12.5",
+            "G": 5,
+            "kan_mse": 1e-3,
+            "metakan_mse": 1e-4,
+            "kan_params": 60,
+            "metakan_params": 30,
+        },
+        {
+            "equation": "I.14.3",
+            "G": 5,
+            "kan_mse": 1e-4,
+            "metakan_mse": 1e-3,
+            "kan_params": 80,
+            "metakan_params": 40,
+        },
     ]
     (t,) = build_tables({"feynman": {"result": {"rows": rows}}})
     assert t["rows"][0] == ["I.12.5 G=5", 1e-3, 1e-4, 60, 30, 1.32e-3, 1.16e-4, 57, 30]
