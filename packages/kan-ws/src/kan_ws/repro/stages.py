@@ -25,6 +25,7 @@ grid shrinks to its first point); every cut is written to the stage's record.
 from __future__ import annotations
 
 import math
+import shutil
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -75,7 +76,9 @@ def _size_zoo(ctx: StageContext, p: Any, models: int, epochs: int, min_models: i
     k = min(models, p.shard_size, 32)  # small: on a GPU the per-model cost is then an overestimate
     e = max(1, min(epochs, math.ceil(epochs / 100)))
     t0 = time.perf_counter()
-    build_zoo(p, ctx.work / f"probe-{k}x{e}", models=k, epochs=e, device=ctx.device, seed=0)
+    probe = ctx.work / f"probe-{k}x{e}"
+    build_zoo(p, probe, models=k, epochs=e, device=ctx.device, seed=0)
+    shutil.rmtree(probe)
     per = (time.perf_counter() - t0) / (k * e)  # seconds per model-epoch (an upper bound: fixed costs)
     left = max(ctx.budget_s - (time.perf_counter() - t0), 1.0) * 0.9
     if per * models * epochs <= left:
