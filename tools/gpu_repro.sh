@@ -99,7 +99,7 @@ for p in wskan metakan; do
         say "skipping $p --scale $SCALE: only ${share}s left"
         continue
     fi
-    budget=$($PY -c "print(round(max($share - 20, 10) / 60 * 0.85, 2))")  # stages overrun a little
+    budget=$($PY -c "print(round(max($share - 20, 10) / 60 * 0.8, 2))")  # stages overrun a little
     say "$p --scale $SCALE: --budget-min $budget, hard limit ${share}s"
     run "$share" "${KAN[@]}" repro "$p" --scale "$SCALE" --device "$DEVICE" --out "$WORK/$SCALE-$p" \
         --budget-min "$budget" --threads 0

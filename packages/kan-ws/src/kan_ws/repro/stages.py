@@ -166,6 +166,43 @@ def _mean_std(values: list[float]) -> tuple[float, float]:
     return m, sd
 
 
+def _fit_epochs(ctx, task, plans, epochs, batch, settrans_max_edges, skipped) -> int:
+    """One epoch count for every method that fits ``ctx.budget_s`` (each method timed over one epoch).
+
+    When even one epoch per run does not fit, every grid is cut to its first point (in ``plans``).
+    Methods that cannot run are recorded in ``skipped``.
+    """
+    from ..models import InfeasibleError
+
+    t_start = time.perf_counter()
+    per_epoch: dict[str, float] = {}
+    for method, (data, points) in plans.items():
+        t0 = time.perf_counter()
+        try:
+            _one_run(task, data, method, points[0], ctx.seeds[0], 1, batch, ctx.device, settrans_max_edges)
+        except InfeasibleError as e:
+            skipped[method] = str(e)
+            ctx.log(f"  {task}/{method}: skipped ({e})")
+            continue
+        per_epoch[method] = time.perf_counter() - t0
+    left = max(ctx.budget_s - (time.perf_counter() - t_start), 0.0)
+    extra_seeds = len(ctx.seeds) - 1
+
+    def cost(grid_points: bool) -> float:  # seconds of one epoch of every run
+        return sum(t * ((len(plans[m][1]) if grid_points else 1) + extra_seeds) for m, t in per_epoch.items())
+
+    ep = fit_count(left, cost(True), epochs, minimum=1)
+    if cost(True) > left and any(len(p[1]) > 1 for p in plans.values()):
+        for m, (data, points) in plans.items():
+            plans[m] = (data, points[:1])
+        ctx.cuts.append(f"{task}: every grid cut to its first point (budget)")
+        ep = fit_count(left, cost(False), epochs, minimum=1)
+    if ep < epochs:
+        ctx.cuts.append(f"{task}: {ep} epochs for every method (plan {epochs}; budget)")
+    ctx.log(f"  {task}: one epoch of every method {sum(per_epoch.values()):.1f} s -> {ep} epochs")
+    return ep
+
+
 def train_methods(
     ctx: StageContext,
     task: str,
@@ -194,9 +231,8 @@ def train_methods(
     aligned = None
     out: dict[str, Any] = {"methods": {}, "skipped": {}, "train_models": len(base.splits["train"]),
                            "edges_per_kan": base.template.num_edges}  # fmt: skip
-    budget_each = None if ctx.budget_s is None else ctx.budget_s / max(len(methods), 1)
+    plans: dict[str, tuple[Any, list[dict[str, Any]]]] = {}  # method -> (its data, its grid points)
     for method in methods:
-        t_method = time.perf_counter()
         data = base
         if method == "mlp-align":
             if aligned is None:
@@ -204,31 +240,23 @@ def train_methods(
                 aligned = align_features(base)
                 out["alignment_seconds"] = round(time.perf_counter() - t0, 2)
             data = aligned
-        if fixed and method in fixed:
-            points = [fixed[method]]
-        else:
-            points = list(grid)[: grid_limit.get(method, len(grid))]
-        ep = epochs
+        pts = (
+            [fixed[method]] if fixed and method in fixed else list(grid)[: grid_limit.get(method, len(grid))]
+        )
+        plans[method] = (data, pts)
+    ep = epochs
+    if ctx.budget_s is not None:
+        ep = _fit_epochs(ctx, task, plans, epochs, batch, settrans_max_edges, out["skipped"])
+    for method in methods:
+        if method in out["skipped"]:
+            continue
+        t_method = time.perf_counter()
+        data, points = plans[method]
         try:
-            if budget_each is not None:
-                t0 = time.perf_counter()
-                _one_run(
-                    task, data, method, points[0], ctx.seeds[0], 1, batch, ctx.device, settrans_max_edges
-                )
-                per_epoch = time.perf_counter() - t0
-                left = max(budget_each - per_epoch, 0.0)
-                runs = len(points) + len(ctx.seeds) - 1
-                ep = fit_count(left, per_epoch * runs, epochs, minimum=1)
-                if per_epoch * runs > left and len(points) > 1:
-                    points = points[:1]
-                    ctx.cuts.append(f"{task}/{method}: grid cut to its first point (budget)")
-                    ep = fit_count(left, per_epoch * len(ctx.seeds), epochs, minimum=1)
-                if ep < epochs:
-                    ctx.cuts.append(f"{task}/{method}: {ep} epochs (plan {epochs})")
             searched, best = [], None
             for cfg in points:
-                model, data_, res = _one_run(task, data, method, cfg, ctx.seeds[0], ep, batch, ctx.device,
-                                             settrans_max_edges)  # fmt: skip
+                model, _, res = _one_run(task, data, method, cfg, ctx.seeds[0], ep, batch, ctx.device,
+                                         settrans_max_edges)  # fmt: skip
                 searched.append({"config": cfg, "val": res["best_val"], "best_epoch": res["best_epoch"]})
                 if best is None or _score_better(data.kind, res["best_val"], best[2]["best_val"]):
                     best = (cfg, model, res)
