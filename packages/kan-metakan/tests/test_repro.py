@@ -58,7 +58,7 @@ def test_memory_verdict():
 def test_scale_settings_cuts_knobs_in_order_down_to_their_floors():
     from kan_metakan.repro import scale_settings
 
-    knobs = (("epochs", 1), ("max_train", 500))
+    knobs = ((("epochs",), 1), (("max_train",), 500))
     s = {"epochs": 10, "max_train": 10000, "other": 3}
     assert scale_settings(s, knobs, 1.0) == (s, 1.0)
     half, r = scale_settings(s, knobs, 0.5)
@@ -67,3 +67,16 @@ def test_scale_settings_cuts_knobs_in_order_down_to_their_floors():
     assert tiny["epochs"] == 1 and tiny["max_train"] == 1000 and r == pytest.approx(0.01)
     floor, r = scale_settings(s, knobs, 1e-6)
     assert floor["epochs"] == 1 and floor["max_train"] == 500 and r == pytest.approx(0.005)
+
+
+def test_scale_settings_cuts_a_group_together():
+    from kan_metakan.repro import KNOBS, scale_settings
+
+    s = {"steps": 600, "metakan_steps": 2000, "n_interior": 1000, "metakan_n_interior": 500}
+    half, r = scale_settings(s, KNOBS["pde"], 0.5)
+    assert (
+        half == {"steps": 300, "metakan_steps": 1000, "n_interior": 1000, "metakan_n_interior": 500}
+        and r == 0.5
+    )
+    low, r = scale_settings(s, KNOBS["pde"], 0.001)
+    assert low == {"steps": 20, "metakan_steps": 20, "n_interior": 100, "metakan_n_interior": 100}

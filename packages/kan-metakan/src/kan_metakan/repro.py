@@ -72,7 +72,7 @@ def make_plan(scale: str, available: Callable[[str], bool] = _available) -> dict
             "conv": {"dataset": img, "kinds": ["kan", "fastkan", "kaln", "kagn"], "channels": [8, 16, 32, 32],
                      "epochs": 1, "max_train": 4000, "max_test": 1000},
             "pde": {"equations": ["poisson", "allen-cahn", "sine-gordon"], "dims": [20], "steps": 600,
-                    "metakan_steps": 2000},
+                    "metakan_steps": 2000, "n_interior": 1000, "metakan_n_interior": 500},
             "memory": {"hiddens": [8, 16, 32, 64], "grids": [5, 20, 80], "in_features": 784, "batch": 128},
         }  # fmt: skip
     from .tasks.feynman import FEYNMAN_WIDTHS
@@ -86,40 +86,44 @@ def make_plan(scale: str, available: Callable[[str], bool] = _available) -> dict
         "conv": {"dataset": img, "kinds": ["kan", "fastkan", "kaln", "kagn"], "channels": [32, 64, 128, 512],
                  "epochs": 5, "max_train": 60000, "max_test": None, "batch_size": 128, "lr": 1e-3},
         "pde": {"equations": ["poisson", "allen-cahn", "sine-gordon"], "dims": [20, 50, 100], "steps": 600,
-                "metakan_steps": 2000, "n_interior": 2000},
+                "metakan_steps": 2000, "n_interior": 2000, "metakan_n_interior": 500},
         "memory": {"hiddens": [8, 16, 32, 64, 128, 256], "grids": [5, 10, 20, 40, 80], "in_features": 784,
                    "batch": 128},
     }  # fmt: skip
 
 
 # --------------------------------------------------------------------------------------------- stages
-#: per stage, the settings that the work of one item is proportional to, in the order they are cut, each
-#: with its floor: (key, minimum)
-KNOBS: dict[str, tuple[tuple[str, int], ...]] = {
-    "feynman": (("steps", 2),),
-    "highdim": (("steps", 2),),
-    "images": (("epochs", 1), ("max_train", 500)),
-    "conv": (("epochs", 1), ("max_train", 500)),
-    "pde": (("steps", 20), ("metakan_steps", 20)),
+#: per stage, the settings that the work of one item is proportional to, in the order they are cut: each a
+#: group of keys cut by the same factor (a PINN item is a KAN run and a MetaKAN run), with its floor
+KNOBS: dict[str, tuple[tuple[tuple[str, ...], int], ...]] = {
+    "feynman": ((("steps",), 2),),
+    "highdim": ((("steps",), 2),),
+    "images": ((("epochs",), 1), (("max_train",), 500)),
+    "conv": ((("epochs",), 1), (("max_train",), 500)),
+    "pde": ((("steps", "metakan_steps"), 20), (("n_interior", "metakan_n_interior"), 100)),
 }
 
 
 def scale_settings(
-    settings: dict[str, Any], knobs: tuple[tuple[str, int], ...], fraction: float
+    settings: dict[str, Any], knobs: tuple[tuple[tuple[str, ...], int], ...], fraction: float
 ) -> tuple[dict, float]:
     """``settings`` with its ``knobs`` cut so one item does about ``fraction`` of its planned work.
 
-    Knobs are cut in order, each to no less than its floor; returns ``(new settings, fraction reached)``.
+    Knob groups are cut in order, each key to no less than the group's floor; returns ``(new settings,
+    fraction reached)`` (a group's reached factor is its most cut key's).
     """
-    out, reached, left = dict(settings), 1.0, fraction
-    for key, floor in knobs:
-        if left >= 1.0 or key not in out or out[key] is None:
-            continue
-        v = int(out[key])
-        new = min(v, max(floor, round(v * left)))
-        out[key] = new
-        reached *= new / v
+    out, reached = dict(settings), 1.0
+    for keys, floor in knobs:
         left = fraction / reached
+        present = [k for k in keys if out.get(k) is not None]
+        if left >= 1.0 or not present:
+            continue
+        ratios = []
+        for key in present:
+            v = int(out[key])
+            out[key] = min(v, max(floor, round(v * left)))
+            ratios.append(out[key] / v)
+        reached *= max(ratios)
     return out, reached
 
 
@@ -140,9 +144,10 @@ def _run_items(ctx: StageContext, items: list[Any], label: Callable[[Any], str],
         left = max(ctx.budget_s - (time.perf_counter() - t0), 0.0) * 0.9
         s, reached = scale_settings(s, knobs, min(1.0, left / (per_item * len(items))))
         ctx.log(f"  {ctx.name}: probe {per_item:.1f} s per full item; running at {reached:.2f} of the plan")
-        for key, _ in knobs:
-            if key in s and s[key] != ctx.settings[key]:
-                ctx.cuts.append(f"{key} {ctx.settings[key]} -> {s[key]} (budget)")
+        for keys, _ in knobs:
+            for key in keys:
+                if key in s and s[key] != ctx.settings[key]:
+                    ctx.cuts.append(f"{key} {ctx.settings[key]} -> {s[key]} (budget)")
     rows: list[dict[str, Any]] = []
     t_run, slowest, done = time.perf_counter(), 0.0, 0
     for item in items:
