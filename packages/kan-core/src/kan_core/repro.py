@@ -375,6 +375,8 @@ def pipeline_command(
     ``report(out, scale, stages, records, ran)`` writes the tables and figures and returns their paths.
     """
 
+    seeds_help = "; ".join(f"{k} {v}" for k, v in default_seeds.items())
+
     @click.command(name=name, help=help_text)
     @click.option(
         "--scale",
@@ -388,7 +390,7 @@ def pipeline_command(
         "--out",
         type=click.Path(file_okay=False, path_type=Path),
         default=None,
-        help="Run folder (default runs/repro-NAME-SCALE); finished stages in it are skipped.",
+        help=f"Run folder (default runs/repro-{name}-SCALE); finished stages in it are skipped.",
     )
     @click.option(
         "--budget-min",
@@ -399,7 +401,7 @@ def pipeline_command(
     @click.option(
         "--stages", "only", default=None, help="Comma-separated stages to run (with what they need)."
     )
-    @click.option("--seeds", default=None, help="Comma-separated seeds (default: tiny 0; cpu, paper 0,1,2).")
+    @click.option("--seeds", default=None, help=f"Comma-separated seeds (default: {seeds_help}).")
     @click.option("--force", is_flag=True, help="Rerun stages whose records were made with other settings.")
     @click.option(
         "--report-only", is_flag=True, help="Run nothing; write the report from the finished stages."

@@ -485,7 +485,8 @@ metakan = pipeline_command(
 
     Stages: feynman, highdim, images, conv, pde, memory. Each runs its work items in order and, with
     --budget-min, stops before an item it cannot fit (listed as a cut). Writes report/tables.{md,csv,json}
-    and report/figures.png, each table beside the paper's numbers with a verdict.
+    and report/figures.png, each table beside the paper's numbers with a verdict. The stages run
+    the first of --seeds only.
 
     \b
     Examples:
