@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 from kan_core.cli import cli
 
-WSKAN_STAGES = ["zoo-sine", "zoo-inr", "zoo-clf", "zoo-ood", "sine", "inr", "accuracy", "mask", "ablation", "ood",
+WSKAN_STAGES = ["zoo-sine", "zoo-inr", "zoo-clf", "zoo-ood", "sine", "sine-sweep", "inr", "accuracy", "mask", "ablation", "ood",
                 "pruning"]  # fmt: skip
 METAKAN_STAGES = ["feynman", "highdim", "images", "conv", "pde", "memory"]
 
@@ -35,9 +35,10 @@ def test_wskan_tiny_end_to_end(tmp_path):
     assert inr["seconds"] > 0 and any("epochs (paper 300)" in c for c in inr["cuts"])
     md = (out / "report" / "tables.md").read_text()
     for title in ("Table 1: INR classification", "Table 3: accuracy prediction", "Table 4: pruning-mask",
-                  "Tables 6-10", "Table 2: OOD", "Figure 5: downstream pruning", "Sine-wave"):  # fmt: skip
+                  "Tables 6-10", "Table 2: OOD", "Figure 5: downstream pruning", "Sine-wave frequency",
+                  "Sine-wave regression vs training-set size"):  # fmt: skip
         assert f"## {title}" in md
-    assert md.count("**Verdict.**") == 7
+    assert md.count("**Verdict.**") == 8
     assert "| WS-KAN | " in md and "| 94.30 | 0.50 |" in md  # the paper's MNIST number beside ours
     csv_lines = (out / "report" / "tables.csv").read_text().splitlines()
     assert csv_lines[0] == "table,row,column,value" and any(

@@ -29,7 +29,8 @@ wskan = pipeline_command(
     "wskan",
     help_text="""The WS-KAN paper (ICLR 2026): zoos, WS-KAN and six baselines, ablations, OOD, pruning.
 
-    Stages: zoo-sine, zoo-inr, zoo-clf, zoo-ood, sine, inr, accuracy, mask, ablation, ood, pruning. Each
+    Stages: zoo-sine, zoo-inr, zoo-clf, zoo-ood, sine, sine-sweep, inr, accuracy, mask, ablation, ood,
+    pruning. Each
     training stage picks every method's settings on validation from a small grid (appendix C, trimmed)
     and reports what it searched and selected. Writes report/tables.{md,csv,json} and report/figures.png.
 

@@ -27,6 +27,7 @@ STAGE_WEIGHTS = {
     "zoo-clf": 3.0,
     "zoo-ood": 1.0,
     "sine": 1.0,
+    "sine-sweep": 1.0,
     "inr": 2.0,
     "accuracy": 2.0,
     "mask": 2.0,
@@ -137,6 +138,7 @@ def make_plan(scale: str, available: Callable[[str], bool] = dataset_available) 
     plan["zoo-ood"]["inr"] = {"preset": zoos["zoo-inr"]["preset"], "overrides": zoos["zoo-inr"]["overrides"]}
     plan["zoo-inr"]["dataset"] = ds
     plan["sine"] = _train("sine", "zoo-sine", epochs["sine"], batch, grid, paper_sine)
+    plan["sine-sweep"] = {"sizes": [8, 16] if scale == "tiny" else [100, 200, 500, 800]}
     plan["inr"] = _train("inr", "zoo-inr", epochs["inr"], batch, grid, paper_inr, dataset=ds, save=["wskan"])
     plan["accuracy"] = _train("accuracy", "zoo-clf", epochs["accuracy"], clf_batch, grid, paper_clf)
     plan["mask"] = _train(

@@ -8,6 +8,7 @@ zoo-inr        builds the image-INR zoo (Fashion-MNIST where present)          C
 zoo-clf        builds the label-noise classifier zoo with oracle masks         C.2.1, C.3.1
 zoo-ood        builds test-image INR zoos of wider hidden layers               5.1.1
 sine           frequency regression, WS-KAN + six baselines                    C.1.3 (Figure 8)
+sine-sweep     the same on 100-800 training INRs                               C.1.3 (Figure 8)
 inr            INR classification                                              Table 1
 accuracy       accuracy prediction                                             Table 3
 mask           pruning-mask prediction                                         Table 4
@@ -144,7 +145,7 @@ def _score_better(kind: str, a: float, b: float) -> bool:
     return a > b if kind in _CLASSIFICATION_KINDS else a < b
 
 
-def _one_run(task, data, method, cfg, seed, epochs, batch, device, settrans_max_edges):
+def _one_run(task, data, method, cfg, seed, epochs, batch, device, settrans_max_edges, train_size=None):
     from ..tasks import run_experiment
     from ..train import TrainConfig
 
@@ -152,9 +153,8 @@ def _one_run(task, data, method, cfg, seed, epochs, batch, device, settrans_max_
     if method == "settrans":  # one attention head, at most 2 blocks: as `kan demo` (attention is the cost)
         mcfg.update(max_edges=settrans_max_edges, depth=min(cfg["depth"], 2), heads=1)
     tcfg = TrainConfig(epochs=epochs, batch_size=batch, lr=cfg["lr"])
-    return run_experiment(
-        task, None, method, seed=seed, train_cfg=tcfg, model_cfg=mcfg, device=device, data=data
-    )
+    return run_experiment(task, None, method, seed=seed, train_cfg=tcfg, model_cfg=mcfg, device=device, data=data,
+                          train_size=train_size)  # fmt: skip
 
 
 def _mean_std(values: list[float]) -> tuple[float, float]:
@@ -338,6 +338,44 @@ def ablation_stage(ctx: StageContext) -> dict[str, Any]:
     return out
 
 
+def sine_sweep_stage(ctx: StageContext) -> dict[str, Any]:
+    """Stage ``sine-sweep``: each method of the ``sine`` stage, at its selected settings, trained on random
+    subsets of the training INRs (C.1.3, Figure 8), with as many optimiser steps as on the full set.
+    With a budget, sizes run smallest first and the stage stops before a size it has no time left for."""
+    from ..demo import sweep_epochs_for
+    from ..tasks import align_features, make_task
+
+    sres = ctx.results["sine"]
+    base = make_task("sine", _load(sres["zoo"]["path"]))
+    ntr = len(base.splits["train"])
+    sizes = sorted(n for n in ctx.settings["sizes"] if n < ntr)
+    aligned = align_features(base) if "mlp-align" in sres["methods"] else None
+    r2: dict[str, dict[str, list[float]]] = {m: {} for m in sres["methods"]}
+    t0, slowest, done = time.perf_counter(), 0.0, []
+    for n in sizes:
+        spent = time.perf_counter() - t0
+        if ctx.budget_s is not None and done and spent + slowest > ctx.budget_s:
+            break
+        t1 = time.perf_counter()
+        for method, mres in sres["methods"].items():
+            data = aligned if method == "mlp-align" else base
+            ep = sweep_epochs_for(mres["epochs"], ntr, n)
+            r2[method][str(n)] = [
+                _one_run("sine", data, method, mres["selected"], seed, ep, mres["batch_size"], ctx.device, 4096,
+                         train_size=n)[2]["metrics"]["r2"]
+                for seed in ctx.seeds
+            ]  # fmt: skip
+        slowest = max(slowest, time.perf_counter() - t1)
+        done.append(n)
+        ctx.log(f"  sine-sweep n={n}: {time.perf_counter() - t1:.1f} s")
+    if len(done) < len(sizes):
+        ctx.cuts.append(f"training-set sizes {done} of {sizes} (budget)")
+    if [n for n in (100, 200, 500, 800) if n not in done]:
+        ctx.cuts.append(f"sizes {done} + the full {ntr} (paper 100, 200, 500, 800)")
+    full = {m: [r["metrics"]["r2"] for r in mres["runs"]] for m, mres in sres["methods"].items()}
+    return {"sizes": done, "full_size": ntr, "r2": r2, "r2_full": full}
+
+
 def ood_stage(ctx: StageContext) -> dict[str, Any]:
     """Stage ``ood``: the ``inr`` stage's seed-0 WS-KAN evaluated on every ``zoo-ood`` width."""
     from ..tasks import evaluate_ood, load_checkpoint
@@ -386,6 +424,8 @@ STAGES: list[Stage] = [
     Stage("zoo-clf", build_stage_zoo, (), STAGE_WEIGHTS["zoo-clf"], "label-noise classifier zoo, oracle masks"),
     Stage("zoo-ood", build_ood_zoos, (), STAGE_WEIGHTS["zoo-ood"], "wider test-image INR zoos (5.1.1)"),
     Stage("sine", train_stage, ("zoo-sine",), STAGE_WEIGHTS["sine"], "sine frequency regression (Figure 8)"),
+    Stage("sine-sweep", sine_sweep_stage, ("sine",), STAGE_WEIGHTS["sine-sweep"],
+          "training-set-size sweep on sine (Figure 8)"),
     Stage("inr", train_stage, ("zoo-inr",), STAGE_WEIGHTS["inr"], "INR classification (Table 1)"),
     Stage("accuracy", train_stage, ("zoo-clf",), STAGE_WEIGHTS["accuracy"], "accuracy prediction (Table 3)"),
     Stage("mask", train_stage, ("zoo-clf",), STAGE_WEIGHTS["mask"], "pruning-mask prediction (Table 4)"),
