@@ -227,7 +227,7 @@ class KanGroup(click.Group):
                     continue
                 text = cmd.get_short_help_str(limit=formatter.width - 6 - len(name))
             else:
-                text = _static_help(self.entry_points()[name]) or f"See 'kan {name} --help'."
+                text = _static_help(self.entry_points()[name]) or f"See '{ctx.command_path} {name} --help'."
             rows.append((name, text))
         if rows:
             with formatter.section("Commands"):

@@ -1,0 +1,451 @@
+"""``kan repro``: papers' pipelines as resumable, budgeted stages (the generic part).
+
+A pipeline is an ordered list of :class:`Stage` objects. :func:`run_stages` runs the selected ones (and the
+ones they depend on) in order; each writes ``<out>/stages/<name>.json`` holding its result dictionary, its
+wall time, its budget, the settings it ran with and what it cut against the paper. A stage whose record is
+already there with the same settings is skipped (so an interrupted run resumes at the first unfinished
+stage); a record made with other settings is an error unless ``force`` is set.
+
+Budget: with ``budget_s`` set, each stage is given ``remaining * weight / (weights of the stages still to
+run)`` seconds, so time a stage leaves unused flows to the next ones. The stage sizes its own work from
+that number (:func:`fit_count` is the usual arithmetic) and reports its cuts.
+
+The ``repro`` click group lives here; packages add their pipelines to it through the ``kan.repro`` entry
+point group (``wskan = "kan_ws.repro.cli:wskan"``), loaded lazily like ``kan``'s own subcommands. This
+module imports neither torch nor any sibling package.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import click
+
+__all__ = [
+    "Stage",
+    "StageContext",
+    "StageSettingsError",
+    "run_stages",
+    "stage_order",
+    "read_record",
+    "fit_count",
+    "write_json_atomic",
+    "repro",
+    "ENTRY_POINT_GROUP",
+]
+
+ENTRY_POINT_GROUP = "kan.repro"
+SCALES = ("tiny", "cpu", "paper")
+
+
+class StageSettingsError(RuntimeError):
+    """A stage's record on disk was made with other settings (scale, seeds, plan)."""
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One resumable step of a pipeline.
+
+    Attributes:
+        name: file-name-safe identifier (``zoo-sine``); depends: names of stages whose results it reads.
+        run: ``run(ctx) -> dict`` (JSON-able); it may append to ``ctx.cuts``.
+        weight: its share of the budget, relative to the other stages'.
+        doc: one line for ``--help`` and the report.
+    """
+
+    name: str
+    run: Callable[[StageContext], dict[str, Any]]
+    depends: tuple[str, ...] = ()
+    weight: float = 1.0
+    doc: str = ""
+
+
+@dataclass
+class StageContext:
+    """What a running stage sees.
+
+    Attributes:
+        out: the run folder; work: ``out/work/<stage>`` (scratch and checkpoints, created on demand).
+        settings: this stage's plan (the scale's values, JSON-able); results: finished stages' results.
+        budget_s: seconds this stage may take (``None``: no budget, run the plan as it is).
+    """
+
+    name: str
+    out: Path
+    scale: str
+    device: str
+    seeds: tuple[int, ...]
+    settings: dict[str, Any]
+    results: dict[str, dict[str, Any]]
+    budget_s: float | None
+    log: Callable[[str], None]
+    cuts: list[str] = field(default_factory=list)
+
+    @property
+    def work(self) -> Path:
+        path = self.out / "work" / self.name
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+
+def write_json_atomic(path: Path, obj: Any) -> Path:
+    """Write ``obj`` as indented JSON to ``path`` through a temporary file and a rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    umask = os.umask(0)
+    os.umask(umask)
+    try:
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file the usual permissions
+        with os.fdopen(fd, "w") as f:
+            json.dump(obj, f, indent=2, sort_keys=False, allow_nan=True)
+            f.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _settings_key(scale: str, seeds: Sequence[int], settings: dict[str, Any]) -> str:
+    blob = json.dumps({"scale": scale, "seeds": list(seeds), "settings": settings}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def record_path(out: Path, name: str) -> Path:
+    return Path(out) / "stages" / f"{name}.json"
+
+
+def read_record(out: Path, name: str) -> dict[str, Any] | None:
+    """The record of stage ``name`` under ``out``, or ``None`` when it has not finished."""
+    path = record_path(out, name)
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise StageSettingsError(f"{path}: not valid JSON ({e}); delete it to rerun the stage") from e
+
+
+def stage_order(stages: Sequence[Stage], selected: Sequence[str] | None) -> list[Stage]:
+    """The stages to consider, in pipeline order: ``selected`` (all when ``None``) plus their dependencies.
+
+    Raises:
+        ValueError: an unknown name in ``selected`` or in a stage's ``depends``.
+    """
+    by_name = {s.name: s for s in stages}
+    if selected is None:
+        return list(stages)
+    unknown = [n for n in selected if n not in by_name]
+    if unknown:
+        raise ValueError(f"unknown stage(s) {', '.join(unknown)}; known: {', '.join(by_name)}")
+    need: set[str] = set()
+
+    def add(name: str) -> None:
+        if name in need:
+            return
+        if name not in by_name:
+            raise ValueError(f"stage dependency {name!r} is not a stage of this pipeline")
+        need.add(name)
+        for dep in by_name[name].depends:
+            add(dep)
+
+    for name in selected:
+        add(name)
+    return [s for s in stages if s.name in need]
+
+
+def fit_count(budget_s: float, seconds_per_unit: float, wanted: int, minimum: int = 1) -> int:
+    """How many units of ``seconds_per_unit`` fit in ``budget_s``: in ``[minimum, wanted]``."""
+    if wanted < minimum:
+        raise ValueError(f"wanted ({wanted}) must be >= minimum ({minimum})")
+    if seconds_per_unit <= 0 or math.isinf(budget_s):
+        return wanted
+    return max(minimum, min(wanted, int(budget_s // seconds_per_unit)))
+
+
+def run_stages(
+    stages: Sequence[Stage],
+    *,
+    out: str | os.PathLike,
+    scale: str,
+    device: str,
+    seeds: Sequence[int],
+    plan: dict[str, dict[str, Any]],
+    selected: Sequence[str] | None = None,
+    budget_s: float | None = None,
+    force: bool = False,
+    log: Callable[[str], None] = lambda _msg: None,
+    ran: set[str] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Run ``stages`` (those ``selected`` and their dependencies); returns ``{name: record}``.
+
+    Args:
+        plan: per-stage settings of the scale (``plan[name]``; a stage without one gets ``{}``).
+        budget_s: total seconds for the stages that still have to run (``None``: no budget).
+        force: rerun stages whose records were made with other settings instead of raising.
+        ran: when given, the names of the stages that ran (were not skipped) are added to it.
+
+    Raises:
+        StageSettingsError: a finished stage's record has other settings and ``force`` is off.
+    """
+    out = Path(out)
+    todo = stage_order(stages, selected)
+    records: dict[str, dict[str, Any]] = {}
+    pending: list[Stage] = []
+    for st in todo:
+        key = _settings_key(scale, seeds, plan.get(st.name, {}))
+        rec = read_record(out, st.name)
+        if rec is not None and rec.get("settings_key") == key:
+            records[st.name] = rec
+            continue
+        if rec is not None and not force:
+            raise StageSettingsError(
+                f"{record_path(out, st.name)} was made with other settings (scale {rec.get('scale')!r}, "
+                f"seeds {rec.get('seeds')}); use another --out or --force to rerun it"
+            )
+        pending.append(st)
+    t_start = time.perf_counter()
+    for i, st in enumerate(pending):
+        stage_budget = None
+        if budget_s is not None:
+            left = max(0.0, budget_s - (time.perf_counter() - t_start))
+            weights = sum(s.weight for s in pending[i:])
+            stage_budget = left * st.weight / weights if weights > 0 else left
+        settings = plan.get(st.name, {})
+        ctx = StageContext(
+            name=st.name,
+            out=out,
+            scale=scale,
+            device=device,
+            seeds=tuple(seeds),
+            settings=settings,
+            results={d: records[d]["result"] for d in st.depends if d in records},
+            budget_s=stage_budget,
+            log=log,
+        )
+        budget_txt = "" if stage_budget is None else f" (budget {stage_budget:.0f} s)"
+        log(f"stage {st.name}: running{budget_txt}")
+        t0 = time.perf_counter()
+        result = st.run(ctx)
+        seconds = time.perf_counter() - t0
+        rec = {
+            "stage": st.name,
+            "doc": st.doc,
+            "scale": scale,
+            "device": device,
+            "seeds": list(seeds),
+            "settings": settings,
+            "settings_key": _settings_key(scale, seeds, settings),
+            "seconds": round(seconds, 2),
+            "budget_seconds": None if stage_budget is None else round(stage_budget, 1),
+            "cuts": ctx.cuts,
+            "result": result,
+        }
+        write_json_atomic(record_path(out, st.name), rec)
+        records[st.name] = rec
+        if ran is not None:
+            ran.add(st.name)
+        log(f"stage {st.name}: done in {seconds:.1f} s")
+    return records
+
+
+# ------------------------------------------------------------------------------------------- the CLI group
+def _group_class() -> type[click.Group]:
+    from .cli import KanGroup
+
+    return KanGroup
+
+
+@click.group(
+    name="repro",
+    cls=_group_class(),
+    entry_point_group=ENTRY_POINT_GROUP,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+def repro() -> None:
+    """Reproduce a paper's experiments as resumable, budgeted stages, with tables beside its numbers.
+
+    \b
+    Examples:
+      kan repro wskan --scale tiny --out runs/wskan-tiny
+      kan repro metakan --scale cpu --budget-min 60 --out runs/metakan-cpu
+      kan repro wskan --scale paper --device cuda --budget-min 8 --stages zoo-inr,inr
+    """
+
+
+# ------------------------------------------------------------------------------------------- reports
+def _cell(v: Any) -> str:
+    if v is None:
+        return "n/a"
+    if isinstance(v, float):
+        if math.isnan(v):
+            return "n/a"
+        return f"{v:.3g}" if (abs(v) < 1e-2 or abs(v) >= 1e4) and v != 0 else f"{v:.2f}"
+    return str(v)
+
+
+def markdown_table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A GitHub Markdown table; floats get 3 significant digits below 0.01, else 2 decimals."""
+    head = "| " + " | ".join(columns) + " |\n|" + "---|" * len(columns) + "\n"
+    return head + "".join("| " + " | ".join(_cell(v) for v in r) + " |\n" for r in rows)
+
+
+def write_report(folder: str | os.PathLike, title: str, stages_rows: Sequence[Sequence[Any]],
+                 tables: Sequence[dict[str, Any]]) -> list[Path]:  # fmt: skip
+    """Write ``tables.md``, ``tables.csv`` (long: table, row, column, value) and ``tables.json``.
+
+    Each table is ``{"key", "title", "columns", "rows", "verdict"}`` (``rows``: lists, first cell the row
+    label); ``stages_rows``: ``(stage, seconds, budget, status, cuts)`` rows for the timing table.
+    """
+    import csv
+    import io
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    heads = ("stage", "wall s", "budget s", "status", "cut against the paper")
+    md = [f"# {title}", "## Stages", markdown_table(heads, stages_rows)]
+    for t in tables:
+        md += [f"## {t['title']}", markdown_table(t["columns"], t["rows"])]
+        if t.get("note"):
+            md.append(t["note"])
+        md.append(f"**Verdict.** {t['verdict']}")
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(("table", "row", "column", "value"))
+    for t in tables:
+        for r in t["rows"]:
+            for c, v in zip(t["columns"][1:], r[1:]):
+                w.writerow((t["key"], r[0], c, "" if v is None else v))
+    paths = [folder / "tables.md", folder / "tables.csv", folder / "tables.json"]
+    for path, text in zip(paths[:2], ("\n\n".join(m.rstrip("\n") for m in md) + "\n", buf.getvalue())):
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    write_json_atomic(
+        paths[2], {"title": title, "stages": [list(r) for r in stages_rows], "tables": list(tables)}
+    )
+    return paths
+
+
+def stage_rows(stages: Sequence[Stage], records: dict[str, dict[str, Any]], ran: set[str]) -> list[list[Any]]:
+    """Rows of the report's stage table (stages without a record are listed as not run)."""
+    rows = []
+    for st in stages:
+        rec = records.get(st.name)
+        if rec is None:
+            rows.append([st.name, None, None, "not run", ""])
+            continue
+        status = "ran" if st.name in ran else "reused"
+        rows.append([st.name, rec["seconds"], rec["budget_seconds"], status, "; ".join(rec["cuts"])])
+    return rows
+
+
+# ------------------------------------------------------------------------------------------- one command
+def _parse_list(text: str, cast: Callable[[str], Any], what: str) -> list[Any]:
+    try:
+        items = [cast(t.strip()) for t in text.split(",") if t.strip()]
+    except ValueError as e:
+        raise click.BadParameter(f"expected comma-separated {what}, got {text!r}") from e
+    if not items:
+        raise click.BadParameter(f"expected at least one {what[:-1]}, got {text!r}")
+    return items
+
+
+def pipeline_command(
+    name: str,
+    *,
+    help_text: str,
+    stages: Callable[[], list[Stage]],
+    plan: Callable[[str], dict[str, dict[str, Any]]],
+    report: Callable[[Path, str, list[Stage], dict[str, dict[str, Any]], set[str]], list[Path]],
+    default_seeds: dict[str, str],
+) -> click.Command:
+    """A ``kan repro NAME`` command running ``stages()`` with ``plan(scale)``, then ``report(...)``.
+
+    ``report(out, scale, stages, records, ran)`` writes the tables and figures and returns their paths.
+    """
+
+    seeds_help = "; ".join(f"{k} {v}" for k, v in default_seeds.items())
+
+    @click.command(name=name, help=help_text)
+    @click.option(
+        "--scale",
+        type=click.Choice(SCALES),
+        default="tiny",
+        show_default=True,
+        help="tiny: CI smoke run; cpu: about an hour on 2 cores; paper: the paper's sizes (GPU).",
+    )
+    @click.option("--device", default="auto", show_default=True, help="auto|cpu|cuda|cuda:N.")
+    @click.option(
+        "--out",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        help=f"Run folder (default runs/repro-{name}-SCALE); finished stages in it are skipped.",
+    )
+    @click.option(
+        "--budget-min",
+        type=click.FloatRange(min=0, min_open=True),
+        default=None,
+        help="Minutes for the stages still to run; each stage sizes its work to its share.",
+    )
+    @click.option(
+        "--stages", "only", default=None, help="Comma-separated stages to run (with what they need)."
+    )
+    @click.option("--seeds", default=None, help=f"Comma-separated seeds (default: {seeds_help}).")
+    @click.option("--force", is_flag=True, help="Rerun stages whose records were made with other settings.")
+    @click.option(
+        "--report-only", is_flag=True, help="Run nothing; write the report from the finished stages."
+    )
+    @click.option("--threads", type=click.IntRange(min=0), default=1, show_default=True,
+                  help="torch CPU threads (0: torch's choice).")  # fmt: skip
+    def command(scale, device, out, budget_min, only, seeds, force, report_only, threads) -> None:
+        from .runtime import resolve_device, set_threads
+
+        all_stages = stages()
+        names = [s.name for s in all_stages]
+        selected = None
+        if only is not None:
+            selected = _parse_list(only, str, "stage names")
+            bad = [n for n in selected if n not in names]
+            if bad:
+                raise click.BadParameter(f"unknown stage(s) {', '.join(bad)}; known: {', '.join(names)}",
+                                         param_hint="--stages")  # fmt: skip
+        seed_list = _parse_list(seeds or default_seeds[scale], int, "integers")
+        try:
+            dev = str(resolve_device(device))
+        except (RuntimeError, ValueError, TypeError) as exc:
+            raise click.BadParameter(str(exc), param_hint="--device") from exc
+        if threads:
+            set_threads(threads)
+        folder = out or Path("runs") / f"repro-{name}-{scale}"
+
+        def log(msg: str) -> None:
+            click.echo(msg, err=True)
+
+        t0 = time.perf_counter()
+        ran: set[str] = set()
+        try:
+            if not report_only:
+                budget_s = None if budget_min is None else budget_min * 60
+                run_stages(all_stages, out=folder, scale=scale, device=dev, seeds=seed_list, plan=plan(scale),
+                           selected=selected, budget_s=budget_s, force=force, log=log, ran=ran)  # fmt: skip
+        except StageSettingsError as e:
+            raise click.ClickException(str(e)) from e
+        done = {n: read_record(folder, n) for n in names}
+        paths = report(folder / "report", scale, all_stages, {k: v for k, v in done.items() if v}, ran)
+        click.echo((folder / "report" / "tables.md").read_text())
+        for p in paths:
+            click.echo(f"wrote {p}")
+        click.echo(f"total {time.perf_counter() - t0:.1f} s; stage records in {folder / 'stages'}")
+
+    return command

@@ -1,0 +1,82 @@
+"""``kan repro metakan``: plans, the paper's numbers as data, tables and verdicts from rows."""
+
+from __future__ import annotations
+
+import pytest
+from kan_metakan.repro import STAGES, build_tables, make_plan, paper_numbers
+
+
+def test_paper_numbers_and_plans():
+    p = paper_numbers()["tables"]
+    assert p["feynman"]["rows"]["I.12.5"]["G5"] == [1.32e-3, 57, 1.16e-4, 30]
+    assert p["highdim"]["rows"]["f2"]["50"][1] is None  # printed 'NA'
+    assert p["pde"]["rows"]["poisson"]["20"] == [5.24e-4, 24480, 2.96e-3, 4137]
+    assert p["images"]["rows"]["FMNIST|32"]["G3"] == [177898, 84.59, 27456, 87.28]
+    names = {s.name for s in STAGES}
+    for scale in ("tiny", "cpu", "paper"):
+        assert set(make_plan(scale, available=lambda n: False)) == names
+    assert make_plan("cpu", available=lambda n: True)["images"]["datasets"] == ["fashion-mnist"]
+    assert make_plan("paper", available=lambda n: False)["pde"]["dims"] == [20, 50, 100]
+    with pytest.raises(ValueError, match="unknown scale 'x'"):
+        make_plan("x")
+
+
+def test_feynman_table_counts_wins_against_the_paper():
+    rows = [
+        {
+            "equation": "I.12.5",
+            "G": 5,
+            "kan_mse": 1e-3,
+            "metakan_mse": 1e-4,
+            "kan_params": 60,
+            "metakan_params": 30,
+        },
+        {
+            "equation": "I.14.3",
+            "G": 5,
+            "kan_mse": 1e-4,
+            "metakan_mse": 1e-3,
+            "kan_params": 80,
+            "metakan_params": 40,
+        },
+    ]
+    (t,) = build_tables({"feynman": {"result": {"rows": rows}}})
+    assert t["rows"][0] == ["I.12.5 G=5", 1e-3, 1e-4, 60, 30, 1.32e-3, 1.16e-4, 57, 30]
+    assert "in 1 of 2 rows" in t["verdict"] and "paper 2 of 2" in t["verdict"]
+    assert "median 0.50" in t["verdict"]
+
+
+def test_memory_verdict():
+    rows = [{"widths": "64-8-10", "connections": 592, "G": 5, "kan_MiB": 2.0, "metakan_MiB": 1.5,
+             "metakan-efficient_MiB": 1.0},
+            {"widths": "64-64-10", "connections": 4736, "G": 5, "kan_MiB": 9.0, "metakan_MiB": 4.0,
+             "metakan-efficient_MiB": 2.0}]  # fmt: skip
+    (t,) = build_tables({"memory": {"result": {"rows": rows}}})
+    assert "below the KAN in 2 of 2 settings; the saving grows" in t["verdict"]
+
+
+def test_scale_settings_cuts_knobs_in_order_down_to_their_floors():
+    from kan_metakan.repro import scale_settings
+
+    knobs = ((("epochs",), 1), (("max_train",), 500))
+    s = {"epochs": 10, "max_train": 10000, "other": 3}
+    assert scale_settings(s, knobs, 1.0) == (s, 1.0)
+    half, r = scale_settings(s, knobs, 0.5)
+    assert half == {"epochs": 5, "max_train": 10000, "other": 3} and r == 0.5
+    tiny, r = scale_settings(s, knobs, 0.01)  # epochs to its floor first, then the data
+    assert tiny["epochs"] == 1 and tiny["max_train"] == 1000 and r == pytest.approx(0.01)
+    floor, r = scale_settings(s, knobs, 1e-6)
+    assert floor["epochs"] == 1 and floor["max_train"] == 500 and r == pytest.approx(0.005)
+
+
+def test_scale_settings_cuts_a_group_together():
+    from kan_metakan.repro import KNOBS, scale_settings
+
+    s = {"steps": 600, "metakan_steps": 2000, "n_interior": 1000, "metakan_n_interior": 500}
+    half, r = scale_settings(s, KNOBS["pde"], 0.5)
+    assert (
+        half == {"steps": 300, "metakan_steps": 1000, "n_interior": 1000, "metakan_n_interior": 500}
+        and r == 0.5
+    )
+    low, r = scale_settings(s, KNOBS["pde"], 0.001)
+    assert low == {"steps": 20, "metakan_steps": 20, "n_interior": 100, "metakan_n_interior": 100}

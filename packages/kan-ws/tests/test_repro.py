@@ -1,0 +1,76 @@
+"""``kan repro wskan``: plans, the paper's numbers as data, and the verdict arithmetic."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from kan_ws.repro.plan import make_plan
+from kan_ws.repro.report import build_tables, check_order, kendall_tau, paper_column, paper_numbers
+from kan_ws.repro.stages import STAGES
+
+
+def test_paper_numbers_are_transcribed_with_table_and_row():
+    p = paper_numbers()["tables"]
+    assert p["inr"]["title"].startswith("Table 1") and p["inr"]["rows"]["wskan"][1] == [84.6, 0.6]
+    assert p["accuracy_mse"]["rows"]["mlp"][0] == [14.58, 0.02]
+    assert p["mask_roc_auc"]["rows"]["wskan"][2] == [99.46, 0.09]
+    assert p["ood"]["rows"]["MNIST"][4] == [57.1, 6.1]
+    assert p["ablation_accuracy_r2"]["rows"]["wskan-nope"][0] == [96.00, 0.35]
+    for t in p.values():
+        for row in t["rows"].values():
+            assert len(row) == len(t["columns"])
+
+
+def test_plans_name_existing_stages_and_fall_back_to_digits():
+    names = {s.name for s in STAGES}
+    for scale in ("tiny", "cpu", "paper"):
+        plan = make_plan(scale, available=lambda name: False)
+        assert set(plan) == names
+        assert plan["zoo-inr"]["preset"].startswith("digits") and plan["inr"]["dataset"] == "digits"
+        for name in ("sine", "inr", "accuracy", "mask"):
+            assert plan[name]["grid"] and plan[name]["zoo"] in names
+    fm = make_plan("cpu", available=lambda name: name == "fashion-mnist")
+    assert fm["zoo-inr"]["preset"] == "fmnist-inr-cpu-large" and fm["zoo-ood"]["widths"][0] == 16
+    assert make_plan("paper", available=lambda n: True)["zoo-inr"]["preset"] == "fmnist-inr-paper"
+    assert make_plan("tiny", available=lambda n: True)["zoo-inr"]["preset"] == "digits-inr-cpu"
+    with pytest.raises(ValueError, match="unknown scale 'huge'; choose from tiny, cpu, paper"):
+        make_plan("huge")
+
+
+def test_order_checks_and_kendall_tau():
+    vals = {"wskan": 0.9, "settrans": 0.8, "mlp": 0.1}
+    assert check_order(vals, ("wskan", "settrans", "mlp"), True) is True
+    assert check_order(vals, ("mlp", "wskan"), True) is False
+    assert check_order(vals, ("mlp", "wskan"), False) is True
+    assert check_order(vals, ("wskan", "dmc"), True) is None
+    assert kendall_tau(["a", "b", "c"], ["a", "b", "c"]) == 1.0
+    assert kendall_tau(["a", "b", "c"], ["c", "b", "a"]) == -1.0
+    assert math.isnan(kendall_tau(["a"], ["a", "b"]))
+    assert paper_column("fashion-mnist") == "F-MNIST" and paper_column("digits") == "MNIST"
+
+
+def _method(acc, cfg=None):
+    cfg = cfg or {"hidden": 32, "depth": 3, "dropout": 0.0, "lr": 2e-3}
+    return {"mean": {"accuracy": acc}, "std": {"accuracy": 0.01}, "selected": cfg, "epochs": 5,
+            "searched": [{"config": cfg, "val": acc}, {"config": cfg, "val": acc - 0.1}], "batch_size": 32}  # fmt: skip
+
+
+def test_inr_table_and_verdict_from_numbers():
+    zoo = {"models": 100, "widths": [2, 16, 16, 1], "dataset": "fashion-mnist"}
+    res = {"methods": {"mlp": _method(0.4), "mlp-aug": _method(0.5), "mlp-align": _method(0.6),
+                       "settrans": _method(0.7), "wskan": _method(0.8)},
+           "skipped": {"dmc": "too wide"}, "zoo": zoo}  # fmt: skip
+    rec = {"result": res, "scale": "cpu", "seeds": [0, 1, 2]}
+    (t,) = build_tables({"inr": rec})
+    assert t["columns"][3] == "paper F-MNIST acc %"
+    wsk = next(r for r in t["rows"] if r[0] == "WS-KAN")
+    assert wsk[1] == pytest.approx(80.0) and wsk[3] == 84.6 and "best of 2 on val" in wsk[5]
+    assert next(r for r in t["rows"] if r[0] == "DMC")[5] == "skipped: too wide"
+    v = t["verdict"]
+    assert "WS-KAN ranks 1 of 5" in v and "(paper: 1 of 7)" in v
+    assert "'WS-KAN > SetTrans' holds." in v and "'MLP + Align. > MLP + Aug. > MLP' holds." in v
+    # negative control: swap two baselines and the claimed ordering no longer holds
+    res["methods"]["mlp"] = _method(0.55)
+    (t2,) = build_tables({"inr": rec})
+    assert "'MLP + Align. > MLP + Aug. > MLP' does not hold." in t2["verdict"]
