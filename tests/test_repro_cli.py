@@ -134,12 +134,12 @@ def test_budget_cuts_are_recorded(tmp_path):
     """A tiny budget: the zoo probe and the epoch probe cut the plan, and the records say so."""
     out = tmp_path / "b"
     r = _run(["repro", "wskan", "--scale", "tiny", "--device", "cpu", "--out", str(out), "--stages", "inr",
-              "--budget-min", "0.005"])  # fmt: skip
+              "--budget-min", "0.0001"])  # fmt: skip
     assert r.exit_code == 0, r.output
     zoo = json.loads((out / "stages" / "zoo-inr.json").read_text())
     inr = json.loads((out / "stages" / "inr.json").read_text())
     assert zoo["budget_seconds"] is not None and inr["budget_seconds"] is not None
-    assert zoo["result"]["epochs"] < 30  # the plan's 30 epochs did not fit in ~0.2 s
+    assert zoo["result"]["epochs"] < 30  # the plan's 30 epochs do not fit in 6 ms
     assert "inr: every grid cut to its first point (budget)" in inr["cuts"]
     assert all(m["epochs"] == 1 and len(m["searched"]) <= 1 for m in inr["result"]["methods"].values())
     m_out = tmp_path / "m"

@@ -30,12 +30,15 @@ def read_pyproject(path: Path) -> tuple[str, str, dict[str, dict[str, str]]]:
     with open(path, "rb") as f:
         data = tomllib.load(f)
     project = data.get("project", {})
-    if "name" not in project or "version" not in project:
-        raise SystemExit(f"error: {path}: [project] needs a static name and version")
+    version = project.get("version")
+    if version is None and "version" in project.get("dynamic", []):
+        version = (path.parent / "VERSION").read_text().strip()  # hatch reads the same file (one version)
+    if "name" not in project or version is None:
+        raise SystemExit(f"error: {path}: [project] needs a name and a version (static or from VERSION)")
     groups = dict(project.get("entry-points", {}))
     if project.get("scripts"):
         groups["console_scripts"] = dict(project["scripts"])
-    return project["name"], str(project["version"]), groups
+    return project["name"], str(version), groups
 
 
 def write_dist_info(folder: Path, name: str, version: str, groups: dict[str, dict[str, str]]) -> Path:

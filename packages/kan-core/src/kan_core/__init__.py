@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-from importlib import metadata as _metadata
 from typing import TYPE_CHECKING, Any
+
+from ._version import distribution_version
 
 if TYPE_CHECKING:
     from .layers import (
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
     from .model import KAN
     from .spec import BASES, KANSpec
 
-__version__ = _metadata.version("kan-core")  # from the repository's VERSION file
+__version__ = distribution_version("kan-core", __file__)  # the repository's VERSION file
 
 # public name -> submodule that defines it
 _LAZY = {

@@ -14,8 +14,9 @@ torch.
 from __future__ import annotations
 
 import importlib
-from importlib import metadata as _metadata
 from typing import TYPE_CHECKING, Any
+
+from kan_core._version import distribution_version
 
 if TYPE_CHECKING:
     from .align import MergeResult, align, align_stacked, merge_many
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
     )
     from .symmetry import permute, permute_stacked, random_permutation, same_function
 
-__version__ = _metadata.version("kan-graph")  # from the repository's VERSION file
+__version__ = distribution_version("kan-graph", __file__)  # the repository's VERSION file
 
 _LAZY = {
     "permute": ".symmetry",

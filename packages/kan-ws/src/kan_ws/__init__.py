@@ -4,9 +4,9 @@
 >>> model = WSKAN(out_dim=10, level="graph")   # reads any KAN-graph batch from kan_graph.to_graph
 """
 
-from importlib import metadata as _metadata
+from kan_core._version import distribution_version
 
 from .models import WSKAN, build_model
 
-__version__ = _metadata.version("kan-ws")  # from the repository's VERSION file
+__version__ = distribution_version("kan-ws", __file__)  # the repository's VERSION file
 __all__ = ["WSKAN", "build_model", "__version__"]
