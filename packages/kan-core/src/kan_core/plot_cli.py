@@ -6,6 +6,8 @@ import json
 
 import click
 
+from .cli_options import DEVICE_HELP, device_option
+
 __all__ = ["plot"]
 
 
@@ -31,12 +33,7 @@ __all__ = ["plot"]
     type=click.IntRange(min=1),
     help="Skip layers with more edges than this (each edge is one panel).",
 )
-@click.option(
-    "--device",
-    default="auto",
-    show_default=True,
-    help="Where the edge functions are evaluated: auto, cpu, cuda, cuda:N, mps.",
-)
+@device_option(help="Where the edge functions are evaluated: " + DEVICE_HELP[len("Device: "):])
 @click.option("--force", is_flag=True, help="Overwrite existing layer PNGs in --out.")
 def plot(model, out, points, max_edges, device, force) -> None:
     """Draw every edge function of every layer of MODEL, one PNG per layer (pykan-style grid).

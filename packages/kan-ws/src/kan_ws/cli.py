@@ -409,13 +409,10 @@ def load_pykan_checkpoint(path: str | Path):
 
 
 def load_any_kan(path: str | Path):
-    """A kan-core ``.safetensors`` KAN or a pykan checkpoint."""
-    from kan_core import KAN
+    """A kan-core ``.safetensors`` KAN or a pykan checkpoint (:func:`kan_core.interop.load_any_kan`)."""
+    from kan_core.interop import load_any_kan as load
 
-    p = Path(path)
-    if p.suffix == ".safetensors":
-        return KAN.load(p)
-    return load_pykan_checkpoint(p)
+    return load(path)
 
 
 @click.command(name="prune")

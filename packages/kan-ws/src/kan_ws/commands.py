@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 
 import click
+from kan_core.cli_options import DEVICE_HELP, device_option
 
 __all__ = ["predict", "prune_eval"]
 
-_DEVICE_HELP = "Where the model runs: auto (cuda, then mps, then cpu), cpu, cuda, cuda:N, mps."
 
 
 @click.command("predict")
@@ -28,7 +28,7 @@ _DEVICE_HELP = "Where the model runs: auto (cuda, then mps, then cpu), cpu, cuda
     type=click.FloatRange(0, 1),
     help="Mask task: keep edges whose probability exceeds this (default: the one chosen on validation).",
 )
-@click.option("--device", default="auto", show_default=True, help=_DEVICE_HELP)
+@device_option(help="Where the model runs: " + DEVICE_HELP[len("Device: "):])
 @click.option("--force", is_flag=True, help="Overwrite --out if it exists.")
 def predict(checkpoint, models, out, threshold, device, force) -> None:
     """Predict a property or a pruning mask of each KAN in MODELS with a trained CHECKPOINT.
@@ -102,7 +102,7 @@ def predict(checkpoint, models, out, threshold, device, force) -> None:
     type=click.Path(file_okay=False),
     help="Folder searched first for the zoo's image data set.",
 )
-@click.option("--device", default="auto", show_default=True, help=_DEVICE_HELP)
+@device_option(help="Where the model runs: " + DEVICE_HELP[len("Device: "):])
 @click.option("--force", is_flag=True, help="Overwrite the three output files if they exist.")
 def prune_eval(checkpoints, zoo_dir, out, max_models, data_root, device, force) -> None:
     """Downstream pruning: prune a zoo's test classifiers with trained mask predictors and score them.
