@@ -94,7 +94,8 @@ def layer_forward(x: Tensor, p: Params, spec: KANSpec, uniform: bool | None = No
     """One KAN layer: ``(..., B, in) -> (..., B, out)``.
 
     The spline term is one matmul over the flattened bases, ``(B, in * n) @ (in * n, out)``, with the
-    masked, scaled coefficients ``mask * w_s * c`` as its weight; the base term a second, small one.
+    masked, scaled coefficients ``mask * w_s * c`` as its weight (B-splines on CPU: the native local
+    contraction of :func:`kan_core.basis.bspline_contract` instead); the base term a second, small one.
     ``uniform`` tells the B-spline basis that the grid is uniform (``None``: inspect it).
     """
     mask = p["mask"]

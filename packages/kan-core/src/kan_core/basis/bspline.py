@@ -13,6 +13,10 @@ Evaluations:
   powers) over all bases at once; arbitrary grids use the dense recursion with precomputed reciprocal
   knot spans. The innermost dimension is ``in`` so every elementwise kernel runs over long contiguous
   rows. Backward is analytic (the derivative of a B-spline is a difference of lower-order ones).
+* :func:`bspline_contract` is a layer's whole spline term, bases contracted with coefficients. On CPU and
+  uniform grids it runs the native local-support kernel (:mod:`kan_core.native`), which evaluates only
+  the ``k + 1`` non-zero bases per input in forward and backward and never builds the basis tensor;
+  elsewhere it contracts :func:`bspline_features` in one matmul.
 """
 
 from __future__ import annotations
