@@ -152,6 +152,9 @@ def test_info_json():
     assert report["torch"] == torch.__version__
     assert report["cuda_available"] == torch.cuda.is_available()
     assert report["threads"] == torch.get_num_threads()
+    from kan_core.native import native_status
+
+    assert report["native_bspline"] == native_status()  # "ok", or why the pure-torch path runs
     assert report["packages"]["kan-core"] == metadata.version("kan-core")
     assert {"info", "quickstart"} <= set(report["commands"])
 

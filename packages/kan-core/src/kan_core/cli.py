@@ -297,6 +297,7 @@ def info(device: str, as_json: bool) -> None:
     import torch
 
     from . import runtime
+    from .native import cache_dir, native_status
 
     try:
         resolved = str(runtime.resolve_device(device))
@@ -316,6 +317,7 @@ def info(device: str, as_json: bool) -> None:
         if torch.cuda.is_available()
         else [],
         "mps_available": runtime._mps_available(),
+        "native_bspline": native_status(),
         "distributed": {"rank": env.rank, "world_size": env.world_size, "local_rank": env.local_rank},
         "commands": cli.list_commands(click.get_current_context()),
     }
@@ -332,6 +334,8 @@ def info(device: str, as_json: bool) -> None:
     cuda = ", ".join(report["cuda_devices"]) if report["cuda_available"] else "not available"
     click.echo(f"cuda        {cuda}")
     click.echo(f"mps         {'available' if report['mps_available'] else 'not available'}")
+    native = report["native_bspline"]
+    click.echo(f"native      {f'B-spline kernel ok (cache {cache_dir()})' if native == 'ok' else native}")
     click.echo(f"distributed rank {env.rank} of {env.world_size}")
     click.echo(f"commands    {', '.join(report['commands'])}")
 
