@@ -8,7 +8,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from .layers import LAYER_CLASSES, EdgeLayer
+from .basis.registry import get_basis
+from .layers import EdgeLayer, layer_class
 from .spec import KANSpec
 
 __all__ = ["KAN"]
@@ -41,7 +42,7 @@ class KAN(nn.Module):
         if not isinstance(spec, KANSpec):
             raise TypeError(f"KAN(spec) needs a KANSpec, got {type(spec).__name__}; try KAN.from_widths(...)")
         self.spec = spec
-        cls = LAYER_CLASSES[spec.basis]
+        cls = layer_class(spec.basis)
         self.layers = nn.ModuleList(
             cls(i, o, spec=spec, generator=generator, device=device, dtype=dtype) for o, i in spec.layer_shapes()
         )
@@ -119,8 +120,8 @@ class KAN(nn.Module):
     @torch.no_grad()
     def update_grid(self, x: Tensor, grid_eps: float = 0.02) -> None:
         """pykan's grid update of every B-spline layer from the samples ``x: (B, d_0)``."""
-        if self.spec.basis != "bspline":
-            raise ValueError(f"update_grid needs basis='bspline', this KAN has {self.spec.basis!r}")
+        if not get_basis(self.spec.basis).has_grid:
+            raise ValueError(f"update_grid needs a basis with a knot grid, this KAN has {self.spec.basis!r}")
         for layer in self.layers:
             layer.update_grid(x, grid_eps)  # type: ignore[operator]
             x = layer(x)

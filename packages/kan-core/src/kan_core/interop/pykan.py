@@ -50,6 +50,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from ..basis.registry import get_basis
 from ..model import KAN
 from ..spec import KANSpec
 
@@ -264,7 +265,7 @@ def to_pykan(kan: KAN, *, sample: Tensor | None = None, **kwargs: Any) -> Any:
         ``sample`` recorded when ``save_act`` is on.
     """
     spec = kan.spec
-    if spec.basis != "bspline":
+    if not get_basis(spec.basis).pykan_compatible:
         raise ValueError(f"to_pykan needs a B-spline KAN (pykan has no {spec.basis!r} basis)")
     ref = kan.layers[0].coef
     device = ref.device
