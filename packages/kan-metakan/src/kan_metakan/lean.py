@@ -31,18 +31,15 @@ from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
-from kan_core.basis import bspline_features
-from kan_core.functional import base_activation, basis_features
+from kan_core.basis import get_basis
+from kan_core.functional import base_activation
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 if TYPE_CHECKING:  # pragma: no cover
     from .prompts import MetaEdgeLayer
 
-__all__ = ["LeanLayerFn", "lean_forward", "dense_weights", "features", "LEAN_BASES", "block_sizes"]
-
-#: Bases whose layer is linear in the generated weights (wavelets are not: ``s`` and ``tau`` enter ``psi``).
-LEAN_BASES = ("bspline", "rbf", "chebyshev", "legendre", "gram")
+__all__ = ["LeanLayerFn", "lean_forward", "dense_weights", "features", "block_sizes"]
 
 
 def block_sizes(layer: MetaEdgeLayer, block_elems: int) -> tuple[int, int]:
@@ -56,12 +53,10 @@ def block_sizes(layer: MetaEdgeLayer, block_elems: int) -> tuple[int, int]:
 
 
 def features(layer: MetaEdgeLayer, x: Tensor) -> Tensor:
-    """Flattened basis features ``(N, in) -> (N, K)`` in the layout of :func:`dense_weights` (``K = n * in``:
-    basis-major for B-splines, input-major otherwise, as :func:`kan_core.functional.layer_forward`)."""
+    """Flattened basis features ``(N, in) -> (N, K)`` in the layout of :func:`dense_weights` (``K = n * in``,
+    the basis' :meth:`~kan_core.basis.Basis.flat_features`: basis-major for B-splines, input-major otherwise)."""
     spec = layer.spec
-    if spec.basis == "bspline":
-        return bspline_features(x, layer.grid, spec.spline_order, True).flatten(-2)
-    return basis_features(x, layer._fixed(), spec).flatten(-2)
+    return get_basis(spec.basis).flat_features(x, layer._fixed(), spec, layer._uniform())
 
 
 def dense_weights(
@@ -70,10 +65,7 @@ def dense_weights(
     """Generated weights of output neurons ``rows`` in matmul form: ``Wf (r, K)``, ``Wb (r, in)``."""
     p = layer._params_from(z, theta, rows)
     ms = p["mask"] * p["scale_sp"]
-    if layer.spec.basis == "bspline":
-        wf = (ms.unsqueeze(-2) * p["coef"].transpose(-1, -2)).flatten(-2)
-    else:
-        wf = (ms.unsqueeze(-1) * p["coef"]).flatten(-2)
+    wf = get_basis(layer.spec.basis).flat_weights(ms, p["coef"])
     return wf, p["mask"] * p["scale_base"]
 
 
@@ -181,10 +173,8 @@ class LeanLayerFn(torch.autograd.Function):
 
 def lean_forward(layer: MetaEdgeLayer, x: Tensor, block_elems: int) -> Tensor:
     """``(..., in) -> (..., out)`` through :class:`LeanLayerFn` (leading dimensions are flattened)."""
-    if layer.spec.basis not in LEAN_BASES:
-        raise ValueError(
-            f"the lean path needs a basis linear in its weights {LEAN_BASES}, got {layer.spec.basis!r}"
-        )
+    if not get_basis(layer.spec.basis).linear_in_coefficients:
+        raise ValueError(f"the lean path needs a basis linear in its weights, got {layer.spec.basis!r}")
     bb, rb = block_sizes(layer, block_elems)
     lead = x.shape[:-1]
     y = LeanLayerFn.apply(x.reshape(-1, x.shape[-1]), layer.prompt, *layer.learner.params(), layer, bb, rb)
