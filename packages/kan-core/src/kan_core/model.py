@@ -9,10 +9,11 @@ import torch
 from torch import Tensor, nn
 
 from .basis.registry import get_basis
+from .io import read_kan, save_kan
 from .layers import EdgeLayer, layer_class
 from .spec import KANSpec
 
-__all__ = ["KAN"]
+__all__ = ["KAN", "load_kan"]
 
 
 class KAN(nn.Module):
@@ -142,13 +143,20 @@ class KAN(nn.Module):
 
     def save(self, path: Any, metadata: dict[str, Any] | None = None) -> None:
         """Write this KAN to a ``.safetensors`` file (spec and metadata as JSON in the header)."""
-        from .io import save_kan
-
         save_kan(self, path, metadata)
 
     @classmethod
     def load(cls, path: Any, device: Any = None) -> KAN:
         """Read a KAN written by :meth:`save`; raises ``ValueError`` naming the file when it is bad."""
-        from .io import load_kan
-
         return load_kan(path, device=device)
+
+
+def load_kan(path: Any, device: Any = None) -> KAN:
+    """Read a KAN written by :meth:`KAN.save` (every check of :func:`kan_core.io.read_kan` happens before any
+    model is allocated; errors name ``path``)."""
+    spec, per_layer, metadata = read_kan(path)
+    dtype = next(iter(per_layer[0].values())).dtype
+    kan = KAN(spec, dtype=dtype, generator=torch.Generator().manual_seed(0))
+    kan.load_layer_params(per_layer)
+    kan.metadata = metadata
+    return kan.to(device) if device is not None else kan

@@ -84,7 +84,7 @@ class MetaKAConv2d(nn.Module):
             self.stride,
             self.padding,
             self.dilation,
-            self.edges._uniform(),
+            self.edges.uniform_hint(),
         )
 
     @torch.no_grad()

@@ -71,34 +71,34 @@ class MetaEdgeLayer(nn.Module):
             torch.randn(self.prompt.shape, generator=generator, dtype=self.prompt.dtype).to(self.prompt)
         )
 
-    def _fixed(self, rows: slice | None = None) -> dict[str, Tensor]:
+    def fixed_tensors(self, rows: slice | None = None) -> dict[str, Tensor]:
         r = slice(None) if rows is None else rows
         p = {"mask": self.mask[r], "scale_sp": self.scale_sp[r]}
         for name in self._extra_names:
             p[name] = getattr(self, name)
         return p
 
-    def _params_from(self, z: Tensor, theta: tuple[Tensor, ...], rows: slice | None) -> dict[str, Tensor]:
+    def params_from(self, z: Tensor, theta: tuple[Tensor, ...], rows: slice | None) -> dict[str, Tensor]:
         scale_base, coef = split_weights(generate(z, *theta), self.spec, self.in_features)
-        return {"scale_base": scale_base, "coef": coef, **self._fixed(rows)}
+        return {"scale_base": scale_base, "coef": coef, **self.fixed_tensors(rows)}
 
     def generated(self) -> dict[str, Tensor]:
         """kan-core layer tensors (as :meth:`kan_core.layers.EdgeLayer.params`), differentiable in the prompts
         and the meta-learner: ``scale_base (out, in)``, ``scale_sp``, ``coef (out, in, n)``, ``mask``, ...
         """
-        return self._params_from(self.prompt, self.learner.params(), None)
+        return self.params_from(self.prompt, self.learner.params(), None)
 
     def _cell(
         self, x: Tensor, z: Tensor, w1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor, rows: slice
     ) -> Tensor:
-        return layer_forward(x, self._params_from(z, (w1, b1, w2, b2), rows), self.spec, self._uniform())
+        return layer_forward(x, self.params_from(z, (w1, b1, w2, b2), rows), self.spec, self.uniform_hint())
 
-    def _uniform(self) -> bool | None:
+    def uniform_hint(self) -> bool | None:
         return get_basis(self.spec.basis).initial_uniform
 
     def forward(self, x: Tensor) -> Tensor:
         if not self.memory_efficient:
-            return layer_forward(x, self.generated(), self.spec, self._uniform())
+            return layer_forward(x, self.generated(), self.spec, self.uniform_hint())
         if get_basis(self.spec.basis).linear_in_coefficients:
             return lean_forward(self, x, self.block_elems)
         if x.dim() != 2:
