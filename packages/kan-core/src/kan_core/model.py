@@ -130,7 +130,9 @@ class KAN(nn.Module):
     @torch.no_grad()
     def refine(self, grid_size: int, x: Tensor | None = None) -> KAN:
         """A copy with every B-spline layer on a grid of ``grid_size`` intervals (pykan's ``refine``)."""
-        new = KAN(self.spec.replace(grid_size=grid_size)).to(self.layers[0].coef)
+        # its layers are replaced by the refined copies below; a local generator keeps the global RNG untouched
+        new = KAN(self.spec.replace(grid_size=grid_size), generator=torch.Generator().manual_seed(0))
+        new = new.to(self.layers[0].coef)
         h = x
         for l, layer in enumerate(self.layers):
             new.layers[l] = layer.refine(grid_size, h)  # type: ignore[operator]
