@@ -252,7 +252,7 @@ def to_pykan(kan: KAN, *, sample: Tensor | None = None, **kwargs: Any) -> Any:
     """Convert a B-spline :class:`kan_core.KAN` into a pykan ``MultKAN`` computing the same function.
 
     Args:
-        kan: a KAN with ``spec.basis == "bspline"``.
+        kan: a KAN of a pykan-compatible basis (B-splines).
         sample: ``(N, d_0)`` inputs for the forward pass that records pykan's activations (``save_act``),
             so that ``model.plot()`` works at once; default :func:`plot_sample` (an even sweep of every
             input's grid). Not used with ``save_act=False``.
