@@ -66,9 +66,10 @@ def _affine(y: Tensor, p: Params, spec: KANSpec) -> Tensor:
 def layer_forward(x: Tensor, p: Params, spec: KANSpec, uniform: bool | None = None) -> Tensor:
     """One KAN layer: ``(..., B, in) -> (..., B, out)``.
 
-    The spline term is one matmul over the flattened bases, ``(B, in * n) @ (in * n, out)``, with the
-    masked, scaled coefficients ``mask * w_s * c`` as its weight (B-splines on CPU: the native local
-    contraction of :func:`kan_core.basis.bspline_contract` instead); the base term a second, small one.
+    The spline term comes from the basis (:meth:`kan_core.basis.Basis.spline_term`, one registry lookup):
+    for bases linear in their coefficients one matmul over the flattened bases, ``(B, in * n) @ (in * n,
+    out)``, with the masked, scaled coefficients ``mask * w_s * c`` as its weight (B-splines: the local
+    contraction of :func:`kan_core.basis.bspline_contract`, native on CPU); the base term a second, small one.
     ``uniform`` tells the B-spline basis that the grid is uniform (``None``: inspect it).
     """
     mask = p["mask"]
