@@ -238,14 +238,11 @@ def plot_sample(kan: KAN, num_points: int = 101) -> Tensor:
     """``(num_points, d_0)`` inputs spread evenly over each input's domain (B-splines: the span of its grid
     without the ``k`` extension knots on either side), in ``kan``'s dtype and device."""
     layer = kan.layers[0]
-    grid = getattr(layer, "grid", None)
     t = torch.linspace(0, 1, num_points, dtype=layer.coef.dtype, device=layer.coef.device).unsqueeze(1)
-    if grid is None:
-        lo, hi = kan.spec.grid_range
+    lo, hi = get_basis(kan.spec.basis).domain(kan.spec, layer.params())  # the basis' natural domain
+    if not isinstance(lo, Tensor):  # one range shared by all inputs
         return lo + (hi - lo) * t.expand(num_points, kan.spec.widths[0])
-    k = kan.spec.spline_order
-    lo, hi = grid[:, k].detach(), grid[:, -k - 1].detach()
-    return lo + (hi - lo) * t
+    return lo.detach() + (hi - lo).detach() * t
 
 
 def to_pykan(kan: KAN, *, sample: Tensor | None = None, **kwargs: Any) -> Any:
