@@ -39,7 +39,9 @@ class Basis:
     name: str = ""
     #: ``phi`` is linear in ``coef`` (features times coefficients); false for wavelets
     linear_in_coefficients: bool = True
-    #: names of :meth:`extra_shapes` tensors that train (the others are frozen buffers)
+    #: names of :meth:`extra_shapes` tensors that train (the others are frozen buffers in layers and MetaKAN;
+    #: :func:`kan_core.batched.train_stacked` freezes by name, ``mask`` and ``grid`` only, so name a frozen
+    #: extra ``grid`` or expect the batched engine to train it)
     trainable_extras: frozenset[str] = frozenset()
     #: per-input knot grids that ``KAN.update_grid`` / ``KAN.refine`` move (B-splines)
     has_grid: bool = False
