@@ -9,7 +9,8 @@ import struct
 import pytest
 import torch
 from kan_core import BASES, KAN, KANSpec
-from kan_core.io import atomic_write_bytes, load_kan, load_tensors, save_tensors
+from kan_core.io import atomic_write_bytes, load_tensors, save_tensors
+from kan_core.model import load_kan
 
 
 def _gen(seed: int) -> torch.Generator:

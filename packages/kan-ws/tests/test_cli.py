@@ -144,6 +144,16 @@ def test_prune_predict_kan_core_model(tmp_path, tiny_zoo):
         ["--predict", str(ckpt), str(tmp_path / "o.safetensors"), "--out", str(tmp_path / "x.safetensors")],
     )
     assert res.exit_code != 0 and "trained on" in res.output
+    # so is a KAN of another basis, even with edge features of the same length (6 coefficients)
+    cheb = KAN(KANSpec((3, 4, 2), basis="chebyshev", degree=5), generator=torch.Generator().manual_seed(1))
+    cheb.save(tmp_path / "c.safetensors")
+    res = CliRunner().invoke(
+        prune,
+        ["--predict", str(ckpt), str(tmp_path / "c.safetensors"), "--out", str(tmp_path / "y.safetensors")],
+    )
+    assert res.exit_code != 0
+    assert "the mask predictor was trained on 'bspline' KANs, this one is 'chebyshev'" in res.output
+    assert not (tmp_path / "y.safetensors").exists()
 
 
 @pytest.mark.pykan

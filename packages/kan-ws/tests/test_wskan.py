@@ -152,3 +152,14 @@ def test_template_matches_kan_graph_to_graph():
     model = WSKAN(out_dim=2, hidden=16, depth=2).eval()
     with torch.no_grad():
         assert torch.allclose(model(g), model(b), atol=1e-5)
+
+
+def test_deepsets_takes_no_edge_count():
+    """DeepSets pools over any number of edges: it has no ``num_edges`` parameter to ignore."""
+    from kan_ws.models import build_model
+    from kan_ws.models.baselines import DeepSets
+
+    with pytest.raises(TypeError, match="num_edges"):
+        DeepSets(1, "graph", edge_dim=5, num_edges=12)
+    model = build_model("deepsets", 1, "graph", num_edges=12, edge_dim=5, hidden=8, depth=2)
+    assert isinstance(model, DeepSets) and "num_edges" not in model.config()

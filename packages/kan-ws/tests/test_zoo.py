@@ -74,6 +74,25 @@ def test_sine_zoo_contents(sine_zoo):
     assert len(sub) == 2 and torch.equal(sub.targets["frequency"][1], w[2]) and sub.meta[0]["index"] == 6
 
 
+def test_load_zoo_keeps_the_manifest_seed(sine_zoo):
+    zoo = load_zoo(sine_zoo)
+    assert json.loads((sine_zoo / "manifest.json").read_text())["seed"] == 3
+    assert zoo.seed == 3 and zoo.subset([1, 0]).seed == 3 and zoo.to("cpu").seed == 3
+
+
+def test_classifier_data_uses_the_zoo_seed(tmp_path):
+    """A zoo built with seed 2 reports the training subset its models saw, not seed 0's."""
+    from kan_ws.zoo.classifiers import ClassifierTask
+
+    preset = TINY_CLF.replace(name="tiny-clf-subset", train_subset=300, epochs=1)
+    zoo = load_zoo(build_zoo(preset, tmp_path / "clf", models=2, device="cpu", seed=2))
+    x_train, y_train = classifier_data(zoo, "train")
+    built = ClassifierTask(preset, 2, 2, None)
+    assert x_train.shape[0] == 300
+    assert torch.equal(x_train, built.x) and torch.equal(y_train, built.y)
+    assert not torch.equal(x_train, ClassifierTask(preset, 2, 0, None).x)  # the seed picks the subset
+
+
 def test_model_depends_only_on_its_index(sine_zoo, tmp_path):
     one = build_zoo(TINY_SINE, tmp_path / "one", models=7, device="cpu", seed=3, shard_size=7)
     a, b = load_zoo(sine_zoo), load_zoo(one)

@@ -41,7 +41,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .basis import grid_is_uniform
+from .basis.registry import get_basis
 from .functional import kan_forward
 from .layers.base import init_layer_params
 from .model import KAN
@@ -234,9 +234,8 @@ def plan_chunk_size(num_models: int, bytes_per_model: int, max_memory_bytes: int
 
 # ---------------------------------------------------------------------------------------------- compute
 def _uniform_flags(spec: KANSpec, layers: Layers) -> list[bool | None]:
-    if spec.basis != "bspline":
-        return [None] * len(layers)
-    return [grid_is_uniform(p["grid"]) for p in layers]
+    basis = get_basis(spec.basis)
+    return [basis.uniform_hint(p) for p in layers]
 
 
 def _gather(data: Tensor, idx: Tensor, shared: bool) -> Tensor:
@@ -325,7 +324,7 @@ def _kernel_layout(name: str, spec: KANSpec, device: torch.device) -> bool:
     """On CPU, B-spline coefficients train as ``(M, in, nb, out)`` tensors: the native local kernel reads
     and writes that layout, so a step transposes neither the coefficients nor their gradient, and the
     optimiser updates the same (contiguous) memory. The forward sees the ``(M, out, in, nb)`` view."""
-    return name == "coef" and spec.basis == "bspline" and device.type == "cpu"
+    return name == "coef" and get_basis(spec.basis).native_kernel and device.type == "cpu"
 
 
 def _working_copy(name: str, t: Tensor, spec: KANSpec) -> Tensor:

@@ -35,16 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .basis import (
-    WAVELET_FUNCTIONS,
-    bspline_basis,
-    bspline_contract,
-    chebyshev_basis,
-    gram_basis,
-    legendre_basis,
-    rbf_basis,
-    rbf_centers,
-)
+from .basis.registry import BASIS_REGISTRY
 from .spec import KANSpec
 
 __all__ = ["base_activation", "basis_features", "layer_forward", "layer_edges", "kan_forward"]
@@ -62,26 +53,8 @@ def base_activation(x: Tensor, spec: KANSpec) -> Tensor:
 
 
 def basis_features(x: Tensor, p: Params, spec: KANSpec, uniform: bool | None = None) -> Tensor:
-    """Basis values ``B_j(x_i)``: ``(..., B, in) -> (..., B, in, n)`` (not for wavelets)."""
-    if spec.basis == "bspline":
-        return bspline_basis(x, p["grid"], spec.spline_order, uniform=uniform)
-    if spec.basis == "rbf":
-        return rbf_basis(x, rbf_centers(spec.grid_size, spec.grid_range, dtype=x.dtype, device=x.device))
-    if spec.basis == "chebyshev":
-        return chebyshev_basis(x, spec.degree)
-    if spec.basis == "legendre":
-        return legendre_basis(x, spec.degree)
-    if spec.basis == "gram":
-        return gram_basis(x, p["beta"], spec.degree)
-    raise ValueError(f"basis {spec.basis!r} has no linear feature map")
-
-
-def _wavelet_edges(x: Tensor, p: Params, spec: KANSpec) -> Tensor:
-    """Spline-term of every edge for wavelets, ``(..., B, out, in)``."""
-    c = p["coef"]
-    s, tau, w = c[..., 0].unsqueeze(-3), c[..., 1].unsqueeze(-3), c[..., 2].unsqueeze(-3)
-    t = (x.unsqueeze(-2) - tau) / s
-    return w * WAVELET_FUNCTIONS[spec.wavelet](t)
+    """Basis values ``B_j(x_i)``: ``(..., B, in) -> (..., B, in, n)`` (bases linear in their coefficients)."""
+    return BASIS_REGISTRY[spec.basis].features(x, p, spec, uniform)
 
 
 def _affine(y: Tensor, p: Params, spec: KANSpec) -> Tensor:
@@ -93,34 +66,18 @@ def _affine(y: Tensor, p: Params, spec: KANSpec) -> Tensor:
 def layer_forward(x: Tensor, p: Params, spec: KANSpec, uniform: bool | None = None) -> Tensor:
     """One KAN layer: ``(..., B, in) -> (..., B, out)``.
 
-    The spline term is one matmul over the flattened bases, ``(B, in * n) @ (in * n, out)``, with the
-    masked, scaled coefficients ``mask * w_s * c`` as its weight (B-splines on CPU: the native local
-    contraction of :func:`kan_core.basis.bspline_contract` instead); the base term a second, small one.
+    The spline term comes from the basis (:meth:`kan_core.basis.Basis.spline_term`, one registry lookup):
+    for bases linear in their coefficients one matmul over the flattened bases, ``(B, in * n) @ (in * n,
+    out)``, with the masked, scaled coefficients ``mask * w_s * c`` as its weight (B-splines: the local
+    contraction of :func:`kan_core.basis.bspline_contract`, native on CPU); the base term a second, small one.
     ``uniform`` tells the B-spline basis that the grid is uniform (``None``: inspect it).
     """
     mask = p["mask"]
     wb = mask * p["scale_base"]
     batched = x.dim() > 2 or p["coef"].dim() > 3
-    if spec.basis == "wavelet":
-        edges = _wavelet_edges(x, p, spec) * (mask * p["scale_sp"]).unsqueeze(-3)
-        y = edges.sum(-1)
-        y = y + (
-            base_activation(x, spec) @ wb.transpose(-1, -2)
-            if batched
-            else F.linear(base_activation(x, spec), wb)
-        )
-        return _affine(y, p, spec)
+    y = BASIS_REGISTRY[spec.basis].spline_term(x, p, spec, mask * p["scale_sp"], uniform, batched)
     b = base_activation(x, spec)
-    if spec.basis == "bspline":
-        y = bspline_contract(x, p["grid"], p["coef"], mask * p["scale_sp"], spec.spline_order, uniform)
-        y = y + (b @ wb.transpose(-1, -2) if batched else F.linear(b, wb))
-        return _affine(y, p, spec)
-    f = basis_features(x, p, spec, uniform).flatten(-2)  # (..., B, in * n)
-    w = ((mask * p["scale_sp"]).unsqueeze(-1) * p["coef"]).flatten(-2)  # (..., out, in * n)
-    if batched:
-        y = f @ w.transpose(-1, -2) + b @ wb.transpose(-1, -2)
-    else:
-        y = F.linear(f, w) + F.linear(b, wb)
+    y = y + (b @ wb.transpose(-1, -2) if batched else F.linear(b, wb))
     return _affine(y, p, spec)
 
 
@@ -134,11 +91,12 @@ def layer_edges(x: Tensor, p: Params, spec: KANSpec, uniform: bool | None = None
     """
     b = base_activation(x, spec)  # (..., B, in)
     mask = p["mask"]
-    if spec.basis == "wavelet":
-        spline = _wavelet_edges(x, p, spec)
+    basis = BASIS_REGISTRY[spec.basis]
+    if not basis.linear_in_coefficients:
+        spline = basis.edge_values(x, p, spec, uniform)
         edges = p["scale_base"].unsqueeze(-3) * b.unsqueeze(-2) + p["scale_sp"].unsqueeze(-3) * spline
         return mask.unsqueeze(-3) * edges
-    bf = basis_features(x, p, spec, uniform)  # (..., B, in, n); per-model grids may add leading dims
+    bf = basis.features(x, p, spec, uniform)  # (..., B, in, n); per-model grids may add leading dims
     lead = torch.broadcast_shapes(b.shape, bf.shape[:-1])
     feats = torch.cat(
         [b.unsqueeze(-1).expand(*lead, 1), bf.expand(*lead, bf.shape[-1])], -1

@@ -26,7 +26,7 @@ FORMAT = "kan-core/1"
 
 __all__ = [
     "save_kan",
-    "load_kan",
+    "read_kan",
     "atomic_write_bytes",
     "staged_folder",
     "file_mode",
@@ -196,12 +196,11 @@ def check_layer_tensors(
     return per_layer
 
 
-def load_kan(path: str | os.PathLike, device: Any = None) -> Any:
-    """Read a KAN written by :func:`save_kan`, checking format, spec, names, shapes, dtypes, finiteness
+def read_kan(path: str | os.PathLike) -> tuple[KANSpec, list[dict[str, Tensor]], dict[str, Any]]:
+    """Read a file written by :func:`save_kan`, checking format, spec, names, shapes, dtypes, finiteness
     and grids against the header's spec before any model is allocated (raises ``ValueError`` naming
-    ``path``)."""
-    from .model import KAN
-
+    ``path``). Returns ``(spec, per-layer tensors, metadata)``; :func:`kan_core.model.load_kan` builds the KAN.
+    """
     tensors, meta = load_tensors(path)
     if meta.get("format") != FORMAT:
         raise ValueError(f"{path}: not a kan-core KAN file (format {meta.get('format')!r}, expected {FORMAT!r})")
@@ -219,7 +218,4 @@ def load_kan(path: str | os.PathLike, device: Any = None) -> Any:
         raise ValueError(f"{path}: header 'metadata' is not JSON ({e})") from e
     if not isinstance(metadata, dict):
         raise ValueError(f"{path}: header 'metadata' must be a JSON object, got {type(metadata).__name__}")
-    kan = KAN(spec, dtype=dtypes.pop(), generator=torch.Generator().manual_seed(0))
-    kan.load_layer_params(per_layer)
-    kan.metadata = metadata
-    return kan.to(device) if device is not None else kan
+    return spec, per_layer, metadata

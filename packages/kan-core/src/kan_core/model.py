@@ -8,10 +8,12 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from .layers import LAYER_CLASSES, EdgeLayer
+from .basis.registry import get_basis
+from .io import read_kan, save_kan
+from .layers import EdgeLayer, layer_class
 from .spec import KANSpec
 
-__all__ = ["KAN"]
+__all__ = ["KAN", "load_kan"]
 
 
 class KAN(nn.Module):
@@ -41,7 +43,7 @@ class KAN(nn.Module):
         if not isinstance(spec, KANSpec):
             raise TypeError(f"KAN(spec) needs a KANSpec, got {type(spec).__name__}; try KAN.from_widths(...)")
         self.spec = spec
-        cls = LAYER_CLASSES[spec.basis]
+        cls = layer_class(spec.basis)
         self.layers = nn.ModuleList(
             cls(i, o, spec=spec, generator=generator, device=device, dtype=dtype) for o, i in spec.layer_shapes()
         )
@@ -119,8 +121,8 @@ class KAN(nn.Module):
     @torch.no_grad()
     def update_grid(self, x: Tensor, grid_eps: float = 0.02) -> None:
         """pykan's grid update of every B-spline layer from the samples ``x: (B, d_0)``."""
-        if self.spec.basis != "bspline":
-            raise ValueError(f"update_grid needs basis='bspline', this KAN has {self.spec.basis!r}")
+        if not get_basis(self.spec.basis).has_grid:
+            raise ValueError(f"update_grid needs a basis with a knot grid, this KAN has {self.spec.basis!r}")
         for layer in self.layers:
             layer.update_grid(x, grid_eps)  # type: ignore[operator]
             x = layer(x)
@@ -128,7 +130,9 @@ class KAN(nn.Module):
     @torch.no_grad()
     def refine(self, grid_size: int, x: Tensor | None = None) -> KAN:
         """A copy with every B-spline layer on a grid of ``grid_size`` intervals (pykan's ``refine``)."""
-        new = KAN(self.spec.replace(grid_size=grid_size)).to(self.layers[0].coef)
+        # its layers are replaced by the refined copies below; a local generator keeps the global RNG untouched
+        new = KAN(self.spec.replace(grid_size=grid_size), generator=torch.Generator().manual_seed(0))
+        new = new.to(self.layers[0].coef)
         h = x
         for l, layer in enumerate(self.layers):
             new.layers[l] = layer.refine(grid_size, h)  # type: ignore[operator]
@@ -141,13 +145,20 @@ class KAN(nn.Module):
 
     def save(self, path: Any, metadata: dict[str, Any] | None = None) -> None:
         """Write this KAN to a ``.safetensors`` file (spec and metadata as JSON in the header)."""
-        from .io import save_kan
-
         save_kan(self, path, metadata)
 
     @classmethod
     def load(cls, path: Any, device: Any = None) -> KAN:
         """Read a KAN written by :meth:`save`; raises ``ValueError`` naming the file when it is bad."""
-        from .io import load_kan
-
         return load_kan(path, device=device)
+
+
+def load_kan(path: Any, device: Any = None) -> KAN:
+    """Read a KAN written by :meth:`KAN.save` (every check of :func:`kan_core.io.read_kan` happens before any
+    model is allocated; errors name ``path``)."""
+    spec, per_layer, metadata = read_kan(path)
+    dtype = next(iter(per_layer[0].values())).dtype
+    kan = KAN(spec, dtype=dtype, generator=torch.Generator().manual_seed(0))
+    kan.load_layer_params(per_layer)
+    kan.metadata = metadata
+    return kan.to(device) if device is not None else kan

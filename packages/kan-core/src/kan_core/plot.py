@@ -1,8 +1,9 @@
 """Native activation plots: every learned edge function of every layer, one PNG per layer (pykan-style).
 
 :func:`edge_curves` evaluates the edges numerically (no matplotlib); :func:`plot_activations` draws them.
-Each layer is swept over its own input domain: a B-spline layer over the span of each input's grid
-(without the ``k`` extension knots), every other basis over ``spec.grid_range``. A layer's figure is a
+Each layer is swept over its basis' natural input domain (:meth:`kan_core.basis.Basis.domain`): a B-spline
+layer over the span of each input's grid (without the ``k`` extension knots), the other built-in bases
+over ``spec.grid_range``. A layer's figure is a
 grid of ``d_out`` rows by ``d_in`` columns; the panel in row ``o``, column ``i`` shows ``phi_{o,i}(x)``
 (before the node affine, masked edges drawn faint and dashed), and panels fade with the edge's range
 relative to the largest one in the layer, as pykan's plots do.
@@ -19,6 +20,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from .basis.registry import get_basis
 from .model import KAN
 
 __all__ = ["EdgeCurves", "edge_curves", "plot_activations", "require_matplotlib", "PLOT_EXTRA_HINT"]
@@ -40,13 +42,11 @@ class EdgeCurves:
 
 
 def _domain(kan: KAN, l: int) -> tuple[Tensor, Tensor]:
-    """``(lo, hi)``, each ``(d_in,)``, of layer ``l``'s inputs."""
+    """``(lo, hi)``, each ``(d_in,)``, of layer ``l``'s inputs: the basis' natural domain."""
     layer = kan.layers[l]
-    grid = getattr(layer, "grid", None)
-    if grid is not None:
-        k = kan.spec.spline_order
-        return grid[:, k].detach(), grid[:, -k - 1].detach()
-    lo, hi = kan.spec.grid_range
+    lo, hi = get_basis(kan.spec.basis).domain(kan.spec, layer.params())
+    if isinstance(lo, Tensor):  # per input neuron (B-spline grids)
+        return lo.detach(), hi.detach()
     n = layer.coef.shape[1]
     ref = layer.coef
     return torch.full((n,), lo, dtype=ref.dtype, device=ref.device), torch.full(

@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor
 
-from .basis import grid_is_uniform
+from .basis.registry import get_basis
 from .functional import layer_edges, layer_forward
 from .model import KAN
 from .spec import KANSpec
@@ -159,7 +159,8 @@ def edge_scores_stacked(
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    uniform = [grid_is_uniform(p["grid"]) if "grid" in p else None for p in layers]
+    basis = get_basis(spec.basis)
+    uniform = [basis.uniform_hint(p) for p in layers]
     shared = x.dim() == 2
     n = x.shape[-2]
     stats = _Stats(method)

@@ -10,6 +10,9 @@ import operator
 from dataclasses import dataclass, field
 from typing import Any
 
+from .basis.registry import BASIS_REGISTRY, basis_names, get_basis
+
+#: The built-in bases (the registry, :func:`kan_core.basis.basis_names`, may hold more).
 BASES = ("bspline", "rbf", "chebyshev", "legendre", "gram", "wavelet")
 WAVELETS = ("mexican_hat", "morlet", "dog")
 
@@ -20,7 +23,7 @@ class KANSpec:
 
     Args:
         widths: neurons per layer ``(d_0, d_1, ..., d_L)``; layer ``l`` maps ``d_l -> d_{l+1}``.
-        basis: one of :data:`BASES`.
+        basis: a registered basis name (:func:`kan_core.basis.basis_names`; built in: :data:`BASES`).
         grid_size: ``G``, number of grid intervals (B-spline) or of centres (RBF).
         spline_order: ``k`` of the B-splines (``k >= 1``).
         grid_range: domain ``(lo, hi)`` of the initial grid / RBF centres.
@@ -52,8 +55,8 @@ class KANSpec:
         for name in ("basis", "wavelet", "base_activation"):
             if not isinstance(getattr(self, name), str):
                 raise TypeError(f"KANSpec.{name} must be a string, got {getattr(self, name)!r}")
-        if self.basis not in BASES:
-            raise ValueError(f"KANSpec.basis must be one of {BASES}, got {self.basis!r}")
+        if self.basis not in BASIS_REGISTRY:
+            raise ValueError(f"KANSpec.basis must be one of {basis_names()}, got {self.basis!r}")
         if self.grid_size < 1:
             raise ValueError(f"KANSpec.grid_size must be >= 1, got {self.grid_size}")
         if self.spline_order < 1:
@@ -75,13 +78,7 @@ class KANSpec:
     @property
     def num_coefficients(self) -> int:
         """Length of each edge's coefficient vector ``c``."""
-        if self.basis == "bspline":
-            return self.grid_size + self.spline_order
-        if self.basis == "rbf":
-            return self.grid_size
-        if self.basis in ("chebyshev", "legendre", "gram"):
-            return self.degree + 1
-        return 3  # wavelet: (scale, translation, weight)
+        return get_basis(self.basis).num_coefficients(self)
 
     @property
     def edge_feature_dim(self) -> int:
@@ -96,6 +93,7 @@ class KANSpec:
         """Per-layer tensor shapes of a model of this spec (names as ``EdgeLayer.params``), computed
         without allocating anything: ``coef (out, in, n)``, ``grid (in, G + 2k + 1)``, ``beta (degree,)``...
         """
+        basis = get_basis(self.basis)
         shapes = []
         for o, i in self.layer_shapes():
             p: dict[str, tuple[int, ...]] = {
@@ -104,10 +102,7 @@ class KANSpec:
                 "coef": (o, i, self.num_coefficients),
                 "mask": (o, i),
             }
-            if self.basis == "bspline":
-                p["grid"] = (i, self.grid_size + 2 * self.spline_order + 1)
-            if self.basis == "gram":
-                p["beta"] = (self.degree,)
+            p.update(basis.extra_shapes(self, i))
             if self.affine:
                 p["node_scale"] = (o,)
                 p["node_bias"] = (o,)

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 from kan_core import KAN, KANSpec
+from kan_core.basis import get_basis
 from scipy.optimize import linear_sum_assignment
 from torch import Tensor
 
@@ -409,7 +410,7 @@ def merge_many(
     reference = [
         {k: (v.mean(0) if v.dim() > _base_rank(k) else v.clone()) for k, v in p.items()} for p in al_layers
     ]
-    if spec.basis == "bspline":
+    if get_basis(spec.basis).has_grid:
         for p in reference:  # averaged grids stay sorted; keep a valid knot vector
             p["grid"] = p["grid"].sort(-1).values
     return MergeResult(reference, perms, indices, rounds, converged, history)

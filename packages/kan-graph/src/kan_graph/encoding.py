@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 
 import torch
 from kan_core import KANSpec
+from kan_core.basis import get_basis
 from kan_core.functional import layer_edges
 from torch import Tensor
 
@@ -36,17 +37,15 @@ def raw_edge_features(layers: Sequence[Mapping[str, Tensor]]) -> list[Tensor]:
 def sample_points(spec: KANSpec, p: Mapping[str, Tensor], num_points: int) -> Tensor:
     """Sample points of every input neuron's domain: ``(..., P, in)`` (``...`` the grid's leading dims).
 
-    B-splines: ``P`` points spanning ``[grid[i, k], grid[i, -k-1]]`` per input ``i``; other bases: spanning
-    ``spec.grid_range`` (shared by all inputs).
+    The basis' natural domain (:meth:`kan_core.basis.Basis.domain`): B-splines ``P`` points spanning
+    ``[grid[i, k], grid[i, -k-1]]`` per input ``i``; the other built-in bases ``spec.grid_range`` (shared by
+    all inputs).
     """
     ref = p["coef"]
     t = torch.linspace(0.0, 1.0, num_points, dtype=ref.dtype, device=ref.device)
-    if spec.basis == "bspline":
-        k = spec.spline_order
-        g = p["grid"]
-        lo, hi = g[..., k], g[..., -k - 1]  # (..., in)
+    lo, hi = get_basis(spec.basis).domain(spec, p)
+    if isinstance(lo, Tensor):  # per input neuron, (..., in)
         return lo.unsqueeze(-2) + (hi - lo).unsqueeze(-2) * t.unsqueeze(-1)
-    lo, hi = spec.grid_range
     n_in = ref.shape[-2]
     return (lo + (hi - lo) * t).unsqueeze(-1).expand(num_points, n_in)
 

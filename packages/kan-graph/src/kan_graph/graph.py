@@ -44,6 +44,7 @@ from dataclasses import dataclass
 
 import torch
 from kan_core import KAN, KANSpec
+from kan_core.basis import get_basis
 from torch import Tensor
 
 from .encoding import ENCODINGS, edge_features
@@ -144,8 +145,26 @@ def graph_structure(spec: KANSpec | Sequence[int]) -> GraphStructure:
     return _structure(tuple(widths))
 
 
+def _extra_shapes(spec: KANSpec) -> dict[str, tuple[int, ...]]:
+    """The basis' extra tensors of a one-input layer; the graph format carries a knot ``grid`` per input node
+    (``node_grid``) and a ``beta`` vector per layer (``layer_beta``), nothing else."""
+    shapes = get_basis(spec.basis).extra_shapes(spec, 1)
+    unknown = sorted(set(shapes) - {"grid", "beta"})
+    if unknown:
+        raise ValueError(
+            f"the KAN graph format carries the extra tensors 'grid' and 'beta'; basis {spec.basis!r} has {unknown}"
+        )
+    return shapes
+
+
 def _grid_len(spec: KANSpec) -> int:
-    return spec.grid_size + 2 * spec.spline_order + 1 if spec.basis == "bspline" else 0
+    """Knots per input neuron (``0`` for bases without a grid)."""
+    return _extra_shapes(spec).get("grid", (1, 0))[-1]
+
+
+def _beta_len(spec: KANSpec) -> int:
+    """Length of the per-layer ``beta`` vector (``0`` for bases without one)."""
+    return _extra_shapes(spec).get("beta", (0,))[0]
 
 
 def _graph_tensors(
@@ -201,7 +220,7 @@ def _graph_tensors(
         "node_affine": node_affine,
     }
     if encoding == "raw":
-        deg = spec.degree if spec.basis == "gram" else 0
+        deg = _beta_len(spec)
         beta = torch.zeros(m, spec.depth, deg, dtype=dt, device=dev)
         if deg:
             beta[:] = torch.stack([p["beta"].expand(m, deg) for p in layers], 1)
@@ -433,12 +452,14 @@ def from_graph(data) -> KAN:
             "coef": f[..., 2:],
             "mask": data.edge_mask[a:b].reshape(o, i).to(dt),
         }
-        if spec.basis == "bspline":
+        if _grid_len(spec):
             p["grid"] = data.node_grid[st.node_offsets[l] : st.node_offsets[l + 1]].to(dt)
-        if spec.basis == "gram":
+        if _beta_len(spec):
             beta = getattr(data, "layer_beta", None)
-            if beta is None or tuple(beta.shape) != (spec.depth, spec.degree):
-                raise ValueError(f"layer_beta must have shape ({spec.depth}, {spec.degree}) for a Gram KAN")
+            if beta is None or tuple(beta.shape) != (spec.depth, _beta_len(spec)):
+                raise ValueError(
+                    f"layer_beta must have shape ({spec.depth}, {_beta_len(spec)}) for a {spec.basis!r} KAN"
+                )
             p["beta"] = beta[l].to(dt)
         if spec.affine:
             aff = data.node_affine[st.node_offsets[l + 1] : st.node_offsets[l + 2]].to(dt)

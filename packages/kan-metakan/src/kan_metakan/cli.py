@@ -97,12 +97,10 @@ _MODELS = _names(lambda: ("kan", "metakan"))
 
 
 def _setup(device: str, seed: int, out: Path, name: str, force: bool):
-    import torch
     from kan_core.runtime import resolve_device
 
     for suffix in (".csv", ".png"):
         check_output_file(out / f"{name}{suffix}", force=force, option="--out")
-    torch.manual_seed(seed)  # CLI only: fixes any sampling not driven by an explicit generator
     return resolve_device(device)
 
 

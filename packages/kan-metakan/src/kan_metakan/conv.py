@@ -84,7 +84,7 @@ class MetaKAConv2d(nn.Module):
             self.stride,
             self.padding,
             self.dilation,
-            self.edges._uniform(),
+            self.edges.uniform_hint(),
         )
 
     @torch.no_grad()
@@ -136,6 +136,7 @@ class KAConvNet(nn.Module):
         dropout: float,
         metalearners: Sequence[MetaLearner] = (),
         layer_cluster: Sequence[int] = (),
+        generator: torch.Generator | None = None,
     ) -> None:
         super().__init__()
         self.convs = nn.ModuleList(convs)
@@ -143,7 +144,10 @@ class KAConvNet(nn.Module):
         self.metalearners = nn.ModuleList(metalearners)
         self.layer_cluster = list(layer_cluster)
         self.dropout = nn.Dropout(dropout)
-        self.head = nn.Linear(channels[-1], num_classes)
+        with torch.random.fork_rng(devices=[], enabled=generator is not None):
+            if generator is not None:  # the head's initialisation from ``generator``; the global RNG is restored
+                torch.default_generator.manual_seed(int(torch.randint(2**62, (1,), generator=generator)))
+            self.head = nn.Linear(channels[-1], num_classes)
 
     def forward(self, x: Tensor) -> Tensor:
         for conv, norm in zip(self.convs, self.norms):
@@ -210,7 +214,7 @@ def ka_conv_net(
             plain_cls(i, o, 3, s, 1, spec=spec, generator=generator)
             for i, o, s in zip(ins, channels, strides)
         ]
-        return KAConvNet(convs, channels, num_classes, dropout)
+        return KAConvNet(convs, channels, num_classes, dropout, generator=generator)
     labels = cluster_layers(channels, clusters)
     learners = [
         MetaLearner(prompt_dim, hidden, weight_dim(spec), generator=generator) for _ in range(clusters)
@@ -226,4 +230,4 @@ def ka_conv_net(
                 [cv.edges.prompt.reshape(-1, prompt_dim) for cv, lab in zip(convs, labels) if lab == c]
             )
             learner.calibrate(z, mean, std)
-    return KAConvNet(convs, channels, num_classes, dropout, learners, labels)
+    return KAConvNet(convs, channels, num_classes, dropout, learners, labels, generator=generator)

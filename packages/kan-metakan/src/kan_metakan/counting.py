@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
+from kan_core.basis import get_basis
 from kan_core.spec import KANSpec
 from torch import nn
 
@@ -24,8 +26,9 @@ def metalearner_size(prompt_dim: int, hidden: int, d: int) -> int:
 
 def kan_count(spec: KANSpec) -> int:
     """Trainable parameters of a kan-core :class:`~kan_core.KAN`: per edge ``w_b, w_s`` and ``n``
-    coefficients, plus Gram ``beta`` per layer and node affines when enabled."""
-    extra = spec.depth * spec.degree if spec.basis == "gram" else 0
+    coefficients, plus the basis' trainable extra tensors (Gram ``beta``) and node affines when enabled."""
+    trainable = get_basis(spec.basis).trainable_extras
+    extra = sum(math.prod(s) for p in spec.param_shapes() for name, s in p.items() if name in trainable)
     if spec.affine:
         extra += 2 * sum(spec.widths[1:])
     return spec.num_edges() * (spec.num_coefficients + 2) + extra

@@ -27,25 +27,38 @@ backward (PINN Laplacians) needs the plain path.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import torch
 import torch.nn.functional as F
-from kan_core.basis import bspline_features
-from kan_core.functional import base_activation, basis_features
+from kan_core.basis import get_basis
+from kan_core.functional import base_activation
+from kan_core.spec import KANSpec
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .prompts import MetaEdgeLayer
+from .metalearner import MetaLearner
 
-__all__ = ["LeanLayerFn", "lean_forward", "dense_weights", "features", "LEAN_BASES", "block_sizes"]
-
-#: Bases whose layer is linear in the generated weights (wavelets are not: ``s`` and ``tau`` enter ``psi``).
-LEAN_BASES = ("bspline", "rbf", "chebyshev", "legendre", "gram")
+__all__ = ["PromptedLayer", "LeanLayerFn", "lean_forward", "dense_weights", "features", "block_sizes"]
 
 
-def block_sizes(layer: MetaEdgeLayer, block_elems: int) -> tuple[int, int]:
+class PromptedLayer(Protocol):
+    """What the lean path reads of a prompted layer (:class:`kan_metakan.prompts.MetaEdgeLayer`)."""
+
+    spec: KANSpec
+    in_features: int
+    out_features: int
+    learner: MetaLearner
+    prompt: Tensor
+
+    def fixed_tensors(self, rows: slice | None = None) -> dict[str, Tensor]: ...
+
+    def params_from(self, z: Tensor, theta: tuple[Tensor, ...], rows: slice | None) -> dict[str, Tensor]: ...
+
+    def uniform_hint(self) -> bool | None: ...
+
+
+def block_sizes(layer: PromptedLayer, block_elems: int) -> tuple[int, int]:
     """``(batch_block, row_block)``: one block's features ``(batch_block, K)`` hold at most ``block_elems``
     numbers, and so do the transients of one block's generation and its backward, about
     ``row_block * in * (2 hidden + 4 d)`` numbers (hidden pre/post ReLU; ``w``, the scaled ``Wf`` and their
@@ -55,29 +68,24 @@ def block_sizes(layer: MetaEdgeLayer, block_elems: int) -> tuple[int, int]:
     return max(1, block_elems // k), max(1, block_elems // per_row)
 
 
-def features(layer: MetaEdgeLayer, x: Tensor) -> Tensor:
-    """Flattened basis features ``(N, in) -> (N, K)`` in the layout of :func:`dense_weights` (``K = n * in``:
-    basis-major for B-splines, input-major otherwise, as :func:`kan_core.functional.layer_forward`)."""
+def features(layer: PromptedLayer, x: Tensor) -> Tensor:
+    """Flattened basis features ``(N, in) -> (N, K)`` in the layout of :func:`dense_weights` (``K = n * in``,
+    the basis' :meth:`~kan_core.basis.Basis.flat_features`: basis-major for B-splines, input-major otherwise)."""
     spec = layer.spec
-    if spec.basis == "bspline":
-        return bspline_features(x, layer.grid, spec.spline_order, True).flatten(-2)
-    return basis_features(x, layer._fixed(), spec).flatten(-2)
+    return get_basis(spec.basis).flat_features(x, layer.fixed_tensors(), spec, layer.uniform_hint())
 
 
 def dense_weights(
-    layer: MetaEdgeLayer, z: Tensor, theta: tuple[Tensor, ...], rows: slice
+    layer: PromptedLayer, z: Tensor, theta: tuple[Tensor, ...], rows: slice
 ) -> tuple[Tensor, Tensor]:
     """Generated weights of output neurons ``rows`` in matmul form: ``Wf (r, K)``, ``Wb (r, in)``."""
-    p = layer._params_from(z, theta, rows)
+    p = layer.params_from(z, theta, rows)
     ms = p["mask"] * p["scale_sp"]
-    if layer.spec.basis == "bspline":
-        wf = (ms.unsqueeze(-2) * p["coef"].transpose(-1, -2)).flatten(-2)
-    else:
-        wf = (ms.unsqueeze(-1) * p["coef"]).flatten(-2)
+    wf = get_basis(layer.spec.basis).flat_weights(ms, p["coef"])
     return wf, p["mask"] * p["scale_base"]
 
 
-def _all_weights(layer: MetaEdgeLayer, prompt: Tensor, theta, row_block: int) -> tuple[Tensor, Tensor]:
+def _all_weights(layer: PromptedLayer, prompt: Tensor, theta, row_block: int) -> tuple[Tensor, Tensor]:
     """``Wf (out, K)``, ``Wb (out, in)`` generated without a graph, ``row_block`` neurons at a time."""
     out, k = layer.out_features, layer.spec.num_coefficients * layer.in_features
     wf = prompt.new_empty(out, k)
@@ -179,12 +187,10 @@ class LeanLayerFn(torch.autograd.Function):
         return (gx, gp, *gt, None, None, None)
 
 
-def lean_forward(layer: MetaEdgeLayer, x: Tensor, block_elems: int) -> Tensor:
+def lean_forward(layer: PromptedLayer, x: Tensor, block_elems: int) -> Tensor:
     """``(..., in) -> (..., out)`` through :class:`LeanLayerFn` (leading dimensions are flattened)."""
-    if layer.spec.basis not in LEAN_BASES:
-        raise ValueError(
-            f"the lean path needs a basis linear in its weights {LEAN_BASES}, got {layer.spec.basis!r}"
-        )
+    if not get_basis(layer.spec.basis).linear_in_coefficients:
+        raise ValueError(f"the lean path needs a basis linear in its weights, got {layer.spec.basis!r}")
     bb, rb = block_sizes(layer, block_elems)
     lead = x.shape[:-1]
     y = LeanLayerFn.apply(x.reshape(-1, x.shape[-1]), layer.prompt, *layer.learner.params(), layer, bb, rb)

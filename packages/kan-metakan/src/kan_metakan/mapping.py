@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 
 import torch
+from kan_core.basis import get_basis
 from kan_core.spec import KANSpec
 from torch import Tensor
 
@@ -38,8 +39,9 @@ COEF_STD = 0.1
 
 
 def has_base(spec: KANSpec) -> bool:
-    """Whether ``w`` carries a base weight ``w_b`` (all bases but Chebyshev and wavelets)."""
-    return spec.basis not in ("chebyshev", "wavelet")
+    """Whether ``w`` carries a base weight ``w_b``: when the variant's reference implementation has a base
+    branch (:attr:`kan_core.basis.Basis.reference_has_base`; all built-in bases but Chebyshev and wavelets)."""
+    return get_basis(spec.basis).reference_has_base
 
 
 def weight_dim(spec: KANSpec) -> int:
@@ -60,10 +62,11 @@ def split_weights(w: Tensor, spec: KANSpec, d_in: int) -> tuple[Tensor, Tensor]:
 
 def init_targets(spec: KANSpec, dtype=None, device=None) -> tuple[Tensor, Tensor]:
     """Mean and across-edge standard deviation of every component of ``w`` at initialisation, ``(d,), (d,)``."""
-    if spec.basis == "wavelet":
-        lo, hi = spec.grid_range
-        mean = [1.0, 0.5 * (lo + hi), 0.0]  # scale s, translation tau, weight w
-        std = [0.1, (hi - lo) / math.sqrt(12.0), BASE_STD]
+    stats = get_basis(spec.basis).coefficient_init_stats(spec)
+    if stats is not None:  # components of different roles (wavelets: scale s, translation tau, weight w)
+        mean, std = stats
+        if has_base(spec):
+            mean, std = [0.0, *mean], [BASE_STD, *std]
     else:
         n = spec.num_coefficients
         mean = [0.0] * weight_dim(spec)

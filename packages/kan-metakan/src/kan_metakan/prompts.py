@@ -6,13 +6,13 @@ import math
 from typing import Any
 
 import torch
-from kan_core.basis import gram_beta_init, uniform_grid
+from kan_core.basis import get_basis
 from kan_core.functional import layer_forward
 from kan_core.spec import KANSpec
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
-from .lean import LEAN_BASES, block_sizes, lean_forward
+from .lean import block_sizes, lean_forward
 from .mapping import split_weights
 from .metalearner import MetaLearner, generate
 
@@ -55,12 +55,11 @@ class MetaEdgeLayer(nn.Module):
         self.register_buffer(
             "scale_sp", torch.full((out_features, in_features), 1.0 / math.sqrt(in_features), **fk)
         )
-        if spec.basis == "bspline":
-            self.register_buffer(
-                "grid", uniform_grid(in_features, spec.grid_size, spec.spline_order, spec.grid_range, **fk)
-            )
-        if spec.basis == "gram":
-            self.register_buffer("beta", gram_beta_init(spec.degree, **fk))
+        # the basis' extra tensors (B-spline grid, Gram beta) are fixed buffers: MetaKAN generates only w
+        extras = get_basis(spec.basis).init_extras(self.spec, self.in_features, **fk)
+        self._extra_names = tuple(extras)
+        for name, t in extras.items():
+            self.register_buffer(name, t)
         self.memory_efficient: bool = False
         self.block_elems: int = 2**20
         self.reset_prompts(generator)
@@ -72,36 +71,35 @@ class MetaEdgeLayer(nn.Module):
             torch.randn(self.prompt.shape, generator=generator, dtype=self.prompt.dtype).to(self.prompt)
         )
 
-    def _fixed(self, rows: slice | None = None) -> dict[str, Tensor]:
+    def fixed_tensors(self, rows: slice | None = None) -> dict[str, Tensor]:
         r = slice(None) if rows is None else rows
         p = {"mask": self.mask[r], "scale_sp": self.scale_sp[r]}
-        for name in ("grid", "beta"):
-            if hasattr(self, name):
-                p[name] = getattr(self, name)
+        for name in self._extra_names:
+            p[name] = getattr(self, name)
         return p
 
-    def _params_from(self, z: Tensor, theta: tuple[Tensor, ...], rows: slice | None) -> dict[str, Tensor]:
+    def params_from(self, z: Tensor, theta: tuple[Tensor, ...], rows: slice | None) -> dict[str, Tensor]:
         scale_base, coef = split_weights(generate(z, *theta), self.spec, self.in_features)
-        return {"scale_base": scale_base, "coef": coef, **self._fixed(rows)}
+        return {"scale_base": scale_base, "coef": coef, **self.fixed_tensors(rows)}
 
     def generated(self) -> dict[str, Tensor]:
         """kan-core layer tensors (as :meth:`kan_core.layers.EdgeLayer.params`), differentiable in the prompts
         and the meta-learner: ``scale_base (out, in)``, ``scale_sp``, ``coef (out, in, n)``, ``mask``, ...
         """
-        return self._params_from(self.prompt, self.learner.params(), None)
+        return self.params_from(self.prompt, self.learner.params(), None)
 
     def _cell(
         self, x: Tensor, z: Tensor, w1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor, rows: slice
     ) -> Tensor:
-        return layer_forward(x, self._params_from(z, (w1, b1, w2, b2), rows), self.spec, self._uniform())
+        return layer_forward(x, self.params_from(z, (w1, b1, w2, b2), rows), self.spec, self.uniform_hint())
 
-    def _uniform(self) -> bool | None:
-        return True if self.spec.basis == "bspline" else None
+    def uniform_hint(self) -> bool | None:
+        return get_basis(self.spec.basis).initial_uniform
 
     def forward(self, x: Tensor) -> Tensor:
         if not self.memory_efficient:
-            return layer_forward(x, self.generated(), self.spec, self._uniform())
-        if self.spec.basis in LEAN_BASES:
+            return layer_forward(x, self.generated(), self.spec, self.uniform_hint())
+        if get_basis(self.spec.basis).linear_in_coefficients:
             return lean_forward(self, x, self.block_elems)
         if x.dim() != 2:
             raise ValueError(

@@ -446,6 +446,7 @@ def prune(predict_args, out, threshold, device, force) -> None:
     import torch
     from kan_core.prune import apply_masks, kept_fraction
     from kan_core.runtime import resolve_device
+    from kan_core.spec import KANSpec
 
     from .data import edge_features, graph_template, make_batch
     from .tasks import _layer_masks, load_checkpoint
@@ -458,9 +459,13 @@ def prune(predict_args, out, threshold, device, force) -> None:
         raise click.BadParameter(f"{ckpt} was trained for task {header.get('task')!r}, not 'mask'")
     kan = load_any_kan(model_path)
     spec = kan.spec
-    if spec.basis != "bspline":
+    try:
+        trained = KANSpec.from_json(header["spec"])
+    except (KeyError, TypeError, ValueError) as e:
+        raise click.BadParameter(f"{ckpt}: the checkpoint names no valid zoo spec ({e})") from e
+    if spec.basis != trained.basis:  # edge features mean different things for different bases
         raise click.BadParameter(
-            f"{model_path}: mask predictors read B-spline KANs, this one is {spec.basis!r}"
+            f"{model_path}: the mask predictor was trained on {trained.basis!r} KANs, this one is {spec.basis!r}"
         )
     feats = edge_features(
         spec, [{k: v.detach().unsqueeze(0) for k, v in p.items()} for p in kan.layer_params()]

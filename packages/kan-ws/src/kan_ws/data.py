@@ -24,7 +24,6 @@ __all__ = [
     "make_batch",
     "dense_edges",
     "permute_edge_features",
-    "random_hidden_perms",
 ]
 
 
@@ -120,11 +119,6 @@ def _edge_perm_index(widths: tuple[int, ...], perms: list[Tensor]) -> Tensor:
         idx.append(e.reshape(M, -1))
         off += din * dout
     return torch.cat(idx, dim=1)
-
-
-def random_hidden_perms(widths: tuple[int, ...], num: int, generator: torch.Generator) -> list[Tensor]:
-    """``num`` independent random permutations of every hidden layer: list of ``(num, d_l)``."""
-    return [torch.argsort(torch.rand(num, w, generator=generator), dim=1) for w in widths[1:-1]]
 
 
 def permute_edge_features(widths: tuple[int, ...], feats: Tensor, perms: list[Tensor]) -> Tensor:

@@ -27,7 +27,7 @@ import torch
 from torch import Tensor
 
 from . import metrics as M
-from .data import GraphTemplate, edge_features, graph_template, make_batch, random_hidden_perms
+from .data import GraphTemplate, edge_features, graph_template, make_batch
 from .models import METHODS, build_model
 from .train import FitResult, TrainConfig, fit, predict
 
@@ -102,10 +102,8 @@ class TaskData:
 
     def random_perms(self, n: int, generator: torch.Generator) -> list[Tensor]:
         """``n`` random hidden permutations (kan_graph's convention: new neuron j = old perm[j])."""
-        try:
-            from kan_graph import random_permutation  # type: ignore[attr-defined]
-        except ImportError:  # pragma: no cover - before kan_graph lands
-            return random_hidden_perms(self.template.widths, n, generator)
+        from kan_graph import random_permutation
+
         return random_permutation(self.spec, generator, num_models=n)
 
 
@@ -249,11 +247,9 @@ def align_features(data: TaskData, max_reference_models: int = 1000) -> TaskData
     if len(widths) <= 2:
         return replace(data, perms=[])
     train = data.splits["train"]
-    try:
-        from kan_graph import align_stacked, merge_many
-    except ImportError:  # pragma: no cover - kan_graph without alignment
-        align_stacked = merge_many = None
-    if merge_many is not None and data.layers is not None:
+    from kan_graph import align_stacked, merge_many
+
+    if data.layers is not None:
         sub = _select(data.layers, train)
         ref = merge_many(sub, spec=data.spec, max_models=max_reference_models).reference
         _, perms = align_stacked(data.spec, ref, data.layers)

@@ -28,7 +28,10 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from .registry import Basis, register_basis
+
 __all__ = [
+    "BSplineBasis",
     "uniform_grid",
     "extend_grid",
     "bspline_basis",
@@ -640,3 +643,73 @@ class _LocalContract(torch.autograd.Function):
         if gc is not None and need_c:
             gc = gc.permute(0, 3, 1, 2) if ctx.kernel_layout else _swap_out_last(gc, to_kernel=False)
         return gx, None, None, (gc if need_c else None), gs, None
+
+
+class BSplineBasis(Basis):
+    """pykan's order-``k`` B-splines on a per-input knot grid of ``G`` intervals: ``n = G + k`` coefficients,
+    a frozen ``grid (in, G + 2k + 1)`` buffer, the native local contraction on CPU."""
+
+    name = "bspline"
+    has_grid = True
+    pykan_compatible = True
+    native_kernel = True
+    has_derivatives = True
+    initial_uniform = True
+
+    def num_coefficients(self, spec) -> int:
+        return spec.grid_size + spec.spline_order
+
+    def extra_shapes(self, spec, d_in: int) -> dict[str, tuple[int, ...]]:
+        return {"grid": (d_in, spec.grid_size + 2 * spec.spline_order + 1)}
+
+    def describe(self, spec) -> str:
+        return f"grid_size={spec.grid_size}, spline_order={spec.spline_order}"
+
+    def features(self, x: Tensor, p, spec, uniform: bool | None = None) -> Tensor:
+        return bspline_basis(x, p["grid"], spec.spline_order, uniform=uniform)
+
+    def spline_term(self, x: Tensor, p, spec, ms: Tensor, uniform: bool | None, batched: bool) -> Tensor:
+        return bspline_contract(x, p["grid"], p["coef"], ms, spec.spline_order, uniform)
+
+    def flat_features(self, x: Tensor, p, spec, uniform: bool | None = None) -> Tensor:
+        """Basis-major ``(..., B, n * in)`` (the layout of :func:`bspline_features`)."""
+        return bspline_features(x, p["grid"], spec.spline_order, uniform).flatten(-2)
+
+    def flat_weights(self, ms: Tensor, coef: Tensor) -> Tensor:
+        return (ms.unsqueeze(-2) * coef.transpose(-1, -2)).flatten(-2)
+
+    def derivatives(self, x: Tensor, p, spec) -> tuple[Tensor, Tensor, Tensor]:
+        """Closed form on a uniform ``(in, K)`` grid (``k >= 2`` for the second derivative)."""
+        grid, k = p["grid"], spec.spline_order
+        if grid.dim() != 2 or not grid_is_uniform(grid):
+            raise ValueError("the forward Laplacian needs a uniform (in, K) B-spline grid")
+        if k < 2:
+            raise ValueError(f"second derivatives need spline order >= 2, got {k}")
+        inv_h = ((grid.shape[-1] - 1) / (grid[:, -1] - grid[:, 0])).detach()  # (in,)
+        b0 = bspline_features(x, grid, k, True)  # (N, n, in)
+        b1 = bspline_features(x, grid, k - 1, True)  # (N, n + 1, in)
+        b2 = bspline_features(x, grid, k - 2, True)  # (N, n + 2, in)
+        d1 = (b1[:, :-1] - b1[:, 1:]) * inv_h
+        d2 = (b2[:, :-2] - 2 * b2[:, 1:-1] + b2[:, 2:]) * inv_h.square()
+        return b0.transpose(1, 2), d1.transpose(1, 2), d2.transpose(1, 2)
+
+    def uniform_hint(self, p) -> bool | None:
+        return grid_is_uniform(p["grid"])
+
+    def init_extras(self, spec, d_in: int, **fk) -> dict[str, Tensor]:
+        return {"grid": uniform_grid(d_in, spec.grid_size, spec.spline_order, spec.grid_range, **fk)}
+
+    def init_coefficients(self, spec, d_in: int, d_out: int, rand, **fk) -> Tensor:
+        """pykan's ``curve2coef`` of small noise at the grid points (one cached pseudo-inverse)."""
+        G, k = spec.grid_size, spec.spline_order
+        noise = (rand(G + 1, d_out, d_in) - 0.5) * 0.3 / G
+        return fit_noise_coefficients(noise, G, k)
+
+    def domain(self, spec, p) -> tuple[Tensor, Tensor]:
+        """``[grid[i, k], grid[i, -k-1]]`` per input ``i``, ``(..., in)`` each."""
+        k = spec.spline_order
+        g = p["grid"]
+        return g[..., k], g[..., -k - 1]
+
+
+register_basis(BSplineBasis())

@@ -10,6 +10,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from .registry import Basis, register_basis
+
 
 def chebyshev_basis(x: Tensor, degree: int) -> Tensor:
     """``T_0 .. T_degree`` of ``tanh(x)``; ``(..., B, in) -> (..., B, in, degree + 1)``."""
@@ -54,3 +56,50 @@ def gram_basis(x: Tensor, beta: Tensor, degree: int) -> Tensor:
     # per-model beta broadcasts the higher polynomials against shared inputs: bring all to one shape
     shape = torch.broadcast_shapes(*(p.shape for p in out))
     return torch.stack([p.expand(shape) for p in out], -1)
+
+
+class _PolynomialBasis(Basis):
+    """Polynomials of degree ``0 .. spec.degree`` of ``tanh(x)``: ``n = degree + 1``."""
+
+    def num_coefficients(self, spec) -> int:
+        return spec.degree + 1
+
+
+class ChebyshevBasis(_PolynomialBasis):
+    """ChebyKAN (no base branch in the reference implementation)."""
+
+    name = "chebyshev"
+    reference_has_base = False
+
+    def features(self, x: Tensor, p, spec, uniform: bool | None = None) -> Tensor:
+        return chebyshev_basis(x, spec.degree)
+
+
+class LegendreBasis(_PolynomialBasis):
+    """KALN's Legendre polynomials."""
+
+    name = "legendre"
+
+    def features(self, x: Tensor, p, spec, uniform: bool | None = None) -> Tensor:
+        return legendre_basis(x, spec.degree)
+
+
+class GramBasis(_PolynomialBasis):
+    """KAGN's Gram polynomials with a trainable recursion ``beta (degree,)`` per layer."""
+
+    name = "gram"
+    trainable_extras = frozenset({"beta"})
+
+    def extra_shapes(self, spec, d_in: int) -> dict[str, tuple[int, ...]]:
+        return {"beta": (spec.degree,)}
+
+    def features(self, x: Tensor, p, spec, uniform: bool | None = None) -> Tensor:
+        return gram_basis(x, p["beta"], spec.degree)
+
+    def init_extras(self, spec, d_in: int, **fk) -> dict[str, Tensor]:
+        return {"beta": gram_beta_init(spec.degree, **fk)}
+
+
+register_basis(ChebyshevBasis())
+register_basis(LegendreBasis())
+register_basis(GramBasis())

@@ -50,6 +50,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from ..basis.registry import get_basis
 from ..model import KAN
 from ..spec import KANSpec
 
@@ -237,21 +238,18 @@ def plot_sample(kan: KAN, num_points: int = 101) -> Tensor:
     """``(num_points, d_0)`` inputs spread evenly over each input's domain (B-splines: the span of its grid
     without the ``k`` extension knots on either side), in ``kan``'s dtype and device."""
     layer = kan.layers[0]
-    grid = getattr(layer, "grid", None)
     t = torch.linspace(0, 1, num_points, dtype=layer.coef.dtype, device=layer.coef.device).unsqueeze(1)
-    if grid is None:
-        lo, hi = kan.spec.grid_range
+    lo, hi = get_basis(kan.spec.basis).domain(kan.spec, layer.params())  # the basis' natural domain
+    if not isinstance(lo, Tensor):  # one range shared by all inputs
         return lo + (hi - lo) * t.expand(num_points, kan.spec.widths[0])
-    k = kan.spec.spline_order
-    lo, hi = grid[:, k].detach(), grid[:, -k - 1].detach()
-    return lo + (hi - lo) * t
+    return lo.detach() + (hi - lo).detach() * t
 
 
 def to_pykan(kan: KAN, *, sample: Tensor | None = None, **kwargs: Any) -> Any:
     """Convert a B-spline :class:`kan_core.KAN` into a pykan ``MultKAN`` computing the same function.
 
     Args:
-        kan: a KAN with ``spec.basis == "bspline"``.
+        kan: a KAN of a pykan-compatible basis (B-splines).
         sample: ``(N, d_0)`` inputs for the forward pass that records pykan's activations (``save_act``),
             so that ``model.plot()`` works at once; default :func:`plot_sample` (an even sweep of every
             input's grid). Not used with ``save_act=False``.
@@ -264,7 +262,7 @@ def to_pykan(kan: KAN, *, sample: Tensor | None = None, **kwargs: Any) -> Any:
         ``sample`` recorded when ``save_act`` is on.
     """
     spec = kan.spec
-    if spec.basis != "bspline":
+    if not get_basis(spec.basis).pykan_compatible:
         raise ValueError(f"to_pykan needs a B-spline KAN (pykan has no {spec.basis!r} basis)")
     ref = kan.layers[0].coef
     device = ref.device

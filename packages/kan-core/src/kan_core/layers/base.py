@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ..basis import fit_noise_coefficients, gram_beta_init, grid_is_uniform, uniform_grid
+from ..basis.registry import get_basis
 from ..functional import layer_edges, layer_forward
 from ..spec import KANSpec
 
@@ -24,10 +24,11 @@ def init_layer_params(
 ) -> dict[str, Tensor]:
     """Initial tensors of one layer, named as in :meth:`EdgeLayer.params` (pykan's initialisation).
 
-    ``w_b ~ U(-1, 1) / sqrt(d_in)``, ``w_s = 1 / sqrt(d_in)``, mask 1; B-splines: a uniform grid and the
-    least-squares spline through small noise at the grid points (pykan's ``curve2coef``, applied as one
-    cached pseudo-inverse); wavelets: scale 1, translation in the grid range, weight ``U(-1, 1)``; other
-    bases: small uniform coefficients. Draws from ``generator`` in a fixed order, so one generator state
+    ``w_b ~ U(-1, 1) / sqrt(d_in)``, ``w_s = 1 / sqrt(d_in)``, mask 1; the coefficients and extra tensors
+    from the basis (:meth:`kan_core.basis.Basis.init_coefficients` / ``init_extras``): B-splines a uniform
+    grid and the least-squares spline through small noise at the grid points (pykan's ``curve2coef``);
+    wavelets scale 1, translation in the grid range, weight ``U(-1, 1)``; other bases small uniform
+    coefficients. Draws from ``generator`` in a fixed order, so one generator state
     gives one result whether a :class:`EdgeLayer` or :func:`kan_core.batched.init_stacked` asks.
     """
     fk = {"device": device, "dtype": dtype}
@@ -35,28 +36,14 @@ def init_layer_params(
     def rand(*shape: int) -> Tensor:
         return torch.rand(*shape, generator=generator, **fk)
 
-    n = spec.num_coefficients
+    basis = get_basis(spec.basis)
     p = {
         "scale_base": (rand(d_out, d_in) * 2 - 1) / math.sqrt(d_in),
         "scale_sp": torch.full((d_out, d_in), 1.0 / math.sqrt(d_in), **fk),
         "mask": torch.ones(d_out, d_in, **fk),
     }
-    if spec.basis == "bspline":
-        G, k = spec.grid_size, spec.spline_order
-        p["grid"] = uniform_grid(d_in, G, k, spec.grid_range, **fk)
-        noise = (rand(G + 1, d_out, d_in) - 0.5) * 0.3 / G
-        p["coef"] = fit_noise_coefficients(noise, G, k)
-    elif spec.basis == "wavelet":
-        lo, hi = spec.grid_range
-        coef = torch.empty(d_out, d_in, 3, **fk)
-        coef[..., 0] = 1.0
-        coef[..., 1] = lo + (hi - lo) * rand(d_out, d_in)
-        coef[..., 2] = rand(d_out, d_in) * 2 - 1
-        p["coef"] = coef
-    else:
-        p["coef"] = (rand(d_out, d_in, n) - 0.5) * 0.3 / n
-    if spec.basis == "gram":
-        p["beta"] = gram_beta_init(spec.degree, **fk)
+    p["coef"] = basis.init_coefficients(spec, d_in, d_out, rand, **fk)
+    p.update(basis.init_extras(spec, d_in, **fk))
     if spec.affine:
         p["node_scale"] = torch.ones(d_out, **fk)
         p["node_bias"] = torch.zeros(d_out, **fk)
@@ -100,6 +87,7 @@ class EdgeLayer(nn.Module):
             spec = spec.replace(widths=(in_features, out_features))
         if spec.basis != self.basis:
             raise ValueError(f"{type(self).__name__} needs basis={self.basis!r}, spec has {spec.basis!r}")
+        basis = get_basis(spec.basis)
         self.spec = spec
         self.in_features, self.out_features = in_features, out_features
         fk = {"device": device, "dtype": dtype}
@@ -108,15 +96,16 @@ class EdgeLayer(nn.Module):
         self.scale_sp = nn.Parameter(torch.empty(out_features, in_features, **fk))
         self.coef = nn.Parameter(torch.empty(out_features, in_features, n, **fk))
         self.register_buffer("mask", torch.ones(out_features, in_features, **fk))
-        if spec.basis == "bspline":
-            g = uniform_grid(in_features, spec.grid_size, spec.spline_order, spec.grid_range, **fk)
-            self.register_buffer("grid", g)
-        if spec.basis == "gram":
-            self.beta = nn.Parameter(torch.empty(spec.degree, **fk))
+        self._extras = tuple(basis.extra_shapes(spec, in_features).items())
+        for name, shape in self._extras:
+            if name in basis.trainable_extras:
+                setattr(self, name, nn.Parameter(torch.empty(shape, **fk)))
+            else:
+                self.register_buffer(name, torch.empty(shape, **fk))
         if spec.affine:
             self.node_scale = nn.Parameter(torch.ones(out_features, **fk))
             self.node_bias = nn.Parameter(torch.zeros(out_features, **fk))
-        self._uniform: bool | None = True if spec.basis == "bspline" else None
+        self._uniform: bool | None = basis.initial_uniform
         self.reset_parameters(generator)
 
     # ------------------------------------------------------------------ parameters
@@ -128,13 +117,14 @@ class EdgeLayer(nn.Module):
         with torch.no_grad():
             for name, t in fresh.items():
                 getattr(self, name).copy_(t)
-        if "grid" in fresh:
-            self._uniform = True
+        self._uniform = get_basis(self.spec.basis).initial_uniform
 
     def params(self) -> dict[str, Tensor]:
         """The tensors :func:`kan_core.functional.layer_forward` reads (live, not copies)."""
         p = {"scale_base": self.scale_base, "scale_sp": self.scale_sp, "coef": self.coef, "mask": self.mask}
-        for name in ("grid", "beta", "node_scale", "node_bias"):
+        for name, _ in self._extras:
+            p[name] = getattr(self, name)
+        for name in ("node_scale", "node_bias"):
             if hasattr(self, name):
                 p[name] = getattr(self, name)
         return p
@@ -149,8 +139,8 @@ class EdgeLayer(nn.Module):
                 raise ValueError(f"{name}: expected shape {tuple(own[name].shape)}, got {tuple(t.shape)}")
             with torch.no_grad():
                 own[name].copy_(t)
-        if "grid" in p:
-            self._uniform = grid_is_uniform(self.grid)
+        if p.keys() & dict(self._extras).keys():
+            self._uniform = get_basis(self.spec.basis).uniform_hint(own)
 
     # ------------------------------------------------------------------ compute
     def forward(self, x: Tensor) -> Tensor:
@@ -162,9 +152,5 @@ class EdgeLayer(nn.Module):
 
     def extra_repr(self) -> str:
         s = self.spec
-        hp = {
-            "bspline": f"grid_size={s.grid_size}, spline_order={s.spline_order}",
-            "rbf": f"num_centers={s.grid_size}",
-            "wavelet": f"wavelet={s.wavelet}",
-        }.get(s.basis, f"degree={s.degree}")
+        hp = get_basis(s.basis).describe(s)
         return f"{self.in_features}, {self.out_features}, {hp}" + (", affine=True" if s.affine else "")

@@ -61,7 +61,13 @@ class KANLayer(EdgeLayer):
         """A copy on a finer (or coarser) grid of ``grid_size`` intervals, coefficients refitted by least
         squares on ``x`` (default: points spread over the current grid). Other parameters are copied."""
         k = self.spec.spline_order
-        new = KANLayer(self.in_features, self.out_features, spec=self.spec.replace(grid_size=grid_size))
+        # every tensor of the copy is set below: its initial values (from a local generator) never show
+        new = KANLayer(
+            self.in_features,
+            self.out_features,
+            spec=self.spec.replace(grid_size=grid_size),
+            generator=torch.Generator().manual_seed(0),
+        )
         new.to(self.coef)
         inner = self.grid[:, k:-k]
         lo, hi = inner[:, :1], inner[:, -1:]

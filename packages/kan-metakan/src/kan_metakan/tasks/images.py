@@ -57,14 +57,21 @@ def train_classifier(
     g = torch.Generator().manual_seed(seed)
     loss_fn = nn.CrossEntropyLoss()
     model.train()
-    for _ in range(epochs):
-        perm = torch.randperm(len(ytr), generator=g).to(ytr.device)
-        for i in range(0, len(ytr), batch):
-            idx = perm[i : i + batch]
-            opt.zero_grad(set_to_none=True)
-            loss_fn(model(Xtr[idx]), ytr[idx]).backward()
-            opt.step()
-            sched.step()
+    cuda = [Xtr.device.index or 0] if Xtr.device.type == "cuda" else []
+    # dropout draws from the default generators: seed them for this run and restore the caller's state after
+    with torch.random.fork_rng(devices=cuda):
+        torch.default_generator.manual_seed(seed)
+        if cuda:
+            with torch.cuda.device(cuda[0]):
+                torch.cuda.manual_seed(seed)
+        for _ in range(epochs):
+            perm = torch.randperm(len(ytr), generator=g).to(ytr.device)
+            for i in range(0, len(ytr), batch):
+                idx = perm[i : i + batch]
+                opt.zero_grad(set_to_none=True)
+                loss_fn(model(Xtr[idx]), ytr[idx]).backward()
+                opt.step()
+                sched.step()
     return _evaluate(model, Xte, yte)
 
 

@@ -23,13 +23,17 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from kan_core.basis import bspline_features, grid_is_uniform, rbf_centers
+from kan_core.basis import get_basis
 from kan_core.spec import KANSpec
 from torch import Tensor
 
-__all__ = ["FORWARD_LAPLACIAN_BASES", "basis_derivatives", "base_derivatives", "kan_value_grad_laplacian"]
+__all__ = ["has_forward_laplacian", "basis_derivatives", "base_derivatives", "kan_value_grad_laplacian"]
 
-FORWARD_LAPLACIAN_BASES = ("bspline", "rbf")
+
+def has_forward_laplacian(spec: KANSpec) -> bool:
+    """Whether the basis of ``spec`` has closed-form derivatives (:attr:`kan_core.basis.Basis.has_derivatives`:
+    B-splines and RBFs among the built-in bases)."""
+    return get_basis(spec.basis).has_derivatives
 
 
 def base_derivatives(x: Tensor, spec: KANSpec) -> tuple[Tensor, Tensor, Tensor]:
@@ -46,26 +50,10 @@ def base_derivatives(x: Tensor, spec: KANSpec) -> tuple[Tensor, Tensor, Tensor]:
 
 def basis_derivatives(x: Tensor, p: dict[str, Tensor], spec: KANSpec) -> tuple[Tensor, Tensor, Tensor]:
     """Basis values and first/second derivatives at ``x (N, in)``, each ``(N, in, n)``."""
-    if spec.basis == "bspline":
-        grid, k = p["grid"], spec.spline_order
-        if grid.dim() != 2 or not grid_is_uniform(grid):
-            raise ValueError("the forward Laplacian needs a uniform (in, K) B-spline grid")
-        if k < 2:
-            raise ValueError(f"second derivatives need spline order >= 2, got {k}")
-        inv_h = ((grid.shape[-1] - 1) / (grid[:, -1] - grid[:, 0])).detach()  # (in,), as kan-core
-        b0 = bspline_features(x, grid, k, True)  # (N, n, in)
-        b1 = bspline_features(x, grid, k - 1, True)  # (N, n + 1, in)
-        b2 = bspline_features(x, grid, k - 2, True)  # (N, n + 2, in)
-        d1 = (b1[:, :-1] - b1[:, 1:]) * inv_h
-        d2 = (b2[:, :-2] - 2 * b2[:, 1:-1] + b2[:, 2:]) * inv_h.square()
-        return b0.transpose(1, 2), d1.transpose(1, 2), d2.transpose(1, 2)
-    if spec.basis == "rbf":
-        c = rbf_centers(spec.grid_size, spec.grid_range, dtype=x.dtype, device=x.device)
-        w = float((c[-1] - c[0]) / max(c.shape[0] - 1, 1)) if c.shape[0] > 1 else 1.0
-        s = (x.unsqueeze(-1) - c) / w
-        b = torch.exp(-s.square())
-        return b, -2 * s * b / w, (4 * s.square() - 2) * b / (w * w)
-    raise ValueError(f"forward Laplacian supports bases {FORWARD_LAPLACIAN_BASES}, got {spec.basis!r}")
+    basis = get_basis(spec.basis)
+    if not basis.has_derivatives:
+        raise ValueError(f"the forward Laplacian needs a basis with closed-form derivatives, got {spec.basis!r}")
+    return basis.derivatives(x, p, spec)
 
 
 def kan_value_grad_laplacian(

@@ -163,13 +163,13 @@ class HardBC(nn.Module):
     def has_forward_laplacian(self) -> bool:
         """Whether :meth:`value_and_laplacian` can use the forward Laplacian (kan-core layer tensors, a
         B-spline or RBF basis, no affine)."""
-        from .laplacian import FORWARD_LAPLACIAN_BASES
+        from .laplacian import has_forward_laplacian
 
         spec = getattr(self.net, "spec", None)
         return (
             hasattr(self.net, "layer_params")
             and spec is not None
-            and spec.basis in FORWARD_LAPLACIAN_BASES
+            and has_forward_laplacian(spec)
             and not spec.affine
         )
 

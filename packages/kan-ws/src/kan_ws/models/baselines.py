@@ -183,7 +183,6 @@ class DeepSets(_EdgeNorm):
         depth: int = 4,
         dropout: float = 0.2,
         use_pe: bool = True,
-        num_edges: int | None = None,
     ) -> None:
         super().__init__()
         _check_level(level)

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from kan_core import runtime
 from kan_core.batched import derive_seed, train_stacked
 
 from .presets import Preset, get_preset, zoo_splits
@@ -63,15 +64,6 @@ def fingerprint(preset: Preset, num_models: int, seed: int) -> str:
 def plan_shards(num_models: int, shard_size: int) -> list[tuple[int, int]]:
     """``(start, count)`` of every shard."""
     return [(s, min(shard_size, num_models - s)) for s in range(0, num_models, shard_size)]
-
-
-def _dist():
-    try:
-        from kan_core import runtime
-
-        return runtime
-    except ImportError:  # pragma: no cover - runtime is part of kan-core
-        return None
 
 
 def _remove_stale_temps(folder: Path, names: list[str]) -> None:
@@ -128,10 +120,9 @@ def build_zoo(
     task = None if folder.exists() else make_task(p, num_models, seed, data_root)
     folder.mkdir(parents=True, exist_ok=True)
     fp = fingerprint(p, num_models, seed)
-    rt = _dist()
-    env = rt.init_distributed(device) if rt is not None else None
-    rank, world = (env.rank, env.world_size) if env is not None else (0, 1)
-    if env is not None and env.is_distributed:
+    env = runtime.init_distributed(device)
+    rank, world = env.rank, env.world_size
+    if env.is_distributed:
         import torch
 
         if torch.cuda.is_available() and str(device) in ("auto", "cuda"):
@@ -181,12 +172,10 @@ def build_zoo(
         write_shard(path, res.layers, targets, masks, head)
         if progress is not None:
             progress(count)
-    if rt is not None:
-        rt.barrier()
+    runtime.barrier()
     if rank == 0:
         _write_manifest(folder, p, num_models, seed, fp, shards)
-    if rt is not None:
-        rt.barrier()
+    runtime.barrier()
     return folder
 
 
