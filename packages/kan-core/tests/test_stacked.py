@@ -186,3 +186,25 @@ def test_from_params_dtype_and_errors():
         ValueError, match=r"^KAN.from_params: layer 0 'scale_base' has shape \(2, 4, 2\), expected \(4, 2\)$"
     ):
         KAN.from_params(SPEC, stacked.layers)
+
+
+def test_pruning_takes_and_returns_containers():
+    from kan_core.prune import apply_masks_stacked, edge_scores, edge_scores_stacked, oracle_masks_stacked
+
+    stacked = init_stacked(SPEC, 3, [4, 5, 6])
+    per_model_x = torch.stack([X, X.flip(0), X * 0.5])  # (3, 7, 2): each model its own inputs
+    scores = edge_scores_stacked(SPEC, stacked, per_model_x, method="attribution", batch_size=3)
+    for i in range(3):
+        single = edge_scores(stacked.kan(i), per_model_x[i], method="attribution")
+        for a, b in zip(scores, single):
+            torch.testing.assert_close(a[i], b, atol=1e-6, rtol=1e-5)
+    threshold = float(edge_scores_stacked(SPEC, stacked, X)[0].median())
+    masks = oracle_masks_stacked(SPEC, stacked, X, threshold=threshold)
+    pruned = apply_masks_stacked(stacked, masks)
+    assert isinstance(pruned, StackedKAN) and pruned.spec == SPEC
+    assert torch.equal(pruned[0]["mask"], masks[0]) and pruned[0]["coef"] is stacked[0]["coef"]
+    assert 0 < float(masks[0].sum()) < masks[0].numel()  # the threshold prunes some edges, not all
+    with pytest.raises(ValueError, match=r"^x must be \(N, 2\) or \(3, N, 2\), got \(2, 7, 2\)$"):
+        edge_scores_stacked(SPEC, stacked, per_model_x[:2])
+    with pytest.raises(ValueError, match=r"^edge_scores_stacked: the StackedKAN has spec"):
+        edge_scores_stacked(SPEC.replace(grid_size=3), stacked, X)
