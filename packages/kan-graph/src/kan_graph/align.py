@@ -293,10 +293,7 @@ class MergeResult:
 
     def reference_kan(self, spec: KANSpec) -> KAN:
         """The reference as a :class:`kan_core.KAN` (its mask is the mean of masks, not 0/1)."""
-        dt = self.reference[0]["coef"].dtype
-        return KAN(spec, dtype=dt, generator=torch.Generator().manual_seed(0)).load_layer_params(
-            self.reference
-        )
+        return KAN.from_params(spec, self.reference)
 
 
 def _parse_models(models, spec) -> tuple[KANSpec, list[dict[str, Tensor]]]:

@@ -441,7 +441,6 @@ def from_graph(data) -> KAN:
     if data.edge_index is None or not torch.equal(data.edge_index.cpu(), st.edge_index):
         raise ValueError(f"edge_index does not follow the KAN-graph edge order of widths {spec.widths}")
     dt = ea.dtype
-    kan = KAN(spec, dtype=dt, generator=torch.Generator().manual_seed(0)).to(ea.device)
     params = []
     for l, (o, i) in enumerate(spec.layer_shapes()):
         a, b = st.edge_offsets[l], st.edge_offsets[l + 1]
@@ -465,5 +464,4 @@ def from_graph(data) -> KAN:
             aff = data.node_affine[st.node_offsets[l + 1] : st.node_offsets[l + 2]].to(dt)
             p["node_scale"], p["node_bias"] = aff[:, 0], aff[:, 1]
         params.append(p)
-    kan.load_layer_params(params)
-    return kan
+    return KAN.from_params(spec, params)
