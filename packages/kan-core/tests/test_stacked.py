@@ -6,7 +6,14 @@ import pytest
 import torch
 from kan_core import KAN, KANSpec, StackedKAN
 from kan_core.basis.registry import basis_names
-from kan_core.batched import init_stacked, load_into_kan, select_models, train_stacked
+from kan_core.batched import (
+    evaluate_stacked,
+    init_stacked,
+    load_into_kan,
+    predict_stacked,
+    select_models,
+    train_stacked,
+)
 from kan_core.functional import kan_forward
 from kan_core.stacked import as_stacked
 
@@ -149,6 +156,13 @@ def test_engine_results_are_containers():
     assert all(torch.equal(res.layers[l][k], res.models[l][k]) for l in range(2) for k in res.layers[l])
     assert torch.equal(load_into_kan(SPEC, res.models, 0)(X), res.models.kan(0)(X))
     assert torch.equal(load_into_kan(SPEC, res.layers, 0)(X), res.models.kan(0)(X))
+    pred = predict_stacked(SPEC, res.models, X, batch_size=4)
+    assert torch.equal(pred, predict_stacked(SPEC, res.layers, X, batch_size=4))
+    torch.testing.assert_close(pred[1], res.models.kan(1)(X), atol=1e-6, rtol=1e-5)
+    ev = evaluate_stacked(SPEC, res.models, X, y)
+    torch.testing.assert_close(ev["loss"], res.metrics["loss"])
+    with pytest.raises(ValueError, match=r"^predict_stacked: the StackedKAN has spec"):
+        predict_stacked(SPEC.replace(grid_size=3), res.models, X)
 
 
 @pytest.mark.parametrize("basis", basis_names())

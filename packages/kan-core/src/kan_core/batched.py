@@ -266,9 +266,11 @@ def _per_model_loss(pred: Tensor, target: Tensor, loss: str) -> Tensor:
 
 
 @torch.no_grad()
-def predict_stacked(spec: KANSpec, layers: Layers, x: Tensor, *, batch_size: int | None = None) -> Tensor:
+def predict_stacked(spec: KANSpec, layers: AnyLayers, x: Tensor, *, batch_size: int | None = None) -> Tensor:
     """Outputs of every model: ``x (N, d_0)`` shared or ``(M, N, d_0)`` -> ``(M, N, d_L)``, in data batches
     (``batch_size`` None: sized to :func:`default_max_memory`)."""
+    if isinstance(layers, StackedKAN):
+        layers = as_stacked(spec, layers, "predict_stacked").layers
     if batch_size is None:
         batch_size = eval_batch_size(spec, layers[0]["coef"].shape[0], default_max_memory(x.device))
     uniform = _uniform_flags(spec, layers)
@@ -286,13 +288,15 @@ def predict_stacked(spec: KANSpec, layers: Layers, x: Tensor, *, batch_size: int
 
 @torch.no_grad()
 def evaluate_stacked(
-    spec: KANSpec, layers: Layers, x: Tensor, y: Tensor, *, loss: str = "mse", batch_size: int | None = None
+    spec: KANSpec, layers: AnyLayers, x: Tensor, y: Tensor, *, loss: str = "mse", batch_size: int | None = None
 ) -> dict[str, Tensor]:
     """Per-model mean loss over all of ``(x, y)`` and, for classification, accuracy; each ``(M,)``.
 
     ``y`` is ``(M, N, d_L)``/``(M, N)`` per model or ``(N, d_L)``/``(N,)`` shared."""
     if loss not in LOSSES:
         raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
+    if isinstance(layers, StackedKAN):
+        layers = as_stacked(spec, layers, "evaluate_stacked").layers
     m = layers[0]["coef"].shape[0]
     n = x.shape[-2]
     if batch_size is None:
