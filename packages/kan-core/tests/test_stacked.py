@@ -222,3 +222,19 @@ def test_pruning_takes_and_returns_containers():
         edge_scores_stacked(SPEC, stacked, per_model_x[:2])
     with pytest.raises(ValueError, match=r"^edge_scores_stacked: the StackedKAN has spec"):
         edge_scores_stacked(SPEC.replace(grid_size=3), stacked, X)
+
+
+def test_layer_params_argument_replaces_the_initialisation():
+    from kan_core.layers import KANLayer
+
+    source = KANLayer(2, 3, grid_size=4, generator=torch.Generator().manual_seed(1))
+    p = {k: v.detach().clone() for k, v in source.params().items()}
+    state = torch.get_rng_state()
+    layer = KANLayer(2, 3, grid_size=4, params=p)
+    assert torch.equal(torch.get_rng_state(), state)
+    assert torch.equal(layer(X), source(X))
+    with pytest.raises(TypeError, match="pass either params .* or generator"):
+        KANLayer(2, 3, grid_size=4, params=p, generator=torch.Generator())
+    del p["grid"]
+    with pytest.raises(ValueError, match=r"^KANLayer\(params=...\) lacks \['grid'\]$"):
+        KANLayer(2, 3, grid_size=4, params=p)
