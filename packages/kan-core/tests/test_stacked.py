@@ -238,3 +238,19 @@ def test_layer_params_argument_replaces_the_initialisation():
     del p["grid"]
     with pytest.raises(ValueError, match=r"^KANLayer\(params=...\) lacks \['grid'\]$"):
         KANLayer(2, 3, grid_size=4, params=p)
+
+
+def test_refine_fits_once_per_layer(monkeypatch):
+    kan = KAN(SPEC, generator=torch.Generator().manual_seed(2))
+    calls = []
+    real = torch.linalg.lstsq
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(torch.linalg, "lstsq", counting)
+    fine = kan.refine(10)  # a nested grid: the refit is exact
+    assert len(calls) == SPEC.depth  # the refit only: the refined layers are not initialised first
+    assert fine.spec.grid_size == 10
+    torch.testing.assert_close(fine(X), kan(X), atol=1e-4, rtol=1e-3)
