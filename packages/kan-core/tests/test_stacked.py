@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from kan_core import KAN, KANSpec, StackedKAN
@@ -61,6 +62,8 @@ def test_select_every_index_kind_matches_the_models():
         assert sel.num_models == len(picked), index
         for j, i in enumerate(picked):
             assert torch.equal(sel.kan(j)(X), kans[i](X)), index
+    assert stacked.select(torch.tensor(3)).num_models == 1
+    assert stacked.select(np.int64(1)).num_models == 1 and len(stacked[np.int64(1)]["coef"]) == 4
     with pytest.raises(IndexError, match="model 4 out of range for 4 models"):
         stacked.select(4)
     # the old function keeps lists as lists and containers as containers

@@ -22,6 +22,7 @@ Example::
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -114,9 +115,9 @@ class StackedKAN:
 
     def __getitem__(self, l: int) -> dict[str, Tensor]:
         """Layer ``l``'s stacked tensors (a new dict). Models are picked with :meth:`select`."""
-        if not isinstance(l, int):
+        if isinstance(l, bool) or not hasattr(l, "__index__"):
             raise TypeError(f"StackedKAN[l] takes a layer number; pick models with .select(), got {l!r}")
-        return dict(self._layers[l])
+        return dict(self._layers[operator.index(l)])
 
     def __iter__(self) -> Iterator[dict[str, Tensor]]:
         return iter(self.layers)
@@ -147,7 +148,10 @@ class StackedKAN:
         Slices give views; other indices copy."""
         if isinstance(index, bool):
             raise TypeError(f"StackedKAN.select: index must be an int, slice, list or tensor, got {index!r}")
-        if isinstance(index, int):
+        if isinstance(index, Tensor) and index.dim() == 0 and index.dtype != torch.bool:
+            index = int(index)
+        if not isinstance(index, (Tensor, slice)) and hasattr(index, "__index__"):  # ints, numpy ints
+            index = operator.index(index)
             if not -self._m <= index < self._m:
                 raise IndexError(f"StackedKAN.select: model {index} out of range for {self._m} models")
             index = slice(index % self._m, index % self._m + 1)
