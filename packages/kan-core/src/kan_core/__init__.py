@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     )
     from .model import KAN
     from .spec import BASES, KANSpec
+    from .stacked import StackedKAN
 
 __version__ = distribution_version("kan-core", __file__)  # the repository's VERSION file
 
@@ -32,6 +33,7 @@ _LAZY = {
     "KAN": ".model",
     "KANSpec": ".spec",
     "BASES": ".spec",
+    "StackedKAN": ".stacked",
     "KANLayer": ".layers",
     "EdgeLayer": ".layers",
     "RBFKANLayer": ".layers",
@@ -44,6 +46,7 @@ _LAZY = {
 __all__ = [
     "KAN",
     "KANSpec",
+    "StackedKAN",
     "KANLayer",
     "EdgeLayer",
     "RBFKANLayer",

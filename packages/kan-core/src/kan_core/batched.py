@@ -24,8 +24,13 @@ Example::
     x = coords                      # (N, 2), shared by all models
     y = images.reshape(M, N, 1)     # one target image per model
     res = train_stacked(spec, x, y, seeds=range(M), steps=500, lr=1e-2, batch_size=128)
+    res.models                      # StackedKAN(num_models=M, ...)
     res.layers[0]["coef"].shape     # (M, 16, 2, 13)
     res.metrics["loss"]             # (M,) final mean training loss per model
+    res.models.kan(3)               # model 3 as a KAN
+
+Stacked parameters travel as :class:`~kan_core.stacked.StackedKAN` (spec + tensors, validated); the
+functions here also accept a plain ``list[dict[str, Tensor]]`` of stacked tensors.
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ from .functional import kan_forward
 from .layers.base import init_layer_params
 from .model import KAN
 from .spec import KANSpec
+from .stacked import StackedKAN, as_stacked
 
 __all__ = [
     "LOSSES",
@@ -73,6 +79,8 @@ LOSSES = ("mse", "cross_entropy")
 FROZEN = ("mask", "grid")
 
 Layers = list[dict[str, Tensor]]
+#: stacked tensors as a container or as the plain per-layer dicts
+AnyLayers = StackedKAN | Sequence[dict[str, Tensor]]
 
 
 def derive_seed(base_seed: int, index: int, stream: str = "") -> int:
@@ -96,7 +104,8 @@ def _resolve_device(device: Any) -> torch.device:
 # ---------------------------------------------------------------------------------------------- stacking
 def stack_layers(models: Sequence[Sequence[dict[str, Tensor]]]) -> Layers:
     """Stack per-model layer dicts (e.g. ``[kan.layer_params() for kan in kans]``) into tensors with a
-    leading model dim: ``coef (out, in, n) -> (M, out, in, n)``."""
+    leading model dim: ``coef (out, in, n) -> (M, out, in, n)``. With the models as KANs,
+    :meth:`StackedKAN.from_kans` gives the validated container."""
     if not models:
         raise ValueError("stack_layers needs at least one model")
     depth = len(models[0])
@@ -106,23 +115,26 @@ def stack_layers(models: Sequence[Sequence[dict[str, Tensor]]]) -> Layers:
     ]
 
 
-def unstack_layers(layers: Layers, i: int) -> Layers:
-    """Model ``i``'s per-layer tensors (views) out of stacked ``layers``."""
+def unstack_layers(layers: AnyLayers, i: int) -> Layers:
+    """Model ``i``'s per-layer tensors (views) out of stacked ``layers`` (:meth:`StackedKAN.model_layers`)."""
+    if isinstance(layers, StackedKAN):
+        return layers.model_layers(i)
     return [{k: v[i] for k, v in p.items()} for p in layers]
 
 
-def select_models(layers: Layers, index: Tensor | Sequence[int] | slice) -> Layers:
-    """The stacked tensors of the models in ``index`` (a slice, list or long tensor)."""
+def select_models(layers: AnyLayers, index: Tensor | Sequence[int] | slice) -> AnyLayers:
+    """The stacked tensors of the models in ``index`` (a slice, list or long tensor): a
+    :class:`StackedKAN` for a container (:meth:`StackedKAN.select`), else per-layer dicts."""
+    if isinstance(layers, StackedKAN):
+        return layers.select(index)
     if not isinstance(index, slice):
         index = torch.as_tensor(index, dtype=torch.long)
     return [{k: v[index] for k, v in p.items()} for p in layers]
 
 
-def load_into_kan(spec: KANSpec, layers: Layers, i: int) -> KAN:
-    """A :class:`KAN` holding model ``i`` of the stacked ``layers`` (a copy)."""
-    p0 = layers[0]["coef"]
-    kan = KAN(spec, generator=torch.Generator().manual_seed(0), dtype=p0.dtype, device=p0.device)
-    return kan.load_layer_params(unstack_layers(layers, i))
+def load_into_kan(spec: KANSpec, layers: AnyLayers, i: int) -> KAN:
+    """A :class:`KAN` holding model ``i`` of the stacked ``layers`` (a copy, :meth:`KAN.from_params`)."""
+    return KAN.from_params(spec, unstack_layers(layers, i))
 
 
 def init_stacked(
@@ -132,7 +144,7 @@ def init_stacked(
     *,
     device: Any = None,
     dtype: torch.dtype | None = None,
-) -> Layers:
+) -> StackedKAN:
     """Initial stacked parameters: model ``i`` equals ``KAN(spec, generator=Generator().manual_seed(seeds[i]))``.
 
     Shapes: every tensor of :meth:`EdgeLayer.params` gains a leading ``num_models`` dim.
@@ -144,9 +156,8 @@ def init_stacked(
     for s in seeds:  # one generator per model, drawn in the order KAN(spec, generator=...) draws
         gen = torch.Generator().manual_seed(s)
         models.append([init_layer_params(spec, i, o, gen, dtype=dtype) for o, i in spec.layer_shapes()])
-    layers = stack_layers(models)
-    dev = None if device is None else torch.device(device)
-    return [{k: v.to(dev) for k, v in p.items()} for p in layers] if dev is not None else layers
+    stacked = StackedKAN(spec, stack_layers(models))
+    return stacked.to(torch.device(device)) if device is not None else stacked
 
 
 def epoch_batches(n: int, batch_size: int | None, generator: torch.Generator | None) -> list[Tensor]:
@@ -255,9 +266,11 @@ def _per_model_loss(pred: Tensor, target: Tensor, loss: str) -> Tensor:
 
 
 @torch.no_grad()
-def predict_stacked(spec: KANSpec, layers: Layers, x: Tensor, *, batch_size: int | None = None) -> Tensor:
+def predict_stacked(spec: KANSpec, layers: AnyLayers, x: Tensor, *, batch_size: int | None = None) -> Tensor:
     """Outputs of every model: ``x (N, d_0)`` shared or ``(M, N, d_0)`` -> ``(M, N, d_L)``, in data batches
     (``batch_size`` None: sized to :func:`default_max_memory`)."""
+    if isinstance(layers, StackedKAN):
+        layers = as_stacked(spec, layers, "predict_stacked").layers
     if batch_size is None:
         batch_size = eval_batch_size(spec, layers[0]["coef"].shape[0], default_max_memory(x.device))
     uniform = _uniform_flags(spec, layers)
@@ -275,13 +288,15 @@ def predict_stacked(spec: KANSpec, layers: Layers, x: Tensor, *, batch_size: int
 
 @torch.no_grad()
 def evaluate_stacked(
-    spec: KANSpec, layers: Layers, x: Tensor, y: Tensor, *, loss: str = "mse", batch_size: int | None = None
+    spec: KANSpec, layers: AnyLayers, x: Tensor, y: Tensor, *, loss: str = "mse", batch_size: int | None = None
 ) -> dict[str, Tensor]:
     """Per-model mean loss over all of ``(x, y)`` and, for classification, accuracy; each ``(M,)``.
 
     ``y`` is ``(M, N, d_L)``/``(M, N)`` per model or ``(N, d_L)``/``(N,)`` shared."""
     if loss not in LOSSES:
         raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
+    if isinstance(layers, StackedKAN):
+        layers = as_stacked(spec, layers, "evaluate_stacked").layers
     m = layers[0]["coef"].shape[0]
     n = x.shape[-2]
     if batch_size is None:
@@ -308,16 +323,22 @@ class TrainResult:
     """Trained stacked parameters and per-model metrics.
 
     Attributes:
-        layers: stacked per-layer tensors, leading dim ``M`` (detached, on the training device).
+        models: the trained models, leading dim ``M`` (detached, on the training device); ``layers`` is
+            their per-layer dicts (:attr:`StackedKAN.layers`).
         metrics: ``"loss"`` ``(M,)`` final mean training loss (plus ``"accuracy"`` for classification),
             ``"initial_loss"`` ``(M,)``.
         chunk_size: models trained together.
     """
 
-    layers: Layers
+    models: StackedKAN
     metrics: dict[str, Tensor]
     chunk_size: int
     info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def layers(self) -> Layers:
+        """The stacked per-layer tensors (``models.layers``)."""
+        return self.models.layers
 
 
 def _kernel_layout(name: str, spec: KANSpec, device: torch.device) -> bool:
@@ -407,7 +428,7 @@ def train_stacked(
     y: Tensor,
     *,
     seeds: Sequence[int] | None = None,
-    layers: Layers | None = None,
+    layers: AnyLayers | None = None,
     steps: int,
     lr: float = 1e-2,
     optimizer: str = "adam",
@@ -430,7 +451,7 @@ def train_stacked(
         y: per-model targets, ``(M, N, d_L)`` float (``loss="mse"``) or ``(M, N)`` long
             (``loss="cross_entropy"``).
         seeds: initialisation seeds (model ``i`` = ``KAN(spec, generator=manual_seed(seeds[i]))``);
-            or pass ``layers``, stacked initial parameters.
+            or pass ``layers``, stacked initial parameters (a :class:`StackedKAN` or its per-layer dicts).
         steps: optimiser steps per model.
         lr, optimizer (``"adam"``/``"adamw"``), weight_decay, betas: the optimiser.
         batch_size: minibatch size, ``None`` for full batch.
@@ -443,7 +464,7 @@ def train_stacked(
         progress: called with the number of models finished after each chunk.
 
     Returns:
-        :class:`TrainResult` with the stacked trained tensors and per-model metrics ``(M,)``.
+        :class:`TrainResult` with the trained models (a :class:`StackedKAN`) and per-model metrics ``(M,)``.
     """
     if loss not in LOSSES:
         raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
@@ -453,7 +474,9 @@ def train_stacked(
     if layers is None:
         seeds = [int(s) for s in seeds]  # type: ignore[union-attr]
         layers = init_stacked(spec, len(seeds), seeds, dtype=dtype)
-    m = layers[0]["coef"].shape[0]
+    else:
+        layers = as_stacked(spec, layers, "train_stacked(layers=...)")
+    m = layers.num_models
     if y.shape[0] != m:
         raise ValueError(f"y must have a leading model dim of {m}, got shape {tuple(y.shape)}")
     if x.dim() == 3 and x.shape[0] != m:
@@ -508,7 +531,7 @@ def train_stacked(
     out_layers = [{k: torch.cat([c[l][k] for c in chunks]) for k in chunks[0][l]} for l in range(spec.depth)]
     steps_per_epoch = 1 if full else math.ceil(n / eff_b)
     return TrainResult(
-        layers=out_layers,
+        models=StackedKAN(spec, out_layers),
         metrics={k: torch.cat(v) for k, v in metrics.items()},
         chunk_size=chunk_size,
         info={"device": str(dev), "steps": steps, "steps_per_epoch": steps_per_epoch, "batch_size": eff_b},

@@ -11,6 +11,7 @@ from torch import Tensor, nn
 from .basis.registry import get_basis
 from .io import read_kan, save_kan
 from .layers import EdgeLayer, layer_class
+from .params import check_layer_params
 from .spec import KANSpec
 
 __all__ = ["KAN", "load_kan"]
@@ -47,6 +48,26 @@ class KAN(nn.Module):
         self.layers = nn.ModuleList(
             cls(i, o, spec=spec, generator=generator, device=device, dtype=dtype) for o, i in spec.layer_shapes()
         )
+
+    @classmethod
+    def from_params(cls, spec: KANSpec, layer_params: Sequence[dict[str, Tensor]]) -> KAN:
+        """A KAN holding copies of ``layer_params`` (one dict per layer, named and shaped as
+        ``spec.param_shapes()``), built without any initialisation: no random draws, no least-squares fit.
+
+        dtype and device are those of the tensors (``coef`` of layer 0). Raises ``ValueError``/``TypeError``
+        naming the layer and tensor when a name or shape does not fit ``spec``.
+        """
+        check_layer_params(spec, layer_params, stacked=False, who="KAN.from_params")
+        ref = layer_params[0]["coef"]
+        kan = cls.__new__(cls)
+        nn.Module.__init__(kan)
+        kan.spec = spec
+        layer_cls = layer_class(spec.basis)
+        kan.layers = nn.ModuleList(
+            layer_cls(i, o, spec=spec, params=p, device=ref.device, dtype=ref.dtype)
+            for (o, i), p in zip(spec.layer_shapes(), layer_params)
+        )
+        return kan
 
     @classmethod
     def from_widths(
@@ -130,15 +151,13 @@ class KAN(nn.Module):
     @torch.no_grad()
     def refine(self, grid_size: int, x: Tensor | None = None) -> KAN:
         """A copy with every B-spline layer on a grid of ``grid_size`` intervals (pykan's ``refine``)."""
-        # its layers are replaced by the refined copies below; a local generator keeps the global RNG untouched
-        new = KAN(self.spec.replace(grid_size=grid_size), generator=torch.Generator().manual_seed(0))
-        new = new.to(self.layers[0].coef)
+        refined = []
         h = x
-        for l, layer in enumerate(self.layers):
-            new.layers[l] = layer.refine(grid_size, h)  # type: ignore[operator]
+        for layer in self.layers:
+            refined.append(layer.refine(grid_size, h).params())  # type: ignore[operator]
             if h is not None:
                 h = layer(h)
-        return new
+        return KAN.from_params(self.spec.replace(grid_size=grid_size), refined)
 
     def edge_layers(self) -> list[EdgeLayer]:
         return list(self.layers)  # type: ignore[arg-type]
@@ -157,8 +176,6 @@ def load_kan(path: Any, device: Any = None) -> KAN:
     """Read a KAN written by :meth:`KAN.save` (every check of :func:`kan_core.io.read_kan` happens before any
     model is allocated; errors name ``path``)."""
     spec, per_layer, metadata = read_kan(path)
-    dtype = next(iter(per_layer[0].values())).dtype
-    kan = KAN(spec, dtype=dtype, generator=torch.Generator().manual_seed(0))
-    kan.load_layer_params(per_layer)
+    kan = KAN.from_params(spec, per_layer)
     kan.metadata = metadata
     return kan.to(device) if device is not None else kan

@@ -11,7 +11,8 @@ Two per-edge scores, both computed over a data set in batches so memory stays bo
   ``e^l_{k,o,i} = E^l_oi n^{l+1}_{k,o} / (N^l_o + 1e-4)``, ``n^l_{k,i} = sum_o e^l_{k,o,i}``; the edge score
   is ``mean_k e^l_{k,o,i}``. pykan's ``prune_edge`` keeps edges with score ``> threshold``.
 
-Layout is torch's ``(out, in)`` per layer (pykan's is the transpose).
+Layout is torch's ``(out, in)`` per layer (pykan's is the transpose). The stacked functions take the models
+as a :class:`~kan_core.stacked.StackedKAN` (or its per-layer dicts, validated against the spec).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from .basis.registry import get_basis
 from .functional import layer_edges, layer_forward
 from .model import KAN
 from .spec import KANSpec
+from .stacked import StackedKAN, as_stacked
 
 __all__ = [
     "METHODS",
@@ -147,7 +149,7 @@ def edge_scores(kan: KAN, x: Tensor, *, method: str = "mean_abs", batch_size: in
 @torch.no_grad()
 def edge_scores_stacked(
     spec: KANSpec,
-    layers: Sequence[dict[str, Tensor]],
+    layers: StackedKAN | Sequence[dict[str, Tensor]],
     x: Tensor,
     *,
     method: str = "mean_abs",
@@ -159,12 +161,16 @@ def edge_scores_stacked(
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    stacked = as_stacked(spec, layers, "edge_scores_stacked")
+    m = stacked.num_models
+    if x.dim() not in (2, 3) or x.shape[-1] != spec.widths[0] or (x.dim() == 3 and x.shape[0] != m):
+        raise ValueError(f"x must be (N, {spec.widths[0]}) or ({m}, N, {spec.widths[0]}), got {tuple(x.shape)}")
+    layers = stacked.layers
     basis = get_basis(spec.basis)
     uniform = [basis.uniform_hint(p) for p in layers]
     shared = x.dim() == 2
     n = x.shape[-2]
     stats = _Stats(method)
-    m = layers[0]["coef"].shape[0]
     for s in range(0, n, batch_size):
         h = x[s : s + batch_size].unsqueeze(0) if shared else x[:, s : s + batch_size]
         for l, p in enumerate(layers):
@@ -201,7 +207,7 @@ def oracle_masks(
 
 def oracle_masks_stacked(
     spec: KANSpec,
-    layers: Sequence[dict[str, Tensor]],
+    layers: StackedKAN | Sequence[dict[str, Tensor]],
     x: Tensor,
     threshold: float = 0.01,
     *,
@@ -229,9 +235,12 @@ def apply_masks(kan: KAN, masks: Sequence[Tensor]) -> KAN:
 
 
 def apply_masks_stacked(
-    layers: Sequence[dict[str, Tensor]], masks: Sequence[Tensor]
-) -> list[dict[str, Tensor]]:
-    """Stacked tensors with ``mask`` replaced (new dicts; other tensors shared)."""
+    layers: StackedKAN | Sequence[dict[str, Tensor]], masks: Sequence[Tensor]
+) -> StackedKAN | list[dict[str, Tensor]]:
+    """Stacked tensors with ``mask`` replaced (other tensors shared): a new :class:`StackedKAN` for a
+    container, new dicts for per-layer dicts."""
+    if isinstance(layers, StackedKAN):
+        return StackedKAN(layers.spec, apply_masks_stacked(layers.layers, masks))
     if len(masks) != len(layers):
         raise ValueError(f"expected {len(layers)} masks, got {len(masks)}")
     out = []

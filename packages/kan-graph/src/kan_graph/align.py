@@ -30,6 +30,7 @@ import numpy as np
 import torch
 from kan_core import KAN, KANSpec
 from kan_core.basis import get_basis
+from kan_core.stacked import StackedKAN
 from scipy.optimize import linear_sum_assignment
 from torch import Tensor
 
@@ -172,7 +173,7 @@ def _unstack_ref(spec: KANSpec, ref: Layers) -> list[dict[str, Tensor]]:
 def align_stacked(
     spec: KANSpec,
     reference_layers: Layers,
-    layers: Layers,
+    layers: StackedKAN | Layers,
     *,
     features: str = "raw",
     num_points: int = 32,
@@ -187,7 +188,8 @@ def align_stacked(
     Args:
         spec: the shared architecture.
         reference_layers: per-layer tensors of the reference (no model dim), e.g. ``merge_many(...).reference``.
-        layers: stacked per-layer tensors with leading model dim ``M``.
+        layers: stacked per-layer tensors with leading model dim ``M`` (a :class:`StackedKAN` or its
+            per-layer dicts; tensors of the non-stacked rank are shared by all models).
         features: ``"raw"`` (``[w_b, w_s, c...]``) or ``"functional"`` (sampled functions; grids may differ).
         num_points, derivative: for ``features="functional"``.
         max_iter: maximum coordinate-descent sweeps; seed: seeds the layer order.
@@ -195,8 +197,14 @@ def align_stacked(
         progress: called with the number of models finished after every chunk.
 
     Returns:
-        ``(aligned_layers, perms)``: the permuted stacked layers and per hidden layer ``(M, d_h)`` perms.
+        ``(aligned_layers, perms)``: the permuted stacked layers (a :class:`StackedKAN` when ``layers`` is
+        one) and per hidden layer ``(M, d_h)`` perms.
     """
+    container = isinstance(layers, StackedKAN)
+    if container:
+        if layers.spec != spec:
+            raise ValueError(f"align_stacked: spec {spec} differs from the StackedKAN's spec {layers.spec}")
+        layers = layers.layers
     ref = _unstack_ref(spec, reference_layers)
     ref_f = _feats(spec, ref, features, num_points, derivative)
     m = layers[0]["coef"].shape[0]
@@ -216,7 +224,8 @@ def align_stacked(
         torch.cat(p) if p else torch.empty(0, d, dtype=torch.long, device=dev)
         for p, d in zip(perms, spec.widths[1:-1])
     ]
-    return permute_stacked(spec, [{k: v.detach() for k, v in p.items()} for p in layers], full), full
+    aligned = permute_stacked(spec, [{k: v.detach() for k, v in p.items()} for p in layers], full)
+    return (StackedKAN(spec, aligned) if container else aligned), full
 
 
 def _base_rank(name: str) -> int:
@@ -293,26 +302,22 @@ class MergeResult:
 
     def reference_kan(self, spec: KANSpec) -> KAN:
         """The reference as a :class:`kan_core.KAN` (its mask is the mean of masks, not 0/1)."""
-        dt = self.reference[0]["coef"].dtype
-        return KAN(spec, dtype=dt, generator=torch.Generator().manual_seed(0)).load_layer_params(
-            self.reference
-        )
+        return KAN.from_params(spec, self.reference)
 
 
 def _parse_models(models, spec) -> tuple[KANSpec, list[dict[str, Tensor]]]:
     if isinstance(models, KANSpec):  # merge_many(spec, layers)
         models, spec = spec, models
+    if isinstance(models, StackedKAN):
+        if spec is not None and spec != models.spec:
+            raise ValueError(f"merge_many: spec={spec} differs from the StackedKAN's spec {models.spec}")
+        return models.spec, models.detach().layers
     if isinstance(models, Sequence) and len(models) > 0 and isinstance(models[0], KAN):
-        spec = models[0].spec
         for k in models:
-            if k.spec != spec:
-                raise ValueError(f"merge_many: all KANs need one spec; got {k.spec} and {spec}")
-        per = [k.layer_params() for k in models]
-        layers = [
-            {name: torch.stack([p[l][name].detach() for p in per]) for name in per[0][l]}
-            for l in range(spec.depth)
-        ]
-        return spec, layers
+            if k.spec != models[0].spec:
+                raise ValueError(f"merge_many: all KANs need one spec; got {k.spec} and {models[0].spec}")
+        stacked = StackedKAN.from_kans(models)
+        return stacked.spec, stacked.layers
     if spec is None:
         raise ValueError("merge_many: stacked layers need spec= (or call merge_many(spec, layers))")
     return spec, [{k: v.detach() for k, v in p.items()} for p in models]
@@ -335,8 +340,8 @@ def merge_many(
 ) -> MergeResult:
     """MergeMany: align a (random subset of a) zoo to itself; its aligned average becomes the reference.
 
-    Call as ``merge_many(list_of_kans)``, ``merge_many(stacked_layers, spec=spec)`` or
-    ``merge_many(spec, stacked_layers)``. Each round aligns every model of the subset to the mean of the
+    Call as ``merge_many(list_of_kans)``, ``merge_many(stacked)`` (a :class:`~kan_core.stacked.StackedKAN`),
+    ``merge_many(stacked_layers, spec=spec)`` or ``merge_many(spec, stacked_layers)``. Each round aligns every model of the subset to the mean of the
     *other* aligned models (leave-one-out), in chunks of ``chunk_size`` models updated one after another
     (chunk-wise Gauss-Seidel; ``chunk_size=1`` is Ainsworth et al.'s sequential algorithm; the default
     ``ceil(S / 16)`` keeps 16 sequential updates per round, enough to avoid the 2-cycles of a fully

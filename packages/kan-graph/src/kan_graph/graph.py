@@ -45,6 +45,7 @@ from dataclasses import dataclass
 import torch
 from kan_core import KAN, KANSpec
 from kan_core.basis import get_basis
+from kan_core.stacked import StackedKAN
 from torch import Tensor
 
 from .encoding import ENCODINGS, edge_features
@@ -277,7 +278,7 @@ def to_graph(
 
 def stacked_to_graphs(
     spec: KANSpec,
-    layers: Sequence[Mapping[str, Tensor]],
+    layers: StackedKAN | Sequence[Mapping[str, Tensor]],
     *,
     encoding: str = "raw",
     num_points: int = 32,
@@ -292,8 +293,9 @@ def stacked_to_graphs(
 
     Args:
         spec: the architecture shared by all ``M`` models.
-        layers: stacked per-layer tensors with leading model dim ``M`` (``coef: (M, out, in, n)``,
-            ``grid: (M, in, K)``, ...; names as :meth:`kan_core.layers.EdgeLayer.params`).
+        layers: a :class:`~kan_core.stacked.StackedKAN` of ``spec``, or its stacked per-layer tensors with
+            leading model dim ``M`` (``coef: (M, out, in, n)``, ``grid: (M, in, K)``, ...; names as
+            :meth:`kan_core.layers.EdgeLayer.params`).
         encoding, num_points, derivative: as :func:`to_graph`.
         x: optional inputs on the input nodes, ``(d_0,)`` shared or ``(M, d_0)``.
 
@@ -302,6 +304,8 @@ def stacked_to_graphs(
     """
     from torch_geometric.data import Batch, Data
 
+    if isinstance(layers, StackedKAN) and layers.spec != spec:
+        raise ValueError(f"stacked_to_graphs: spec {spec} differs from the StackedKAN's spec {layers.spec}")
     if len(layers) != spec.depth:
         raise ValueError(
             f"layers: expected {spec.depth} stacked layer dicts for widths {spec.widths}, got {len(layers)}"
@@ -441,7 +445,6 @@ def from_graph(data) -> KAN:
     if data.edge_index is None or not torch.equal(data.edge_index.cpu(), st.edge_index):
         raise ValueError(f"edge_index does not follow the KAN-graph edge order of widths {spec.widths}")
     dt = ea.dtype
-    kan = KAN(spec, dtype=dt, generator=torch.Generator().manual_seed(0)).to(ea.device)
     params = []
     for l, (o, i) in enumerate(spec.layer_shapes()):
         a, b = st.edge_offsets[l], st.edge_offsets[l + 1]
@@ -465,5 +468,4 @@ def from_graph(data) -> KAN:
             aff = data.node_affine[st.node_offsets[l + 1] : st.node_offsets[l + 2]].to(dt)
             p["node_scale"], p["node_bias"] = aff[:, 0], aff[:, 1]
         params.append(p)
-    kan.load_layer_params(params)
-    return kan
+    return KAN.from_params(spec, params)

@@ -205,11 +205,7 @@ class MetaKAN(nn.Module):
     @torch.no_grad()
     def materialize(self) -> KAN:
         """A plain :class:`kan_core.KAN` holding the generated weights (same forward as this model)."""
-        ref = self.layers[0].prompt
-        kan = KAN(self.spec, generator=torch.Generator(device="cpu").manual_seed(0), dtype=ref.dtype)
-        kan.to(ref.device)
-        params = [{k: v.detach().clone() for k, v in p.items()} for p in self.layer_params()]
-        return kan.load_layer_params(params)
+        return KAN.from_params(self.spec, [{k: v.detach() for k, v in p.items()} for p in self.layer_params()])
 
     def extra_repr(self) -> str:
         return (

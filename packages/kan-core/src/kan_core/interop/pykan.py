@@ -207,10 +207,7 @@ def from_pykan(model: Any, *, num_inputs: int | None = None, affine: bool | None
         base_activation=_base_activation_name(model),
         affine=affine,
     )
-    # a fixed private generator: the initial values are all overwritten, and no global RNG is touched
-    kan = KAN(spec, dtype=dtype, generator=torch.Generator().manual_seed(0)).to(device)
-    kan.load_layer_params(layers)
-    return kan
+    return KAN.from_params(spec, layers)  # no initialisation: every tensor comes from the pykan model
 
 
 def _widen_inputs(

@@ -60,6 +60,8 @@ class EdgeLayer(nn.Module):
         spec: optional :class:`KANSpec` holding the basis hyper-parameters (its widths are ignored);
             otherwise keyword arguments such as ``grid_size``, ``spline_order``, ``degree`` build one.
         generator: ``torch.Generator`` for the initialisation (no global RNG is touched when given).
+        params: tensors named as in :meth:`params` to copy in place of the initialisation (then nothing is
+            drawn from any generator); every tensor of the layer must be given.
 
     Shapes:
         input ``(..., B, d_in)`` -> output ``(..., B, d_out)``.
@@ -76,9 +78,12 @@ class EdgeLayer(nn.Module):
         generator: torch.Generator | None = None,
         device: Any = None,
         dtype: torch.dtype | None = None,
+        params: dict[str, Tensor] | None = None,
         **basis_kwargs: Any,
     ) -> None:
         super().__init__()
+        if params is not None and generator is not None:
+            raise TypeError("pass either params (no initialisation) or generator (for the initialisation), not both")
         if spec is None:
             spec = KANSpec((in_features, out_features), basis=self.basis, **basis_kwargs)
         else:
@@ -106,7 +111,13 @@ class EdgeLayer(nn.Module):
             self.node_scale = nn.Parameter(torch.ones(out_features, **fk))
             self.node_bias = nn.Parameter(torch.zeros(out_features, **fk))
         self._uniform: bool | None = basis.initial_uniform
-        self.reset_parameters(generator)
+        if params is None:
+            self.reset_parameters(generator)
+        else:
+            missing = sorted(self.params().keys() - params.keys())
+            if missing:
+                raise ValueError(f"{type(self).__name__}(params=...) lacks {missing}")
+            self.load_params(params)
 
     # ------------------------------------------------------------------ parameters
     def reset_parameters(self, generator: torch.Generator | None = None) -> None:

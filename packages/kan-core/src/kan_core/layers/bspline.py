@@ -61,24 +61,22 @@ class KANLayer(EdgeLayer):
         """A copy on a finer (or coarser) grid of ``grid_size`` intervals, coefficients refitted by least
         squares on ``x`` (default: points spread over the current grid). Other parameters are copied."""
         k = self.spec.spline_order
-        # every tensor of the copy is set below: its initial values (from a local generator) never show
-        new = KANLayer(
-            self.in_features,
-            self.out_features,
-            spec=self.spec.replace(grid_size=grid_size),
-            generator=torch.Generator().manual_seed(0),
-        )
-        new.to(self.coef)
         inner = self.grid[:, k:-k]
         lo, hi = inner[:, :1], inner[:, -1:]
         t = torch.linspace(0, 1, grid_size + 1, device=inner.device, dtype=inner.dtype)
-        new.grid.copy_(extend_grid(lo + (hi - lo) * t, k))
-        new._uniform = grid_is_uniform(new.grid)
+        grid = extend_grid(lo + (hi - lo) * t, k)
         if x is None:
             s = torch.linspace(0, 1, 4 * (grid_size + k) + 1, device=inner.device, dtype=inner.dtype)
             x = (lo + (hi - lo) * s).T
-        new.coef.copy_(fit_coefficients(x, self.spline_values(x), new.grid, k))
-        for name in ("scale_base", "scale_sp", "mask", "node_scale", "node_bias"):
-            if hasattr(self, name):
-                getattr(new, name).copy_(getattr(self, name))
-        return new
+        params = {name: v for name, v in self.params().items() if name not in ("grid", "coef")}
+        params["grid"] = grid
+        params["coef"] = fit_coefficients(x, self.spline_values(x), grid, k)
+        # every tensor is given: no initialisation runs
+        return KANLayer(
+            self.in_features,
+            self.out_features,
+            spec=self.spec.replace(grid_size=grid_size),
+            params=params,
+            device=self.coef.device,
+            dtype=self.coef.dtype,
+        )

@@ -249,8 +249,7 @@ class Zoo:
 
     def kan(self, i: int) -> KAN:
         """Model ``i`` as a :class:`kan_core.KAN` (a copy)."""
-        kan = KAN(self.spec, generator=torch.Generator().manual_seed(0)).to(self.layers[0]["coef"].device)
-        return kan.load_layer_params([{k: v[i] for k, v in p.items()} for p in self.layers])
+        return KAN.from_params(self.spec, [{k: v[i] for k, v in p.items()} for p in self.layers])
 
     def subset(self, indices: Sequence[int] | Tensor) -> Zoo:
         """The models ``indices`` (in that order); splits keep the selected members, renumbered."""
