@@ -23,6 +23,7 @@ __all__ = [
     "PRESETS",
     "Preset",
     "get_preset",
+    "with_basis",
     "fingerprint",
     "make_task",
 ]
@@ -38,6 +39,7 @@ _WHERE = {
     "PRESETS": "presets",
     "Preset": "presets",
     "get_preset": "presets",
+    "with_basis": "presets",
 }
 
 
