@@ -16,6 +16,7 @@ from kan_ws.cli import group as ws
 from kan_ws.cli import prune
 from kan_ws.zoo import PRESETS, build_zoo, load_zoo, verify_zoo, with_basis
 from kan_ws.zoo.build import fingerprint
+from kan_ws.zoo.classifiers import classifier_data
 from kan_ws.zoo.cli import group as zoo_group
 
 TINY_CLF = PRESETS["digits-clf-cpu"].replace(
@@ -134,6 +135,11 @@ def test_every_basis_through_build_train_predict_prune(basis, tmp_path):
         same = torch.allclose(kan(x), KAN.load(model)(x))
     assert same == all(v == 1 for m in masks for row in m for v in row)
 
+    args = ["prune-eval", "--checkpoint", str(ckpt), "--zoo", str(clf), "--out", str(tmp_path / "pe")]
+    summary = json.loads(_ok(CliRunner().invoke(ws, [*args, "--device", "cpu"])).output.strip().splitlines()[-1])
+    assert summary["models"] == len(load_zoo(clf).splits["test"])
+    assert set(summary["mean"]) == {"original", "oracle", "wskan"} and summary["mean"]["original"]["kept"] == 1.0
+
     sine_ckpt = tmp_path / "ws" / "sine-wskan-s0.safetensors"
     sine_model = _export(sine, 1, tmp_path / "s.safetensors")
     got = json.loads(_ok(CliRunner().invoke(ws, ["predict", str(sine_ckpt), str(sine_model)])).output)
@@ -156,6 +162,8 @@ def test_prune_refuses_a_model_of_another_basis_or_degree(tmp_path):
     zoo = build_zoo(with_basis(TINY_CLF, "chebyshev"), tmp_path / "clf", models=8, device="cpu")
     _train(zoo, tmp_path / "ws", "mask", epochs=1)
     ckpt = str(tmp_path / "ws" / "mask-wskan-s0.safetensors")
+    x, y = classifier_data(load_zoo(zoo), "train")  # the preset is rebuilt from the manifest's config
+    assert x.shape == (len(y), 64)
     other = tmp_path / "bspline.safetensors"
     KAN(KANSpec((64, 4, 4, 10), grid_size=3)).save(other)
     res = CliRunner().invoke(prune, ["--predict", ckpt, str(other), "--out", str(tmp_path / "p1.safetensors")])
