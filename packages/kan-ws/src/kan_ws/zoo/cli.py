@@ -114,8 +114,8 @@ def list_presets() -> None:
     "--basis",
     default=None,
     callback=_basis,
-    help="Edge basis of the zoo's KANs, a registered name (bspline, chebyshev, legendre, gram, rbf, wavelet; "
-    "default: the preset's B-splines).",
+    help="Edge basis of the zoo's KANs: a registered basis name, e.g. bspline, chebyshev, legendre, gram, rbf, "
+    "wavelet (default: the preset's B-splines).",
 )
 @click.option("--degree", type=click.IntRange(min=0), default=None, help="Polynomial degree (with --basis).")
 @click.option(

@@ -43,8 +43,8 @@ class Preset:
         widths, grid_size, spline_order: the KAN; ``grid_size`` is also the RBF centre count.
         basis: a registered basis name (:func:`kan_core.basis.basis_names`), B-splines by default;
             degree: polynomial degree (``chebyshev``, ``legendre``, ``gram``); wavelet: the wavelet family.
-            They enter :meth:`config` (and so the zoo fingerprint) only for a basis other than B-splines,
-            so B-spline zoos keep the fingerprints and bytes they had before presets named a basis.
+            They enter :meth:`config` (and so the zoo fingerprint) only when not at their defaults, so
+            B-spline zoos keep the fingerprints and bytes they had before presets named a basis.
         num_models: default zoo size; splits: ``(train, val, test)`` counts (INR: test = test-image INRs).
         epochs, batch_size, lr, optimizer: training of each model.
         resolution: sine: samples per axis of the ``[-1, 1]^2`` grid.
@@ -101,7 +101,8 @@ class Preset:
         return dataclasses.replace(self, **changes)
 
     def config(self) -> dict[str, Any]:
-        """JSON-able settings (everything but the docstring; the basis fields only for a non-B-spline basis)."""
+        """JSON-able settings: everything but the docstring; ``basis``, ``degree`` and ``wavelet`` only when one
+        of them differs from its default (B-splines), so B-spline fingerprints stay as they were."""
         d = dataclasses.asdict(self)
         d.pop("doc")
         defaults = {f.name: f.default for f in dataclasses.fields(self) if f.name in _BASIS_FIELDS}
