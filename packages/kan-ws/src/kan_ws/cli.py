@@ -473,8 +473,8 @@ def prune(predict_args, out, threshold, device, force) -> None:
     want = predictor.config().get("edge_in") or predictor.config().get("edge_dim")
     if want is not None and feats.shape[-1] != want:
         raise click.BadParameter(
-            f"{model_path}: edge features have {feats.shape[-1]} entries (grid_size + k + 2), the predictor "
-            f"was trained on {want}"
+            f"{model_path}: edge features have {feats.shape[-1]} entries (w_b, w_s and {spec.num_coefficients} "
+            f"{spec.basis} coefficients), the predictor was trained on {want}"
         )
     batch = make_batch(graph_template(spec), feats.to(device))
     thr = threshold if threshold is not None else header["result"].get("metrics", {}).get("threshold", 0.5)

@@ -5,6 +5,8 @@
 * :data:`PRESETS`: ``sine-paper``, ``mnist-inr-paper``, ``fmnist-inr-paper``, ``cifar10-inr-paper``,
   ``mnist-clf-paper``, ``fmnist-clf-paper``, ``kmnist-clf-paper``, the OOD ``*-inr-h{48..96}-paper``, and
   the CPU-scale ``sine-cpu``, ``digits-inr-cpu``, ``fmnist-inr-cpu``, ``digits-clf-cpu``, ``fmnist-clf-cpu``.
+* :func:`with_basis` puts a preset's KANs on any registered basis (B-splines by default), e.g.
+  ``build_zoo(with_basis("sine-cpu", "chebyshev", degree=4), out)`` (``kan zoo build ... --basis``).
 
 Names are imported lazily (so ``kan_ws.zoo.cli`` can be loaded without torch).
 """
@@ -23,6 +25,7 @@ __all__ = [
     "PRESETS",
     "Preset",
     "get_preset",
+    "with_basis",
     "fingerprint",
     "make_task",
 ]
@@ -38,6 +41,7 @@ _WHERE = {
     "PRESETS": "presets",
     "Preset": "presets",
     "get_preset": "presets",
+    "with_basis": "presets",
 }
 
 

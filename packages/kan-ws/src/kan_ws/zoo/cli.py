@@ -38,6 +38,33 @@ def _preset(ctx: click.Context, param: click.Parameter, value: str):
         raise click.BadParameter(str(e), ctx=ctx, param=param) from None
 
 
+def _basis(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is None:
+        return None
+    from kan_core.basis import get_basis
+
+    try:
+        return get_basis(value).name
+    except ValueError as e:
+        raise click.BadParameter(str(e), ctx=ctx, param=param) from None
+
+
+def _with_basis(preset, basis: str | None, degree: int | None, grid_size: int | None, wavelet: str | None):
+    """``preset`` on ``basis`` with the given hyper-parameters (usage errors name the option)."""
+    from .presets import with_basis
+
+    if basis is None:
+        given = [name for name, v in (("--degree", degree), ("--wavelet", wavelet)) if v is not None]
+        if given:
+            verb = "needs" if len(given) == 1 else "need"
+            raise click.UsageError(f"{' and '.join(given)} {verb} --basis (the preset's KANs are B-splines)")
+        return preset if grid_size is None else preset.replace(grid_size=grid_size)
+    try:
+        return with_basis(preset, basis, degree=degree, grid_size=grid_size, wavelet=wavelet)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--basis/--degree/--grid-size/--wavelet") from None
+
+
 @click.group(name="zoo")
 def group() -> None:
     """Model zoos of trained KANs (WS-KAN paper, appendix C).
@@ -83,10 +110,25 @@ def list_presets() -> None:
 @seed_option("Base seed: model i's initialisation, data and order derive from (seed, i).")
 @click.option("--shard-size", type=POSITIVE, default=None, help="Models per shard (default: the preset's).")
 @click.option("--epochs", type=POSITIVE, default=None, help="Training epochs per model (default: the preset's).")
+@click.option(
+    "--basis",
+    default=None,
+    callback=_basis,
+    help="Edge basis of the zoo's KANs: a registered basis name, e.g. bspline, chebyshev, legendre, gram, rbf, "
+    "wavelet (default: the preset's B-splines).",
+)
+@click.option("--degree", type=click.IntRange(min=0), default=None, help="Polynomial degree (with --basis).")
+@click.option(
+    "--grid-size", type=POSITIVE, default=None, help="Grid intervals / RBF centres (default: the preset's)."
+)
+@click.option("--wavelet", default=None, help="Wavelet family for --basis wavelet (e.g. mexican_hat).")
 @threads_option()
 @force_option("--out (shards of another zoo are rebuilt)")
 @quiet_option()
-def build(preset, out, models, data_root, device, seed, shard_size, epochs, threads, force, quiet) -> None:
+def build(
+    preset, out, models, data_root, device, seed, shard_size, epochs, basis, degree, grid_size, wavelet, threads,
+    force, quiet,
+) -> None:  # fmt: skip
     """Build (or resume) the zoo PRESET in --out. Runs sharded under torchrun.
 
     A killed build resumes where it stopped; damaged shards are rebuilt. The zoo is complete once
@@ -96,15 +138,16 @@ def build(preset, out, models, data_root, device, seed, shard_size, epochs, thre
     Examples:
       kan zoo build sine-cpu --out runs/zoos/sine-cpu
       kan zoo build digits-clf-cpu --out runs/zoos/clf --models 64 --threads 1
+      kan zoo build sine-cpu --basis chebyshev --degree 4 --out runs/zoos/sine-cheb
       torchrun --nproc-per-node 2 -m kan_ws.zoo.cli build sine-paper --out runs/zoos/sine
     """
     import time
 
     from .build import build_zoo, plan_shards
 
+    p = _with_basis(preset, basis, degree, grid_size, wavelet)
     check_output_folder(out, force=force, owned=zoo_entry)
     apply_threads(threads)
-    p = preset
     n = models if models is not None else p.num_models
     shards = plan_shards(n, shard_size or p.shard_size)
     from kan_core.runtime import dist_env

@@ -31,7 +31,7 @@ from typing import Any
 
 from kan_core import KANSpec
 
-__all__ = ["Preset", "PRESETS", "OOD_CPU_WIDTHS", "get_preset", "scaled_counts", "zoo_splits"]
+__all__ = ["Preset", "PRESETS", "OOD_CPU_WIDTHS", "get_preset", "with_basis", "scaled_counts", "zoo_splits"]
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,11 @@ class Preset:
 
     Attributes:
         name: registry key; task: ``"sine"``, ``"inr"`` or ``"classifier"``; dataset: image dataset name.
-        widths, grid_size, spline_order: the KAN (B-splines).
+        widths, grid_size, spline_order: the KAN; ``grid_size`` is also the RBF centre count.
+        basis: a registered basis name (:func:`kan_core.basis.basis_names`), B-splines by default;
+            degree: polynomial degree (``chebyshev``, ``legendre``, ``gram``); wavelet: the wavelet family.
+            They enter :meth:`config` (and so the zoo fingerprint) only when not at their defaults, so
+            B-spline zoos keep the fingerprints and bytes they had before presets named a basis.
         num_models: default zoo size; splits: ``(train, val, test)`` counts (INR: test = test-image INRs).
         epochs, batch_size, lr, optimizer: training of each model.
         resolution: sine: samples per axis of the ``[-1, 1]^2`` grid.
@@ -57,6 +61,9 @@ class Preset:
     widths: tuple[int, ...]
     grid_size: int
     spline_order: int = 3
+    basis: str = "bspline"
+    degree: int = 3
+    wavelet: str = "mexican_hat"
     dataset: str | None = None
     num_models: int = 1000
     splits: tuple[int, int, int] = (800, 100, 100)
@@ -77,24 +84,63 @@ class Preset:
             raise ValueError(f"Preset.task must be sine/inr/classifier, got {self.task!r}")
         if self.task != "sine" and self.dataset is None:
             raise ValueError(f"preset {self.name!r}: task {self.task!r} needs a dataset")
+        try:
+            self.spec  # noqa: B018 - validates basis and hyper-parameters against the basis registry
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"preset {self.name!r}: {e}") from None
 
     @property
     def spec(self) -> KANSpec:
+        """The KAN architecture of every model of the zoo."""
         return KANSpec(
-            tuple(self.widths), basis="bspline", grid_size=self.grid_size, spline_order=self.spline_order
-        )
+            tuple(self.widths), basis=self.basis, grid_size=self.grid_size, spline_order=self.spline_order,
+            degree=self.degree, wavelet=self.wavelet,
+        )  # fmt: skip
 
     def replace(self, **changes: Any) -> Preset:
         return dataclasses.replace(self, **changes)
 
     def config(self) -> dict[str, Any]:
-        """JSON-able settings (everything but the docstring)."""
+        """JSON-able settings: everything but the docstring; ``basis``, ``degree`` and ``wavelet`` only when one
+        of them differs from its default (B-splines), so B-spline fingerprints stay as they were."""
         d = dataclasses.asdict(self)
         d.pop("doc")
+        defaults = {f.name: f.default for f in dataclasses.fields(self) if f.name in _BASIS_FIELDS}
+        if all(d[key] == defaults[key] for key in _BASIS_FIELDS):
+            for key in _BASIS_FIELDS:
+                d.pop(key)
         d["widths"] = list(self.widths)
         d["splits"] = list(self.splits)
         d["noise_range"] = list(self.noise_range)
         return d
+
+
+#: fields added with bases; at their defaults (B-splines) they are left out of ``Preset.config``
+_BASIS_FIELDS = ("basis", "degree", "wavelet")
+
+
+def with_basis(
+    preset: str | Preset,
+    basis: str,
+    *,
+    degree: int | None = None,
+    grid_size: int | None = None,
+    wavelet: str | None = None,
+) -> Preset:
+    """``preset`` with its KANs built on ``basis`` (a registered name); hyper-parameters left ``None`` keep
+    the preset's. Everything else (task, data, widths, training) is unchanged, so zoos of two bases built
+    from one preset differ only in the basis.
+
+    Example: ``build_zoo(with_basis("sine-cpu", "chebyshev", degree=4), "runs/zoos/sine-cheb")``.
+    """
+    from kan_core.basis import get_basis
+
+    p = get_preset(preset)
+    changes: dict[str, Any] = {"basis": get_basis(basis).name}
+    for key, value in (("degree", degree), ("grid_size", grid_size), ("wavelet", wavelet)):
+        if value is not None:
+            changes[key] = value
+    return p.replace(**changes)
 
 
 def _p(**kw: Any) -> Preset:
