@@ -171,3 +171,16 @@ def test_atomic_write_leaves_old_file_on_failure(tmp_path, monkeypatch):
     assert _files(tmp_path) == ["a.bin"]
     atomic_write_bytes(path, b"new")
     assert path.read_bytes() == b"new" and _files(tmp_path) == ["a.bin"]
+
+
+def test_write_figure_is_atomic_png_with_the_umask_mode(tmp_path):
+    plt = pytest.importorskip("matplotlib.pyplot")
+    from kan_core.io import file_mode, write_figure
+
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [1, 0])
+    out = write_figure(fig, tmp_path / "sub" / "f.png", dpi=50)
+    plt.close(fig)
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (out.stat().st_mode & 0o777) == file_mode()
+    assert sorted(p.name for p in out.parent.iterdir()) == ["f.png"]  # no temporary file left

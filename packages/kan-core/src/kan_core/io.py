@@ -9,6 +9,7 @@ when complete).
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import shutil
@@ -28,6 +29,7 @@ __all__ = [
     "save_kan",
     "read_kan",
     "atomic_write_bytes",
+    "write_figure",
     "staged_folder",
     "file_mode",
     "save_tensors",
@@ -109,6 +111,15 @@ def staged_folder(out: str | os.PathLike, *, replace: bool = False) -> Iterator[
     os.replace(stage, out)
     if old is not None:
         shutil.rmtree(old) if old.is_dir() else old.unlink()
+
+
+def write_figure(fig: Any, path: str | os.PathLike, *, dpi: int = 100) -> Path:
+    """Render a matplotlib figure to PNG and write it with :func:`atomic_write_bytes` (no half-written
+    figure is ever seen; the umask's mode); the caller keeps and closes the figure. Returns ``path``."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    atomic_write_bytes(path, buf.getvalue())
+    return Path(path)
 
 
 def save_tensors(path: str | os.PathLike, tensors: dict[str, Tensor], metadata: dict[str, str]) -> None:

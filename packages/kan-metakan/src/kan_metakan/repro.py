@@ -438,6 +438,7 @@ def _figure(path: Path, tables: list[dict[str, Any]]) -> Path:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from kan_core.io import write_figure
 
     fig, axes = plt.subplots(2, 3, figsize=(15, 8.5))
     for ax, t in zip(axes.ravel(), tables):
@@ -463,10 +464,8 @@ def _figure(path: Path, tables: list[dict[str, Any]]) -> Path:
     for ax in axes.ravel()[len(tables) :]:
         ax.set_axis_off()
     fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=110)
+    write_figure(fig, path, dpi=110)
     plt.close(fig)
-    tmp.replace(path)
     return path
 
 

@@ -21,6 +21,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from kan_core.io import write_figure
+
 from .metrics import mean_std
 
 __all__ = [
@@ -232,11 +234,9 @@ def plot_pruning(pruning: dict[str, Any], path: str | Path, timing: dict[str, fl
         ax.set_ylabel("Time (s, log scale)")
         ax.set_title(f"(c) Prune timing ({timing['oracle_seconds'] / timing['predict_seconds']:.0f}x)")
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
+    write_figure(fig, path, dpi=120)
     plt.close(fig)
-    return path
+    return Path(path)
 
 
 def plot_sine_curve(rows: list[dict[str, Any]], path: str | Path) -> Path:
@@ -257,11 +257,9 @@ def plot_sine_curve(rows: list[dict[str, Any]], path: str | Path) -> Path:
     ax.set_title("Sine-wave INRs: frequency regression")
     ax.legend(fontsize=7)
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
+    write_figure(fig, path, dpi=120)
     plt.close(fig)
-    return path
+    return Path(path)
 
 
 def plot_ood(ood: dict[str, dict[str, list[dict[str, float]]]], path: str | Path, metric: str) -> Path:
@@ -284,23 +282,15 @@ def plot_ood(ood: dict[str, dict[str, list[dict[str, float]]]], path: str | Path
     ax.set_title("Out-of-distribution generalisation to wider KANs")
     ax.legend(fontsize=7)
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
+    write_figure(fig, path, dpi=120)
     plt.close(fig)
-    return path
+    return Path(path)
 
 
 def _save(fig: Any, plt: Any, path: str | Path) -> Path:
-    import io
-
-    from kan_core.io import atomic_write_bytes
-
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=120)
+    write_figure(fig, path, dpi=120)
     plt.close(fig)
-    atomic_write_bytes(path, buf.getvalue())
     return Path(path)
 
 

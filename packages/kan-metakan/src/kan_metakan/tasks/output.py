@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from kan_core.io import atomic_write_bytes
+from kan_core.io import write_figure as write_png
 
 __all__ = ["write_csv", "write_figure", "format_table"]
 
@@ -36,11 +37,9 @@ def write_figure(path: Path, draw: Callable[[Any], None], figsize=(6, 4)) -> Pat
     try:
         draw(fig)
         fig.tight_layout()
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=100)
+        write_png(fig, path, dpi=100)
     finally:
         plt.close(fig)
-    atomic_write_bytes(path, buf.getvalue())
     return path
 
 

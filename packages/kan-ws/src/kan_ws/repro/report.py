@@ -357,6 +357,7 @@ def _figure(path: Path, records: dict[str, dict[str, Any]], tables: list[dict[st
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from kan_core.io import write_figure
 
     res = {k: r["result"] for k, r in records.items()}
     tab = {t["key"]: t for t in tables}
@@ -414,10 +415,8 @@ def _figure(path: Path, records: dict[str, dict[str, Any]], tables: list[dict[st
         axes[4].set_axis_off()
         axes[5].set_axis_off()
     fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=110)
+    write_figure(fig, path, dpi=110)
     plt.close(fig)
-    tmp.replace(path)
     return path
 
 
