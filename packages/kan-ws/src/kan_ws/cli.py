@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 from kan_core.cli_options import (
@@ -31,25 +30,17 @@ from kan_core.cli_options import (
     quiet_option,
 )
 
+from .checkpoints import write_json
+from .models import REGISTRY, get_method, method_names
+from .task_kinds import TASKS, get_task
+
 __all__ = ["group", "prune", "load_any_kan", "load_pykan_checkpoint", "write_json", "check_zoo_task"]
-
-
-def write_json(path: str | Path, obj: Any) -> None:
-    """Atomic JSON write (NaN written as null)."""
-    from kan_core.io import atomic_write_bytes
-
-    from .tasks import _nan_to_none
-
-    atomic_write_bytes(path, (json.dumps(_nan_to_none(obj), indent=2, sort_keys=True) + "\n").encode())
 
 
 def _load_zoo(path: str):
     from .zoo import load_zoo
 
     return load_zoo(path)
-
-
-_ZOO_KIND = {"inr": "inr", "sine": "sine", "accuracy": "classifier", "mask": "classifier"}
 
 
 def check_zoo_task(
@@ -61,9 +52,10 @@ def check_zoo_task(
 
     m = read_manifest(zoo_dir)
     kind = m["task"]
-    if kind != _ZOO_KIND[task]:
+    wanted = get_task(task).zoo_kinds
+    if kind not in wanted:
         raise click.BadParameter(
-            f"{zoo_dir} is a {kind!r} zoo; task {task!r} needs a {_ZOO_KIND[task]!r} zoo", param_hint=option
+            f"{zoo_dir} is a {kind!r} zoo; task {task!r} needs a {'/'.join(wanted)!r} zoo", param_hint=option
         )
     sizes = {k: len(v) for k, v in m["splits"].items()}
     empty = [k for k in splits if not sizes.get(k)]
@@ -92,7 +84,7 @@ def group() -> None:
 @click.option(
     "--task",
     required=True,
-    type=click.Choice(["inr", "sine", "accuracy", "mask"]),
+    type=click.Choice(list(TASKS)),
     help="inr: image class of an INR; sine: frequencies of a sine INR; accuracy: a classifier's test "
     "accuracy; mask: its oracle pruning mask (per edge).",
 )
@@ -108,9 +100,7 @@ def group() -> None:
     "method",
     default="wskan",
     show_default=True,
-    type=click.Choice(
-        ["wskan", "wskan-nope", "wskan-nobidir", "mlp", "mlp-aug", "mlp-align", "dmc", "deepsets", "settrans"]
-    ),
+    type=click.Choice(list(method_names("wskan", "ablation") + method_names("baseline"))),
     help="WS-KAN, its ablations (no positional encoding / no backward messages) or a baseline.",
 )
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of initialisation, order and subset.")
@@ -187,8 +177,9 @@ def train(
     zoo = _load_zoo(zoo_dir)
     cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay)
     model_cfg = {"hidden": hidden, "depth": depth, "dropout": dropout}
-    if method == "settrans":
-        model_cfg["hidden"] = min(hidden, 64)
+    cap = get_method(method).max_hidden
+    if cap is not None:
+        model_cfg["hidden"] = min(hidden, cap)
     with EpochProgress(epochs, label=f"{task}/{method}/s{seed} epochs", quiet=quiet or env.rank != 0) as bar:
         model, data, result = run_experiment(
             task,
@@ -258,7 +249,8 @@ def eval_cmd(checkpoint, zoo_dir, split, device, out, force) -> None:
     model, header = load_checkpoint(checkpoint, dev)
     check_zoo_task(zoo_dir, header["task"], () if split == "all" else (split,))
     data = make_task(header["task"], _load_zoo(zoo_dir))
-    if header["result"].get("method") == "mlp-align":
+    trained = REGISTRY.get(header["result"].get("method"))
+    if trained is not None and trained.align:
         data = align_features(data)
     stats = header.get("targets") or {}
     if stats:
@@ -448,8 +440,9 @@ def prune(predict_args, out, threshold, device, force) -> None:
     from kan_core.runtime import resolve_device
     from kan_core.spec import KANSpec
 
+    from .checkpoints import load_checkpoint
     from .data import edge_features, graph_template, make_batch
-    from .tasks import _layer_masks, load_checkpoint
+    from .downstream import layer_masks
 
     ckpt, model_path = predict_args
     check_output_file(out, force=force)
@@ -484,7 +477,7 @@ def prune(predict_args, out, threshold, device, force) -> None:
     seconds = time.perf_counter() - t0
     masks = [
         m[0] * layer.mask.detach().cpu()
-        for m, layer in zip(_layer_masks(spec.widths, (scores > thr).float()), kan.layers)
+        for m, layer in zip(layer_masks(spec.widths, (scores > thr).float()), kan.layers)
     ]
     apply_masks(kan, masks)
     kept = float(kept_fraction(masks))

@@ -19,6 +19,8 @@ from typing import Any
 import click
 from kan_core.cli_options import check_output_folder, device_option, force_option, quiet_option
 
+from .models import REGISTRY, get_method, method_names
+
 __all__ = ["demo", "DemoBudget", "BUDGETS", "run_demo", "sweep_epochs_for", "demo_entry"]
 
 #: what ``kan demo`` writes at the top of its --out folder (anything else there is not the demo's)
@@ -56,7 +58,7 @@ class DemoBudget:
 
 
 _WSKAN_NO_DROPOUT = {m: {"dropout": 0.0} for m in ("wskan", "wskan-nope", "wskan-nobidir")}
-_ALL = ("mlp", "mlp-aug", "mlp-align", "dmc", "deepsets", "settrans", "wskan")
+_ALL = method_names("baseline", "wskan")
 BUDGETS = {
     "full": DemoBudget(
         zoo_models=None,
@@ -166,7 +168,7 @@ def run_demo(
     _log: Callable[[str], None] = log or (lambda _msg: None)
     import torch
 
-    from .cli import write_json
+    from .checkpoints import write_json
     from .models import InfeasibleError
     from .plots import collect_results, plot_all, results_table
     from .tasks import (
@@ -200,7 +202,7 @@ def run_demo(
                 mask_models[method] = (load_checkpoint(cpath, device)[0], data)
             return
         mcfg = {"hidden": budget.hidden, "depth": budget.depth, **budget.model_overrides.get(method, {})}
-        if method == "settrans":
+        if get_method(method).edge_limited:
             mcfg["max_edges"] = budget.settrans_max_edges
         cfg = TrainConfig(epochs=epochs, batch_size=budget.batch_size, lr=budget.lr)
         if train_size is None:  # the sweep keeps the budget's settings
@@ -241,7 +243,7 @@ def run_demo(
         _log(f"task {task}: {len(base)} models, {base.template.num_edges} edges per KAN")
         for method in methods:
             data = base
-            if method == "mlp-align":
+            if get_method(method).align:
                 if aligned is None:
                     t0 = time.perf_counter()
                     aligned = align_features(base)
@@ -253,7 +255,7 @@ def run_demo(
             ntr = len(base.splits["train"])
             sizes = [n for n in budget.sweep if n < ntr]
             for method in budget.sweep_methods or budget.methods:
-                data = aligned if method == "mlp-align" else base
+                data = aligned if get_method(method).align else base
                 for n in sizes:
                     for s in budget.seeds:
                         one(
@@ -294,8 +296,6 @@ def run_demo(
 def _pruning_summary(pruning: dict[str, Any]) -> str:
     import math
 
-    from .models import DISPLAY_NAMES
-
     lines = [
         "### downstream pruning (mean over test classifiers)",
         "",
@@ -306,7 +306,7 @@ def _pruning_summary(pruning: dict[str, Any]) -> str:
         acc = sum(r["accuracy"]) / len(r["accuracy"])
         kept = sum(r["kept"]) / len(r["kept"])
         label = {"original": "Original KAN", "oracle": "Oracle prune"}.get(
-            name, DISPLAY_NAMES.get(name, name)
+            name, REGISTRY[name].display if name in REGISTRY else name
         )
         lines.append(
             f"| {label} | {acc * 100:.1f}% | {kept * 100:.1f}% |"

@@ -24,6 +24,8 @@ from typing import Any
 from kan_core.io import write_figure
 
 from .metrics import mean_std
+from .models import REGISTRY, method_names
+from .task_kinds import TASK_REGISTRY
 
 __all__ = [
     "METHOD_ORDER",
@@ -39,30 +41,13 @@ __all__ = [
     "write_table",
 ]
 
-METHOD_ORDER = (
-    "mlp",
-    "mlp-aug",
-    "mlp-align",
-    "dmc",
-    "deepsets",
-    "settrans",
-    "wskan",
-    "wskan-nope",
-    "wskan-nobidir",
-)
-_METRICS = {
-    "inr": ("accuracy",),
-    "sine": ("mse", "r2"),
-    "accuracy": ("mse", "r2"),
-    "mask": ("accuracy", "roc_auc"),
-}
+METHOD_ORDER = method_names()
+_METRICS = {name: t.metrics for name, t in TASK_REGISTRY.items()}
 _ARROW = {"accuracy": "^", "r2": "^", "roc_auc": "^", "mse": "v"}
 
 
 def _display(method: str) -> str:
-    from .models import DISPLAY_NAMES
-
-    return DISPLAY_NAMES.get(method, method)
+    return REGISTRY[method].display if method in REGISTRY else method
 
 
 def collect_results(paths: Iterable[str | Path]) -> list[dict[str, Any]]:

@@ -75,9 +75,10 @@ def predict_kans(
         ValueError: not a kan-ws checkpoint, an ``mlp-align`` checkpoint (it needs its zoo's alignment
             reference: use ``kan ws eval``), or a KAN the model cannot read (the message names it).
     """
+    from .checkpoints import load_checkpoint
     from .data import edge_features, graph_template, make_batch
+    from .downstream import layer_masks
     from .models import InfeasibleError
-    from .tasks import _layer_masks, load_checkpoint
 
     names = [str(i) for i in range(len(kans))] if names is None else list(names)
     if len(names) != len(kans):
@@ -123,13 +124,13 @@ def predict_kans(
             keep = (scores > out["threshold"]).float()
             masks = [
                 m[0] * layer.mask.detach().cpu()
-                for m, layer in zip(_layer_masks(spec.widths, keep), kan.layers)
+                for m, layer in zip(layer_masks(spec.widths, keep), kan.layers)
             ]
             kept = sum(float(m.sum()) for m in masks) / spec.num_edges()
             row.update(
                 kept_fraction=kept,
                 masks=[m.int().tolist() for m in masks],
-                scores=[s[0].tolist() for s in _layer_masks(spec.widths, scores)],
+                scores=[s[0].tolist() for s in layer_masks(spec.widths, scores)],
             )
         preds.append(row)
     out["predictions"] = preds

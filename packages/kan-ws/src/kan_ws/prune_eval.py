@@ -69,8 +69,9 @@ def prune_eval(
     """
     from kan_core.io import atomic_write_bytes
 
+    from .checkpoints import nan_to_none
     from .plots import plot_pruning
-    from .tasks import _nan_to_none, align_features, downstream_pruning, load_checkpoint, make_task
+    from .tasks import align_features, downstream_pruning, load_checkpoint, make_task
     from .zoo import load_zoo
 
     out = Path(out_dir)
@@ -103,7 +104,7 @@ def prune_eval(
         models[name] = (model, aligned if method == "mlp-align" else data)
     pruning = downstream_pruning(models, zoo, max_models=max_models, data_root=data_root, device=device)
     out.mkdir(parents=True, exist_ok=True)
-    record = _nan_to_none({"pruning": pruning, "checkpoints": [str(c) for c in checkpoints]})
+    record = nan_to_none({"pruning": pruning, "checkpoints": [str(c) for c in checkpoints]})
     atomic_write_bytes(out / "pruning.json", (json.dumps(record, indent=2) + "\n").encode())
     rows = pruning_rows(pruning)
     buf = io.StringIO()

@@ -19,6 +19,7 @@ import torch
 from torch import Tensor, nn
 
 from .data import make_batch, permute_edge_features
+from .task_kinds import TASK_KINDS
 
 __all__ = ["TrainConfig", "FitResult", "fit", "predict", "loss_fn", "linear_warmup_schedule", "dist_info"]
 
@@ -72,16 +73,10 @@ def linear_warmup_schedule(optimizer: torch.optim.Optimizer, total_steps: int, w
 
 
 def loss_fn(kind: str) -> Callable[[Tensor, Tensor], Tensor]:
-    """The training loss of a task kind: ``classification``, ``regression`` or ``edge-binary``."""
-    if kind == "classification":
-        return nn.functional.cross_entropy
-    if kind == "regression":
-        return nn.functional.mse_loss
-    if kind == "edge-binary":
-        return lambda out, y: nn.functional.binary_cross_entropy_with_logits(
-            out.reshape(-1), y.reshape(-1).float()
-        )
-    raise ValueError(f"unknown task kind {kind!r}")
+    """The training loss of a task kind (a key of :data:`kan_ws.task_kinds.TASK_KINDS`)."""
+    if kind not in TASK_KINDS:
+        raise ValueError(f"unknown task kind {kind!r}")
+    return TASK_KINDS[kind].loss
 
 
 def _batch_for(data: Any, idx: Tensor, device: torch.device, feats: Tensor | None = None):
@@ -173,7 +168,7 @@ def _fit(
     sched = linear_warmup_schedule(opt, cfg.epochs * steps_per_epoch, cfg.warmup_steps)
     lossf = loss_fn(data.kind)
     targets = data.train_targets()
-    higher_better = data.kind == "classification"
+    higher_better = TASK_KINDS[data.kind].higher_is_better
     best = (-math.inf if higher_better else math.inf, -1)
     best_state = copy.deepcopy(model.state_dict())
     history: list[dict[str, float]] = []

@@ -7,6 +7,7 @@ from typing import Any
 from torch import nn
 
 from .baselines import DMC, DeepSets, FlatMLP, InfeasibleError, SetTransformer
+from .registry import MODEL_CLASSES, REGISTRY, Method, get_method, method_names
 from .wskan import WSKAN, WSKANLayer
 
 __all__ = [
@@ -17,6 +18,10 @@ __all__ = [
     "DeepSets",
     "SetTransformer",
     "InfeasibleError",
+    "Method",
+    "REGISTRY",
+    "get_method",
+    "method_names",
     "METHODS",
     "BASELINES",
     "ABLATIONS",
@@ -25,38 +30,13 @@ __all__ = [
     "model_from_config",
 ]
 
-#: method name -> (model class name, extra constructor keywords)
+#: method name -> (model class name, extra constructor keywords), from :data:`REGISTRY`
 METHODS: dict[str, tuple[str, dict[str, Any]]] = {
-    "mlp": ("FlatMLP", {}),
-    "mlp-aug": ("FlatMLP", {}),
-    "mlp-align": ("FlatMLP", {}),
-    "dmc": ("DMC", {}),
-    "deepsets": ("DeepSets", {}),
-    "settrans": ("SetTransformer", {}),
-    "wskan": ("WSKAN", {}),
-    "wskan-nope": ("WSKAN", {"use_pe": False}),
-    "wskan-nobidir": ("WSKAN", {"bidirectional": False}),
+    n: (m.model_class.__name__, dict(m.options)) for n, m in REGISTRY.items()
 }
-BASELINES = ("mlp", "mlp-aug", "mlp-align", "dmc", "deepsets", "settrans")
-ABLATIONS = ("wskan-nope", "wskan-nobidir")
-DISPLAY_NAMES = {
-    "mlp": "MLP",
-    "mlp-aug": "MLP + Aug.",
-    "mlp-align": "MLP + Align.",
-    "dmc": "DMC",
-    "deepsets": "DeepSets",
-    "settrans": "SetTrans",
-    "wskan": "WS-KAN",
-    "wskan-nope": "WS-KAN - no PE",
-    "wskan-nobidir": "WS-KAN - no BIDIR",
-}
-_CLASSES = {
-    "WSKAN": WSKAN,
-    "FlatMLP": FlatMLP,
-    "DMC": DMC,
-    "DeepSets": DeepSets,
-    "SetTransformer": SetTransformer,
-}
+BASELINES = method_names("baseline")
+ABLATIONS = method_names("ablation")
+DISPLAY_NAMES = {n: m.display for n, m in REGISTRY.items()}
 
 
 def build_model(
@@ -67,23 +47,15 @@ def build_model(
     ``config`` overrides hyper-parameters (``hidden``, ``depth``, ``dropout``...); unknown keys raise.
     Raises :class:`InfeasibleError` for a Transformer over too many edges.
     """
-    if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}; choose from {sorted(METHODS)}")
-    cls_name, extra = METHODS[method]
-    kw = {**extra, **config}
-    if cls_name == "WSKAN":
-        kw.setdefault("edge_in", edge_dim)
-        kw.setdefault("node_in", 1)
-    elif cls_name in ("FlatMLP", "DMC", "SetTransformer"):
-        kw.update(num_edges=num_edges, edge_dim=edge_dim)
-    else:
-        kw.update(edge_dim=edge_dim)
-    return _CLASSES[cls_name](out_dim, level, **kw)
+    m = get_method(method)
+    kw = {**m.options, **config}
+    m.sizes(kw, num_edges, edge_dim)
+    return m.model_class(out_dim, level, **kw)
 
 
 def model_from_config(cls_name: str, config: dict[str, Any]) -> nn.Module:
     """Rebuild a model from ``type(model).__name__`` and ``model.config()``."""
-    if cls_name not in _CLASSES:
-        raise ValueError(f"unknown model class {cls_name!r}; expected one of {sorted(_CLASSES)}")
+    if cls_name not in MODEL_CLASSES:
+        raise ValueError(f"unknown model class {cls_name!r}; expected one of {sorted(MODEL_CLASSES)}")
     cfg = dict(config)
-    return _CLASSES[cls_name](cfg.pop("out_dim"), cfg.pop("level"), **cfg)
+    return MODEL_CLASSES[cls_name](cfg.pop("out_dim"), cfg.pop("level"), **cfg)

@@ -15,10 +15,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from ..models.registry import method_names
+
 __all__ = ["SCALES", "STAGE_WEIGHTS", "make_plan", "inr_dataset", "dataset_available"]
 
 SCALES = ("tiny", "cpu", "paper")
-ALL_METHODS = ("mlp", "mlp-aug", "mlp-align", "dmc", "deepsets", "settrans", "wskan")
+ALL_METHODS = method_names("baseline", "wskan")
 
 #: share of a --budget-min each stage gets (relative)
 STAGE_WEIGHTS = {
@@ -144,7 +146,7 @@ def make_plan(scale: str, available: Callable[[str], bool] = dataset_available) 
     plan["mask"] = _train(
         "mask", "zoo-clf", epochs["mask"], clf_batch, grid, paper_clf, save=list(ALL_METHODS)
     )
-    plan["ablation"] = {"tasks": ["inr", "accuracy", "mask"], "methods": ["wskan-nope", "wskan-nobidir"]}
+    plan["ablation"] = {"tasks": ["inr", "accuracy", "mask"], "methods": list(method_names("ablation"))}
     plan["ood"] = {}
     plan["pruning"] = {"max_models": prune_models, "timing_models": 3}
     return plan

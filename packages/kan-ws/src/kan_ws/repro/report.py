@@ -17,6 +17,8 @@ from typing import Any
 
 from kan_core.repro import Stage, stage_rows, write_report
 
+from ..models.registry import REGISTRY, method_names
+
 __all__ = [
     "paper_numbers",
     "paper_column",
@@ -26,11 +28,9 @@ __all__ = [
     "check_order",
 ]
 
-METHOD_ORDER = ("mlp", "mlp-aug", "mlp-align", "dmc", "deepsets", "settrans", "wskan")
-ABLATION_ORDER = ("wskan-nope", "wskan-nobidir", "wskan")
-NAMES = {"mlp": "MLP", "mlp-aug": "MLP + Aug.", "mlp-align": "MLP + Align.", "dmc": "DMC", "deepsets": "DeepSets",
-         "settrans": "SetTrans", "wskan": "WS-KAN", "wskan-nope": "WS-KAN - no PE",
-         "wskan-nobidir": "WS-KAN - no BIDIR"}  # fmt: skip
+METHOD_ORDER = method_names("baseline", "wskan")
+ABLATION_ORDER = (*method_names("ablation"), *method_names("wskan"))
+NAMES = {name: m.display for name, m in REGISTRY.items()}
 PAPER_COLUMN = {"fashion-mnist": "F-MNIST", "mnist": "MNIST", "kmnist": "K-MNIST", "cifar10": "CIFAR-10",
                 "digits": "MNIST"}  # fmt: skip
 #: orderings the paper's text states, best first, per table
