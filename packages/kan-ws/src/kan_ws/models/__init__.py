@@ -7,6 +7,7 @@ from typing import Any
 from torch import nn
 
 from .baselines import DMC, DeepSets, FlatMLP, InfeasibleError, SetTransformer
+from .configs import DeepSetsConfig, DMCConfig, FlatMLPConfig, SetTransformerConfig, WSKANConfig, as_kwargs
 from .registry import MODEL_CLASSES, REGISTRY, Method, get_method, method_names
 from .wskan import WSKAN, WSKANLayer
 
@@ -28,6 +29,11 @@ __all__ = [
     "DISPLAY_NAMES",
     "build_model",
     "model_from_config",
+    "FlatMLPConfig",
+    "DMCConfig",
+    "DeepSetsConfig",
+    "SetTransformerConfig",
+    "WSKANConfig",
 ]
 
 #: method name -> (model class name, extra constructor keywords), from :data:`REGISTRY`
@@ -54,8 +60,9 @@ def build_model(
 
 
 def model_from_config(cls_name: str, config: dict[str, Any]) -> nn.Module:
-    """Rebuild a model from ``type(model).__name__`` and ``model.config()``."""
+    """Rebuild a model from ``type(model).__name__`` and ``model.config()`` (checked by its ``Config``)."""
     if cls_name not in MODEL_CLASSES:
         raise ValueError(f"unknown model class {cls_name!r}; expected one of {sorted(MODEL_CLASSES)}")
-    cfg = dict(config)
-    return MODEL_CLASSES[cls_name](cfg.pop("out_dim"), cfg.pop("level"), **cfg)
+    cls = MODEL_CLASSES[cls_name]
+    out_dim, level, kw = as_kwargs(cls.Config(**config))
+    return cls(out_dim, level, **kw)

@@ -15,12 +15,14 @@ Flat models predict one logit per edge with a ``Linear`` to ``E * out_dim`` outp
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from ..data import EDGE_PE_VOCAB, dense_edges
+from .configs import DeepSetsConfig, DMCConfig, FlatMLPConfig, SetTransformerConfig
 from .wskan import mlp
 
 __all__ = ["FlatMLP", "DMC", "DeepSets", "SetTransformer", "InfeasibleError"]
@@ -63,6 +65,8 @@ class FlatMLP(_EdgeNorm):
 
     per_coordinate = True
 
+    Config = FlatMLPConfig  #: its constructor configuration (``config()`` is ``asdict`` of one)
+
     def __init__(
         self,
         out_dim: int,
@@ -86,16 +90,12 @@ class FlatMLP(_EdgeNorm):
         layers.append(nn.Linear(hidden, outs))
         self.net = nn.Sequential(*layers)
 
+    def model_config(self) -> FlatMLPConfig:
+        """The constructor configuration that rebuilds this model."""
+        return FlatMLPConfig(self.out_dim, self.level, self.num_edges, self.edge_dim, self.hidden, self.depth, self.dropout)
+
     def config(self) -> dict[str, Any]:
-        return {
-            "out_dim": self.out_dim,
-            "level": self.level,
-            "num_edges": self.num_edges,
-            "edge_dim": self.edge_dim,
-            "hidden": self.hidden,
-            "depth": self.depth,
-            "dropout": self.dropout,
-        }
+        return asdict(self.model_config())
 
     def forward(self, batch: Any) -> Tensor:
         f = dense_edges(batch)
@@ -113,6 +113,8 @@ class DMC(_EdgeNorm):
     """1-D convolutions over the flattened parameter vector, then an MLP head (DMC, Eilertsen et al.)."""
 
     per_coordinate = True
+
+    Config = DMCConfig  #: its constructor configuration (``config()`` is ``asdict`` of one)
 
     def __init__(
         self,
@@ -147,18 +149,12 @@ class DMC(_EdgeNorm):
         outs = out_dim if level == "graph" else num_edges * out_dim
         self.head = mlp(channels * pooled, hidden, outs, dropout)
 
+    def model_config(self) -> DMCConfig:
+        """The constructor configuration that rebuilds this model."""
+        return DMCConfig(self.out_dim, self.level, self.num_edges, self.edge_dim, self.hidden, self.channels, self.depth, self.dropout, self.pooled)
+
     def config(self) -> dict[str, Any]:
-        return {
-            "out_dim": self.out_dim,
-            "level": self.level,
-            "num_edges": self.num_edges,
-            "edge_dim": self.edge_dim,
-            "hidden": self.hidden,
-            "channels": self.channels,
-            "depth": self.depth,
-            "dropout": self.dropout,
-            "pooled": self.pooled,
-        }
+        return asdict(self.model_config())
 
     def forward(self, batch: Any) -> Tensor:
         f = dense_edges(batch)
@@ -172,6 +168,8 @@ class DeepSets(_EdgeNorm):
 
     Invariant to every permutation of edges (a strict superset of the KAN's symmetries).
     """
+
+    Config = DeepSetsConfig  #: its constructor configuration (``config()`` is ``asdict`` of one)
 
     def __init__(
         self,
@@ -201,16 +199,12 @@ class DeepSets(_EdgeNorm):
         if level == "edge":
             self.psi = mlp(2 * hidden, hidden, out_dim, dropout)
 
+    def model_config(self) -> DeepSetsConfig:
+        """The constructor configuration that rebuilds this model."""
+        return DeepSetsConfig(self.out_dim, self.level, self.edge_dim, self.hidden, self.depth, self.dropout, self.use_pe)
+
     def config(self) -> dict[str, Any]:
-        return {
-            "out_dim": self.out_dim,
-            "level": self.level,
-            "edge_dim": self.edge_dim,
-            "hidden": self.hidden,
-            "depth": self.depth,
-            "dropout": self.dropout,
-            "use_pe": self.use_pe,
-        }
+        return asdict(self.model_config())
 
     def forward(self, batch: Any) -> Tensor:
         from torch_geometric.utils import scatter
@@ -239,6 +233,8 @@ class SetTransformer(_EdgeNorm):
     Attention is quadratic in the number of edges: KANs with more than ``max_edges`` edges raise
     :class:`InfeasibleError` (the paper reports SetTrans only where feasible).
     """
+
+    Config = SetTransformerConfig  #: its constructor configuration (``config()`` is ``asdict`` of one)
 
     def __init__(
         self,
@@ -278,18 +274,12 @@ class SetTransformer(_EdgeNorm):
         self.encoder = nn.TransformerEncoder(layer, depth, enable_nested_tensor=False)
         self.head = mlp(2 * hidden if level == "graph" else hidden, hidden, out_dim, dropout)
 
+    def model_config(self) -> SetTransformerConfig:
+        """The constructor configuration that rebuilds this model."""
+        return SetTransformerConfig(self.out_dim, self.level, self.edge_dim, self.num_edges, self.hidden, self.depth, self.heads, self.dropout, self.max_edges)
+
     def config(self) -> dict[str, Any]:
-        return {
-            "out_dim": self.out_dim,
-            "level": self.level,
-            "edge_dim": self.edge_dim,
-            "num_edges": self.num_edges,
-            "hidden": self.hidden,
-            "depth": self.depth,
-            "heads": self.heads,
-            "dropout": self.dropout,
-            "max_edges": self.max_edges,
-        }
+        return asdict(self.model_config())
 
     def forward(self, batch: Any) -> Tensor:
         f = dense_edges(batch)

@@ -15,12 +15,14 @@ the edge-level head reads each edge with its endpoints and is equivariant.
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from ..data import EDGE_PE_VOCAB, NODE_PE_VOCAB
+from .configs import WSKANConfig
 
 __all__ = ["WSKAN", "WSKANLayer", "mlp"]
 
@@ -107,6 +109,8 @@ class WSKAN(nn.Module):
         ``batch.batch (N,)`` -> ``(num_graphs, out_dim)`` or ``(E, out_dim)``.
     """
 
+    Config = WSKANConfig  #: its constructor configuration (``config()`` is ``asdict`` of one)
+
     def __init__(
         self,
         out_dim: int = 1,
@@ -146,24 +150,28 @@ class WSKAN(nn.Module):
             nn.init.normal_(self.node_pe.weight, std=0.1)
             nn.init.normal_(self.edge_pe.weight, std=0.1)
 
-    def config(self) -> dict[str, Any]:
-        """Constructor keywords that rebuild this model (input sizes included once known)."""
+    def model_config(self) -> WSKANConfig:
+        """The constructor configuration that rebuilds this model (input sizes included once known)."""
 
         def size(lin: nn.Module) -> int | None:
             w = lin.weight
             return None if isinstance(w, nn.parameter.UninitializedParameter) else int(w.shape[1])
 
-        return {
-            "out_dim": self.out_dim,
-            "level": self.level,
-            "hidden": self.hidden,
-            "depth": self.depth,
-            "dropout": self.dropout,
-            "use_pe": self.use_pe,
-            "bidirectional": self.bidirectional,
-            "node_in": size(self.node_in_proj),
-            "edge_in": size(self.edge_in_proj),
-        }
+        return WSKANConfig(
+            self.out_dim,
+            self.level,
+            self.hidden,
+            self.depth,
+            self.dropout,
+            self.use_pe,
+            self.bidirectional,
+            size(self.node_in_proj),
+            size(self.edge_in_proj),
+        )
+
+    def config(self) -> dict[str, Any]:
+        """Constructor keywords that rebuild this model: ``asdict(self.model_config())``."""
+        return asdict(self.model_config())
 
     @torch.no_grad()
     def fit_normalization(self, feats: Tensor) -> None:
