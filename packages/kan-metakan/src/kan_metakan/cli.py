@@ -18,6 +18,8 @@ from kan_core.cli_options import (
     quiet_option,
 )
 
+from .experiments import CONV, FEYNMAN, HIGHDIM, IMAGES, PDE, SYMBOLIC, csv
+
 __all__ = ["group"]
 
 
@@ -195,15 +197,15 @@ def group(threads) -> None:
 @with_common
 @click.option(
     "--equations",
-    default="I.6.20a,I.12.5,I.13.4",
+    default=csv(FEYNMAN.equations),
     show_default=True,
     callback=_names(_feynman_names, allow_all=True),
     help="Comma-separated Feynman equation names; 'all' = Table 2.",
 )
-@click.option("--grids", default="5,20", show_default=True, callback=_positive_ints, help="Grid sizes G.")
-@click.option("--steps", default=20, show_default=True, type=POSITIVE, help="LBFGS steps (paper-like: 200).")
-@click.option("--hidden", default=32, show_default=True, type=POSITIVE, help="Meta-learner hidden width.")
-@click.option("--n-train", default=1000, show_default=True, type=POSITIVE, help="Train (and test) points.")
+@click.option("--grids", default=csv(FEYNMAN.grid_sizes), show_default=True, callback=_positive_ints, help="Grid sizes G.")
+@click.option("--steps", default=FEYNMAN.steps, show_default=True, type=POSITIVE, help="LBFGS steps (paper-like: 200).")
+@click.option("--hidden", default=FEYNMAN.hidden, show_default=True, type=POSITIVE, help="Meta-learner hidden width.")
+@click.option("--n-train", default=FEYNMAN.n_train, show_default=True, type=POSITIVE, help="Train (and test) points.")
 def feynman(out, device, seed, force, quiet, equations, grids, steps, hidden, n_train):
     """Feynman equations: KAN vs MetaKAN test MSE and parameters (LBFGS, lr 1).
 
@@ -233,14 +235,14 @@ def feynman(out, device, seed, force, quiet, equations, grids, steps, hidden, n_
 @group.command()
 @with_common
 @click.option(
-    "--functions", default="f1,f2,f3", show_default=True, callback=_names(_highdim_names), help="Test functions."
+    "--functions", default=csv(HIGHDIM.functions), show_default=True, callback=_names(_highdim_names), help="Test functions."
 )
 @click.option(
-    "--dims", default="10,20", show_default=True, callback=_positive_ints, help="Input dimensions n (paper: 10,20,50,100,500,1000)."
+    "--dims", default=csv(HIGHDIM.dims), show_default=True, callback=_positive_ints, help="Input dimensions n (paper: 10,20,50,100,500,1000)."
 )
-@click.option("--steps", default=20, show_default=True, type=POSITIVE, help="LBFGS steps.")
-@click.option("--grid-size", default=5, show_default=True, type=POSITIVE, help="Grid size G.")
-@click.option("--n-train", default=1000, show_default=True, type=POSITIVE, help="Train (and test) points.")
+@click.option("--steps", default=HIGHDIM.steps, show_default=True, type=POSITIVE, help="LBFGS steps.")
+@click.option("--grid-size", default=HIGHDIM.grid_size, show_default=True, type=POSITIVE, help="Grid size G.")
+@click.option("--n-train", default=HIGHDIM.n_train, show_default=True, type=POSITIVE, help="Train (and test) points.")
 def highdim(out, device, seed, force, quiet, functions, dims, steps, grid_size, n_train):
     """f1-f3 on [n, 1, 1] KANs vs MetaKANs.
 
@@ -271,25 +273,25 @@ def highdim(out, device, seed, force, quiet, functions, dims, steps, grid_size, 
 @with_common
 @click.option(
     "--datasets",
-    default="digits",
+    default=csv(IMAGES.datasets),
     show_default=True,
     callback=_names(_dataset_names),
     help="Comma-separated: digits, mnist, fashion-mnist, ...",
 )
 @click.option(
-    "--hiddens", default="32", show_default=True, help="';'-separated hidden lists, e.g. '32;32,32'."
+    "--hiddens", default=csv(IMAGES.hiddens, ";"), show_default=True, help="';'-separated hidden lists, e.g. '32;32,32'."
 )
-@click.option("--grids", default="5", show_default=True, callback=_positive_ints, help="Grid sizes (paper: 3,5,10).")
-@click.option("--epochs", default=5, show_default=True, type=POSITIVE, help="Training epochs.")
-@click.option("--meta-hidden", default=32, show_default=True, type=POSITIVE, help="Meta-learner hidden width.")
-@click.option("--max-train", default=None, type=POSITIVE, help="Use the first N training images.")
+@click.option("--grids", default=csv(IMAGES.grid_sizes), show_default=True, callback=_positive_ints, help="Grid sizes (paper: 3,5,10).")
+@click.option("--epochs", default=IMAGES.epochs, show_default=True, type=POSITIVE, help="Training epochs.")
+@click.option("--meta-hidden", default=IMAGES.meta_hidden, show_default=True, type=POSITIVE, help="Meta-learner hidden width.")
+@click.option("--max-train", default=IMAGES.max_train, type=POSITIVE, help="Use the first N training images.")
 @click.option(
     "--data-root", default=None, type=click.Path(exists=True, file_okay=False), help="Folder searched first for datasets."
 )
-@click.option("--lr-prompt", default=3e-2, show_default=True, type=POSITIVE_FLOAT, help="AdamW lr of the prompts.")
-@click.option("--lr-meta", default=3e-3, show_default=True, type=POSITIVE_FLOAT, help="AdamW lr of the meta-learner.")
-@click.option("--prompt-dim", default=1, show_default=True, type=POSITIVE, help="Prompt (layer embedding) size.")
-@click.option("--models", default="kan,metakan", show_default=True, callback=_MODELS, help="kan and/or metakan.")
+@click.option("--lr-prompt", default=IMAGES.lr_prompt, show_default=True, type=POSITIVE_FLOAT, help="AdamW lr of the prompts.")
+@click.option("--lr-meta", default=IMAGES.lr_meta, show_default=True, type=POSITIVE_FLOAT, help="AdamW lr of the meta-learner.")
+@click.option("--prompt-dim", default=IMAGES.prompt_dim, show_default=True, type=POSITIVE, help="Prompt (layer embedding) size.")
+@click.option("--models", default=csv(IMAGES.models), show_default=True, callback=_MODELS, help="kan and/or metakan.")
 def images(
     out,
     device,
@@ -358,25 +360,25 @@ def images(
 @with_common
 @click.option(
     "--dataset",
-    default="fashion-mnist",
+    default=CONV.dataset,
     show_default=True,
     type=click.Choice(["digits", "mnist", "fashion-mnist", "kmnist", "cifar10", "cifar100", "svhn"]),
     help="Image dataset.",
 )
 @click.option(
-    "--kinds", default="kan,fastkan,kaln,kagn", show_default=True, callback=_names(_conv_names), help="KA-conv kinds."
+    "--kinds", default=csv(CONV.kinds), show_default=True, callback=_names(_conv_names), help="KA-conv kinds."
 )
 @click.option(
-    "--channels", default="8,16,32,32", show_default=True, callback=_positive_ints, help="Channels per layer (paper 4-layer: 32,64,128,512)."
+    "--channels", default=csv(CONV.channels), show_default=True, callback=_positive_ints, help="Channels per layer (paper 4-layer: 32,64,128,512)."
 )
-@click.option("--epochs", default=1, show_default=True, type=POSITIVE, help="Training epochs.")
-@click.option("--batch-size", default=32, show_default=True, type=POSITIVE, help="Images per batch.")
-@click.option("--lr", default=1e-2, show_default=True, type=POSITIVE_FLOAT, help="Learning rate of the plain KA-convs.")
-@click.option("--lr-prompt", default=3e-2, show_default=True, type=POSITIVE_FLOAT, help="Learning rate of the prompts.")
-@click.option("--lr-meta", default=3e-3, show_default=True, type=POSITIVE_FLOAT, help="Learning rate of the meta-learners.")
-@click.option("--clusters", default=1, show_default=True, type=POSITIVE, help="Meta-learners (layer clusters).")
-@click.option("--max-train", default=4000, show_default=True, type=POSITIVE, help="Use the first N training images.")
-@click.option("--max-test", default=1000, show_default=True, type=POSITIVE, help="Use the first N test images.")
+@click.option("--epochs", default=CONV.epochs, show_default=True, type=POSITIVE, help="Training epochs.")
+@click.option("--batch-size", default=CONV.batch, show_default=True, type=POSITIVE, help="Images per batch.")
+@click.option("--lr", default=CONV.lr, show_default=True, type=POSITIVE_FLOAT, help="Learning rate of the plain KA-convs.")
+@click.option("--lr-prompt", default=CONV.lr_prompt, show_default=True, type=POSITIVE_FLOAT, help="Learning rate of the prompts.")
+@click.option("--lr-meta", default=CONV.lr_meta, show_default=True, type=POSITIVE_FLOAT, help="Learning rate of the meta-learners.")
+@click.option("--clusters", default=CONV.clusters, show_default=True, type=POSITIVE, help="Meta-learners (layer clusters).")
+@click.option("--max-train", default=CONV.max_train, show_default=True, type=POSITIVE, help="Use the first N training images.")
+@click.option("--max-test", default=CONV.max_test, show_default=True, type=POSITIVE, help="Use the first N test images.")
 @click.option(
     "--data-root", default=None, type=click.Path(exists=True, file_okay=False), help="Folder searched first for datasets."
 )
@@ -441,46 +443,46 @@ def conv(
 @with_common
 @click.option(
     "--equations",
-    default="poisson,allen-cahn,sine-gordon",
+    default=csv(PDE.equations),
     show_default=True,
     callback=_names(_pde_names),
     help="Comma-separated PDEs.",
 )
-@click.option("--dims", default="20", show_default=True, callback=_positive_ints, help="Dimensions d (paper: 20,50,100).")
-@click.option("--steps", default=600, show_default=True, type=POSITIVE, help="Adam steps of the KAN (cosine schedule).")
-@click.option("--metakan-steps", default=2000, show_default=True, type=POSITIVE, help="Adam steps of the MetaKAN.")
+@click.option("--dims", default=csv(PDE.dims), show_default=True, callback=_positive_ints, help="Dimensions d (paper: 20,50,100).")
+@click.option("--steps", default=PDE.steps, show_default=True, type=POSITIVE, help="Adam steps of the KAN (cosine schedule).")
+@click.option("--metakan-steps", default=PDE.metakan_steps, show_default=True, type=POSITIVE, help="Adam steps of the MetaKAN.")
 @click.option(
     "--lbfgs-steps",
-    default=0,
+    default=PDE.lbfgs_steps,
     show_default=True,
     type=click.IntRange(min=0),
     help="LBFGS steps after Adam, on one fixed sample of points (no gain measured).",
 )
 @click.option(
-    "--n-interior", default=1000, show_default=True, type=POSITIVE, help="KAN: fresh points per step; paper: 2000-12000."
+    "--n-interior", default=PDE.n_interior, show_default=True, type=POSITIVE, help="KAN: fresh points per step; paper: 2000-12000."
 )
-@click.option("--metakan-n-interior", default=500, show_default=True, type=POSITIVE, help="MetaKAN: fresh points per step.")
+@click.option("--metakan-n-interior", default=PDE.metakan_n_interior, show_default=True, type=POSITIVE, help="MetaKAN: fresh points per step.")
 @click.option(
-    "--metakan-warmup", default=200, show_default=True, type=click.IntRange(min=0), help="MetaKAN: linear lr warm-up steps."
+    "--metakan-warmup", default=PDE.metakan_warmup, show_default=True, type=click.IntRange(min=0), help="MetaKAN: linear lr warm-up steps."
 )
 @click.option(
     "--basis",
-    default="bspline",
+    default=PDE.basis,
     show_default=True,
     type=click.Choice(["bspline", "rbf", "chebyshev", "legendre", "gram", "wavelet"]),
     help="KAN basis; bspline and rbf use the forward Laplacian.",
 )
-@click.option("--grid-size", default=5, show_default=True, type=POSITIVE, help="Grid size G.")
-@click.option("--lr", default=1e-2, show_default=True, type=POSITIVE_FLOAT, help="Adam lr of the KAN.")
-@click.option("--lr-prompt", default=3e-2, show_default=True, type=POSITIVE_FLOAT, help="MetaKAN prompts' lr.")
-@click.option("--lr-meta", default=4e-3, show_default=True, type=POSITIVE_FLOAT, help="MetaKAN meta-learner's lr.")
+@click.option("--grid-size", default=PDE.grid_size, show_default=True, type=POSITIVE, help="Grid size G.")
+@click.option("--lr", default=PDE.lr, show_default=True, type=POSITIVE_FLOAT, help="Adam lr of the KAN.")
+@click.option("--lr-prompt", default=PDE.lr_prompt, show_default=True, type=POSITIVE_FLOAT, help="MetaKAN prompts' lr.")
+@click.option("--lr-meta", default=PDE.lr_meta, show_default=True, type=POSITIVE_FLOAT, help="MetaKAN meta-learner's lr.")
 @click.option(
-    "--hidden-widths", default="32,32,32", show_default=True, callback=_positive_ints, help="KAN hidden layers [d, ..., 1]."
+    "--hidden-widths", default=csv(PDE.widths_hidden), show_default=True, callback=_positive_ints, help="KAN hidden layers [d, ..., 1]."
 )
-@click.option("--meta-hidden", default=128, show_default=True, type=POSITIVE, help="Meta-learner hidden width.")
-@click.option("--prompt-dim", default=4, show_default=True, type=POSITIVE, help="Prompt (layer embedding) size.")
-@click.option("--clusters", default=3, show_default=True, type=POSITIVE, help="MetaKAN meta-learners (layer clusters).")
-@click.option("--models", default="kan,metakan", show_default=True, callback=_MODELS, help="kan and/or metakan.")
+@click.option("--meta-hidden", default=PDE.meta_hidden, show_default=True, type=POSITIVE, help="Meta-learner hidden width.")
+@click.option("--prompt-dim", default=PDE.prompt_dim, show_default=True, type=POSITIVE, help="Prompt (layer embedding) size.")
+@click.option("--clusters", default=PDE.clusters, show_default=True, type=POSITIVE, help="MetaKAN meta-learners (layer clusters).")
+@click.option("--models", default=csv(PDE.models), show_default=True, callback=_MODELS, help="kan and/or metakan.")
 def pde(
     out,
     device,
@@ -616,11 +618,11 @@ def memory(out, device, seed, force, quiet, hiddens, grids, batch, meta_hidden, 
 
 @group.command()
 @with_common
-@click.option("--steps", default=500, show_default=True, type=POSITIVE, help="Full-batch Adam steps.")
+@click.option("--steps", default=SYMBOLIC.steps, show_default=True, type=POSITIVE, help="Full-batch Adam steps.")
 @click.option(
-    "--n-train", default=500, show_default=True, type=POSITIVE, help="Fitting points (pykan's fits scale with it)."
+    "--n-train", default=SYMBOLIC.n_train, show_default=True, type=POSITIVE, help="Fitting points (pykan's fits scale with it)."
 )
-@click.option("--lib", default="x,x^2,sin,exp", show_default=True, help="pykan symbolic library (comma-separated).")
+@click.option("--lib", default=csv(SYMBOLIC.lib), show_default=True, help="pykan symbolic library (comma-separated).")
 def symbolic(out, device, seed, force, quiet, steps, n_train, lib):
     """Fit a tiny MetaKAN on x1*x2, export to pykan, print pykan's symbolic formula.
 

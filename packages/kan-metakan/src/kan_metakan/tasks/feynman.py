@@ -7,6 +7,7 @@ from typing import Any
 
 import torch
 
+from ..experiments import FEYNMAN
 from .regression import fit_pair
 
 __all__ = ["FEYNMAN_WIDTHS", "feynman_data", "run_feynman"]
@@ -48,12 +49,12 @@ def feynman_data(name: str, n_train: int, n_test: int, seed: int) -> tuple[torch
 
 def run_feynman(
     equations: Sequence[str],
-    grid_sizes: Sequence[int] = (5, 20),
+    grid_sizes: Sequence[int] = FEYNMAN.grid_sizes,
     *,
-    steps: int = 20,
-    hidden: int = 32,
-    n_train: int = 1000,
-    n_test: int = 1000,
+    steps: int = FEYNMAN.steps,
+    hidden: int = FEYNMAN.hidden,
+    n_train: int = FEYNMAN.n_train,
+    n_test: int = FEYNMAN.n_test,
     seed: int = 0,
     device: Any = "cpu",
 ) -> list[dict[str, Any]]:

@@ -9,6 +9,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from ..experiments import HIGHDIM
 from .regression import fit_pair
 
 __all__ = ["FUNCTIONS", "HIDDEN_FOR_DIM", "run_highdim"]
@@ -35,13 +36,13 @@ HIDDEN_FOR_DIM = {10: 8, 20: 16, 50: 32, 100: 32, 500: 64, 1000: 64}
 
 
 def run_highdim(
-    functions: Sequence[str] = ("f1", "f2", "f3"),
-    dims: Sequence[int] = (10, 20),
+    functions: Sequence[str] = HIGHDIM.functions,
+    dims: Sequence[int] = HIGHDIM.dims,
     *,
-    grid_size: int = 5,
-    steps: int = 20,
-    n_train: int = 1000,
-    n_test: int = 1000,
+    grid_size: int = HIGHDIM.grid_size,
+    steps: int = HIGHDIM.steps,
+    n_train: int = HIGHDIM.n_train,
+    n_test: int = HIGHDIM.n_test,
     seed: int = 0,
     device: Any = "cpu",
 ) -> list[dict[str, Any]]:

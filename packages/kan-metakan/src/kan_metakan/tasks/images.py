@@ -9,6 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from ..counting import count_trainable
+from ..experiments import CONV, IMAGES
 from ..train import cosine_schedule, metakan_optimizer
 
 __all__ = ["load_images", "train_classifier", "run_images", "run_conv"]
@@ -80,20 +81,20 @@ def _subset(X: Tensor, y: Tensor, n: int | None) -> tuple[Tensor, Tensor]:
 
 
 def run_images(
-    datasets: Sequence[str] = ("digits",),
-    hiddens: Sequence[Sequence[int]] = ((32,),),
-    grid_sizes: Sequence[int] = (5,),
+    datasets: Sequence[str] = IMAGES.datasets,
+    hiddens: Sequence[Sequence[int]] = IMAGES.hiddens,
+    grid_sizes: Sequence[int] = IMAGES.grid_sizes,
     *,
-    epochs: int = 5,
-    meta_hidden: int = 32,
-    max_train: int | None = None,
+    epochs: int = IMAGES.epochs,
+    meta_hidden: int = IMAGES.meta_hidden,
+    max_train: int | None = IMAGES.max_train,
     data_root: str | None = None,
     seed: int = 0,
     device: Any = "cpu",
-    lr_prompt: float = 3e-2,
-    lr_meta: float = 3e-3,
-    prompt_dim: int = 1,
-    models: Sequence[str] = ("kan", "metakan"),
+    lr_prompt: float = IMAGES.lr_prompt,
+    lr_meta: float = IMAGES.lr_meta,
+    prompt_dim: int = IMAGES.prompt_dim,
+    models: Sequence[str] = IMAGES.models,
 ) -> list[dict[str, Any]]:
     """One row per (dataset, hidden, G): trainable parameters, test accuracy and training seconds of each
     of ``models`` (``kan``, ``metakan``), and the parameter ratio when both ran.
@@ -156,19 +157,19 @@ def run_images(
 
 
 def run_conv(
-    dataset: str = "fashion-mnist",
-    kinds: Sequence[str] = ("kan", "fastkan", "kaln", "kagn"),
-    channels: Sequence[int] = (8, 16, 32, 32),
+    dataset: str = CONV.dataset,
+    kinds: Sequence[str] = CONV.kinds,
+    channels: Sequence[int] = CONV.channels,
     *,
-    epochs: int = 1,
-    batch: int = 32,
-    lr: float = 1e-2,
-    lr_prompt: float = 3e-2,
-    lr_meta: float = 3e-3,
-    meta_hidden: int = 32,
-    clusters: int = 1,
-    max_train: int | None = 4000,
-    max_test: int | None = 1000,
+    epochs: int = CONV.epochs,
+    batch: int = CONV.batch,
+    lr: float = CONV.lr,
+    lr_prompt: float = CONV.lr_prompt,
+    lr_meta: float = CONV.lr_meta,
+    meta_hidden: int = CONV.meta_hidden,
+    clusters: int = CONV.clusters,
+    max_train: int | None = CONV.max_train,
+    max_test: int | None = CONV.max_test,
     data_root: str | None = None,
     seed: int = 0,
     device: Any = "cpu",

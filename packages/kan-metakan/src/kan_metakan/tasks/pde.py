@@ -51,6 +51,7 @@ import torch
 from torch import Tensor, nn
 
 from ..counting import count_trainable
+from ..experiments import PDE
 
 __all__ = [
     "EQUATIONS",
@@ -218,28 +219,28 @@ def _train(
 
 
 def run_pde(
-    equations: Sequence[str] = EQUATIONS,
-    dims: Sequence[int] = (20,),
+    equations: Sequence[str] = PDE.equations,
+    dims: Sequence[int] = PDE.dims,
     *,
-    basis: str = "bspline",
-    grid_size: int = 5,
-    widths_hidden: Sequence[int] = (32, 32, 32),
-    meta_hidden: int = 128,
-    prompt_dim: int = 4,
-    clusters: int = 3,
-    steps: int = 600,
-    metakan_steps: int | None = 2000,
-    lbfgs_steps: int = 0,
-    n_interior: int = 1000,
-    metakan_n_interior: int | None = 500,
-    metakan_warmup: int = 200,
-    n_test: int = 2000,
-    lr: float = 1e-2,
-    lr_prompt: float = 3e-2,
-    lr_meta: float = 4e-3,
+    basis: str = PDE.basis,
+    grid_size: int = PDE.grid_size,
+    widths_hidden: Sequence[int] = PDE.widths_hidden,
+    meta_hidden: int = PDE.meta_hidden,
+    prompt_dim: int = PDE.prompt_dim,
+    clusters: int = PDE.clusters,
+    steps: int = PDE.steps,
+    metakan_steps: int | None = PDE.metakan_steps,
+    lbfgs_steps: int = PDE.lbfgs_steps,
+    n_interior: int = PDE.n_interior,
+    metakan_n_interior: int | None = PDE.metakan_n_interior,
+    metakan_warmup: int = PDE.metakan_warmup,
+    n_test: int = PDE.n_test,
+    lr: float = PDE.lr,
+    lr_prompt: float = PDE.lr_prompt,
+    lr_meta: float = PDE.lr_meta,
     seed: int = 0,
     device: Any = "cpu",
-    models: Sequence[str] = ("kan", "metakan"),
+    models: Sequence[str] = PDE.models,
 ) -> list[dict[str, Any]]:
     """One row per (equation, d): relative L2 error, trainable parameters and training seconds of each
     of ``models`` (``kan``, ``metakan``). ``steps`` Adam steps for the KAN, ``metakan_steps`` (default:

@@ -6,15 +6,17 @@ from typing import Any
 
 import torch
 
+from ..experiments import SYMBOLIC
+
 __all__ = ["run_symbolic"]
 
 
 def run_symbolic(
     *,
-    steps: int = 500,
+    steps: int = SYMBOLIC.steps,
     seed: int = 0,
-    n_train: int = 500,
-    lib: tuple[str, ...] = ("x", "x^2", "sin", "exp"),
+    n_train: int = SYMBOLIC.n_train,
+    lib: tuple[str, ...] = SYMBOLIC.lib,
 ) -> dict[str, Any]:
     """Fit ``f(x1, x2) = x1 * x2`` (Feynman I.12.5) on ``n_train`` points with a ``[2, 2, 1]`` MetaKAN
     (``dim z = 2``; ``steps`` full-batch Adam steps, prompts / meta-learner at lr 3e-2 / 3e-3, cosine),
