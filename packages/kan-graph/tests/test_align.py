@@ -123,3 +123,13 @@ def test_merge_many_subset_and_kan_list():
 def test_align_rejects_mismatched_widths():
     with pytest.raises(ValueError, match="widths differ"):
         align(random_kan("rbf", widths=(2, 4, 1)), random_kan("rbf", widths=(2, 5, 1)))
+
+
+def test_align_is_the_function_whatever_was_imported_first():
+    """`kan_graph.align` is a submodule and the main function: importing the submodule first must not
+    turn `from kan_graph import align` into the module (the docs' example failed after other tests)."""
+    import subprocess
+    import sys
+
+    code = "import kan_graph.align\nfrom kan_graph import align\nassert callable(align), align"
+    subprocess.run([sys.executable, "-c", code], check=True)

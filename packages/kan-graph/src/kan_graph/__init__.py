@@ -34,6 +34,11 @@ if TYPE_CHECKING:
 
 __version__ = distribution_version("kan-graph", __file__)  # the repository's VERSION file
 
+# `align` names both a submodule and its main function. Importing the submodule binds the package
+# attribute to the module, so a lazy `align` would be the module whenever `kan_graph.align` had been
+# imported first; bind the function now, once the submodule is loaded.
+from .align import align  # noqa: E402
+
 _LAZY = {
     "permute": ".symmetry",
     "random_permutation": ".symmetry",
@@ -47,7 +52,6 @@ _LAZY = {
     "MAX_LAYERS": ".graph",
     "NODE_PE_VOCAB": ".graph",
     "EDGE_PE_VOCAB": ".graph",
-    "align": ".align",
     "align_stacked": ".align",
     "merge_many": ".align",
     "MergeResult": ".align",
