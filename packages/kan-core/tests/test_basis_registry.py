@@ -133,3 +133,39 @@ def test_layer_forward_goes_through_the_registry(toy_basis):
         torch.testing.assert_close(layer_edges(x, p, spec).sum(-1), y1)
     finally:
         SineBasis.features = features
+
+
+class FrozenShiftSineBasis(SineBasis):
+    """The toy basis with a second, frozen extra tensor ``shift (degree,)`` (not named ``grid``)."""
+
+    name = "toy_sine_shift"
+
+    def extra_shapes(self, spec, d_in):
+        return {"freq": (spec.degree,), "shift": (spec.degree,)}
+
+    def init_extras(self, spec, d_in, **fk):
+        return {**super().init_extras(spec, d_in, **fk), "shift": torch.full((spec.degree,), 0.25, **fk)}
+
+    def features(self, x, p, spec, uniform=None):
+        shift = p["shift"].reshape(*p["shift"].shape[:-1], 1, 1, p["shift"].shape[-1])
+        return super().features(x, p, spec, uniform) + shift
+
+
+def test_the_batched_engine_freezes_what_the_basis_freezes():
+    """Frozen extras are named by the basis, not by a fixed list of names in the engine."""
+    basis = register_basis(FrozenShiftSineBasis())
+    try:
+        spec = KANSpec((2, 2, 1), basis=basis.name, degree=3)
+        assert basis.frozen_names(spec) == {"mask", "shift"}
+        assert get_basis("bspline").frozen_names(KANSpec((2, 1))) == {"mask", "grid"}
+        assert get_basis("gram").frozen_names(KANSpec((2, 1), basis="gram")) == {"mask"}
+        kan = KAN(spec, generator=torch.Generator().manual_seed(0))
+        assert "shift" in dict(kan.layers[0].named_buffers())  # the module agrees
+        x = torch.rand(32, 2, generator=torch.Generator().manual_seed(1)) * 2 - 1
+        y = torch.stack([x[:, :1] ** 2, x[:, 1:]])
+        res = train_stacked(spec, x, y, seeds=[0, 1], steps=20, lr=3e-2, device="cpu")
+        for p in res.layers:
+            assert torch.equal(p["shift"], torch.full_like(p["shift"], 0.25))  # frozen: untouched
+            assert not torch.equal(p["freq"][0], torch.arange(1.0, 4.0))  # trainable: moved
+    finally:
+        del BASIS_REGISTRY[basis.name]

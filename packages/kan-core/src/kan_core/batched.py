@@ -55,7 +55,6 @@ from .stacked import StackedKAN, as_stacked
 
 __all__ = [
     "LOSSES",
-    "FROZEN",
     "TrainResult",
     "derive_seed",
     "init_stacked",
@@ -75,9 +74,6 @@ __all__ = [
 ]
 
 LOSSES = ("mse", "cross_entropy")
-#: tensors that are not trained (buffers in :class:`~kan_core.layers.EdgeLayer`)
-FROZEN = ("mask", "grid")
-
 Layers = list[dict[str, Tensor]]
 #: stacked tensors as a container or as the plain per-layer dicts
 AnyLayers = StackedKAN | Sequence[dict[str, Tensor]]
@@ -349,10 +345,10 @@ def _kernel_layout(name: str, spec: KANSpec, device: torch.device) -> bool:
 
 
 def _working_copy(name: str, t: Tensor, spec: KANSpec) -> Tensor:
-    """A private copy of one stacked tensor to train (``requires_grad`` unless frozen)."""
+    """A private copy of one stacked tensor to train (``requires_grad`` unless the basis freezes it)."""
     kernel = _kernel_layout(name, spec, t.device)
     t = t.detach().permute(0, 2, 3, 1).contiguous() if kernel else t.detach().clone()
-    return t if name in FROZEN else t.requires_grad_(True)
+    return t if name in get_basis(spec.basis).frozen_names(spec) else t.requires_grad_(True)
 
 
 def _model_view(work: Layers, spec: KANSpec) -> Layers:
@@ -393,7 +389,7 @@ def _train_chunk(
     m = layers[0]["coef"].shape[0]
     dev = layers[0]["coef"].device
     work = [{k: _working_copy(k, v, spec) for k, v in p.items()} for p in layers]
-    trainable = [v for p in work for k, v in p.items() if k not in FROZEN]
+    trainable = [v for p in work for v in p.values() if v.requires_grad]
     opt = _make_optimizer(optimizer, trainable, lr, weight_decay, betas)
     uniform = _uniform_flags(spec, work)
     shared = x.dim() == 2

@@ -39,9 +39,8 @@ class Basis:
     name: str = ""
     #: ``phi`` is linear in ``coef`` (features times coefficients); false for wavelets
     linear_in_coefficients: bool = True
-    #: names of :meth:`extra_shapes` tensors that train (the others are frozen buffers in layers and MetaKAN;
-    #: :func:`kan_core.batched.train_stacked` freezes by name, ``mask`` and ``grid`` only, so name a frozen
-    #: extra ``grid`` or expect the batched engine to train it)
+    #: names of :meth:`extra_shapes` tensors that train (the others are frozen buffers in layers, MetaKAN and
+    #: :func:`kan_core.batched.train_stacked`; see :meth:`frozen_names`)
     trainable_extras: frozenset[str] = frozenset()
     #: per-input knot grids that ``KAN.update_grid`` / ``KAN.refine`` move (B-splines)
     has_grid: bool = False
@@ -65,6 +64,11 @@ class Basis:
     def extra_shapes(self, spec: KANSpec, d_in: int) -> dict[str, tuple[int, ...]]:
         """Shapes of the extra tensors of a layer with ``d_in`` inputs (e.g. ``grid (in, G + 2k + 1)``)."""
         return {}
+
+    def frozen_names(self, spec: KANSpec) -> frozenset[str]:
+        """Names of a layer's tensors that never train: ``mask`` and the extras not in
+        :attr:`trainable_extras` (e.g. the B-spline ``grid``, moved only by grid updates)."""
+        return frozenset({"mask", *self.extra_shapes(spec, 1)}) - self.trainable_extras
 
     def describe(self, spec: KANSpec) -> str:
         """The hyper-parameters shown in a layer's ``repr``."""
