@@ -110,3 +110,29 @@ def test_registry_flags_drive_the_experiment(tiny_zoo):
     assert isinstance(build_model("settrans", 1, "graph", num_edges=8, edge_dim=7), SetTransformer)
     assert isinstance(build_model("wskan-nobidir", 1, "graph", num_edges=8, edge_dim=7), WSKAN)
     assert isinstance(build_model("mlp-align", 1, "graph", num_edges=8, edge_dim=7), FlatMLP)
+
+
+def test_one_architecture_methods_are_named_by_the_registry():
+    from kan_ws.models.registry import fixed_edge_count
+
+    assert [n for n, m in REGISTRY.items() if m.one_architecture] == ["mlp", "mlp-aug", "mlp-align", "dmc"]
+    for name in REGISTRY:
+        model = build_model(name, 1, "graph", num_edges=24, edge_dim=7, hidden=8, depth=2)
+        want = 24 if REGISTRY[name].one_architecture else None
+        assert fixed_edge_count(model) == want, name
+
+
+def test_a_predictor_refuses_edges_of_another_meaning():
+    """Same basis and coefficient count, another wavelet family: refused (the family is in the signature)."""
+    from kan_core import KANSpec
+    from kan_ws.predict import check_readable
+
+    model = build_model("wskan", 1, "graph", num_edges=6, edge_dim=5, hidden=8, depth=2)
+    hat = KANSpec((2, 3), basis="wavelet", wavelet="mexican_hat")
+    check_readable(model, hat, KANSpec((2, 5, 1), basis="wavelet", wavelet="mexican_hat"), "ok")  # any widths
+    with pytest.raises(ValueError, match=r"^m: a wavelet\(wavelet=morlet\) KAN with 3 coefficients per edge; "
+                       r"the checkpoint was trained on wavelet\(wavelet=mexican_hat\) KANs with 3$"):
+        check_readable(model, hat, KANSpec((2, 3), basis="wavelet", wavelet="morlet"), "m")
+    mlp = build_model("mlp", 1, "graph", num_edges=6, edge_dim=5, hidden=8, depth=2)
+    with pytest.raises(ValueError, match=r"FlatMLP reads KANs with 6 edges only \(widths \[2, 3\]\), this one has 10"):
+        check_readable(mlp, hat, KANSpec((2, 5), basis="wavelet"), "m")

@@ -438,47 +438,22 @@ def prune(predict_args, out, threshold, device, force) -> None:
     import torch
     from kan_core.prune import apply_masks, kept_fraction
     from kan_core.runtime import resolve_device
-    from kan_core.spec import KANSpec
 
-    from .checkpoints import load_checkpoint
-    from .data import edge_features, graph_template, make_batch
-    from .downstream import layer_masks
+    from .predict import predict_kans
 
     ckpt, model_path = predict_args
     check_output_file(out, force=force)
-    device = resolve_device(device)
-    predictor, header = load_checkpoint(ckpt, device)
-    if header.get("task") != "mask":
-        raise click.BadParameter(f"{ckpt} was trained for task {header.get('task')!r}, not 'mask'")
     kan = load_any_kan(model_path)
-    spec = kan.spec
-    try:
-        trained = KANSpec.from_json(header["spec"])
-    except (KeyError, TypeError, ValueError) as e:
-        raise click.BadParameter(f"{ckpt}: the checkpoint names no valid zoo spec ({e})") from e
-    if spec.basis != trained.basis:  # edge features mean different things for different bases
-        raise click.BadParameter(
-            f"{model_path}: the mask predictor was trained on {trained.basis!r} KANs, this one is {spec.basis!r}"
-        )
-    feats = edge_features(
-        spec, [{k: v.detach().unsqueeze(0) for k, v in p.items()} for p in kan.layer_params()]
-    )
-    want = predictor.config().get("edge_in") or predictor.config().get("edge_dim")
-    if want is not None and feats.shape[-1] != want:
-        raise click.BadParameter(
-            f"{model_path}: edge features have {feats.shape[-1]} entries (w_b, w_s and {spec.num_coefficients} "
-            f"{spec.basis} coefficients), the predictor was trained on {want}"
-        )
-    batch = make_batch(graph_template(spec), feats.to(device))
-    thr = threshold if threshold is not None else header["result"].get("metrics", {}).get("threshold", 0.5)
     t0 = time.perf_counter()
-    with torch.no_grad():
-        scores = torch.sigmoid(predictor(batch)).reshape(1, -1).cpu()
+    try:
+        res = predict_kans(
+            ckpt, [kan], names=[model_path], threshold=threshold, task="mask", device=resolve_device(device)
+        )
+    except ValueError as e:
+        raise click.BadParameter(str(e)) from e
     seconds = time.perf_counter() - t0
-    masks = [
-        m[0] * layer.mask.detach().cpu()
-        for m, layer in zip(layer_masks(spec.widths, (scores > thr).float()), kan.layers)
-    ]
+    thr = res["threshold"]
+    masks = [torch.tensor(m, dtype=torch.float32) for m in res["predictions"][0]["masks"]]
     apply_masks(kan, masks)
     kept = float(kept_fraction(masks))
     meta = dict(getattr(kan, "metadata", {}) or {})

@@ -51,15 +51,17 @@ def evaluate_ood(
     the model cannot read are left out of the result, with the reason in ``skipped[h]``: flat models
     (MLP variants, DMC) read one architecture only, SetTrans refuses KANs above its ``max_edges``.
     """
-    from .models import DMC, FlatMLP, InfeasibleError
+    from .models import InfeasibleError
+    from .models.registry import fixed_edge_count
 
+    fixed = fixed_edge_count(model)
     out = {}
     for h, zoo in sorted(zoos.items()):
         data = make_task(task, zoo)
-        if isinstance(model, (FlatMLP, DMC)) and data.template.num_edges != model.num_edges:
+        if fixed is not None and data.template.num_edges != fixed:
             if skipped is not None:
                 skipped[int(h)] = (
-                    f"{type(model).__name__} reads KANs with {model.num_edges} edges only, "
+                    f"{type(model).__name__} reads KANs with {fixed} edges only, "
                     f"h={h} has {data.template.num_edges}"
                 )
             continue

@@ -28,20 +28,25 @@ from typing import Any
 import torch
 from kan_core import KAN, KANSpec
 
-__all__ = ["predict_kans", "write_predictions", "prediction_rows"]
+__all__ = ["predict_kans", "check_readable", "write_predictions", "prediction_rows"]
 
 
-def _check_readable(model: torch.nn.Module, header: dict[str, Any], kan: KAN, name: str) -> None:
-    trained = KANSpec.from_json(header["spec"])
-    spec = kan.spec
-    if (spec.basis, spec.num_coefficients) != (trained.basis, trained.num_coefficients):
+def check_readable(model: torch.nn.Module, trained: KANSpec, spec: KANSpec, name: str) -> None:
+    """Raise ``ValueError`` (naming ``name``) unless ``model``, trained on zoos of ``trained``, can read a KAN
+    of ``spec``: its edges must mean the same (:meth:`kan_core.basis.Basis.signature` and coefficient count)
+    and, for methods that read one architecture only, it must have the training zoo's edge count."""
+    from kan_core.basis import get_basis
+
+    have = (get_basis(spec.basis).signature(spec), spec.num_coefficients)
+    want = (get_basis(trained.basis).signature(trained), trained.num_coefficients)
+    if have != want:
         raise ValueError(
-            f"{name}: a {spec.basis} KAN with {spec.num_coefficients} coefficients per edge; the checkpoint "
-            f"was trained on {trained.basis} KANs with {trained.num_coefficients}"
+            f"{name}: a {have[0]} KAN with {have[1]} coefficients per edge; the checkpoint was trained on "
+            f"{want[0]} KANs with {want[1]}"
         )
-    from .models import DMC, FlatMLP
+    from .models.registry import fixed_edge_count
 
-    flat_edges = model.num_edges if isinstance(model, (FlatMLP, DMC)) else None
+    flat_edges = fixed_edge_count(model)
     if flat_edges is not None and spec.num_edges() != flat_edges:
         raise ValueError(
             f"{name}: {type(model).__name__} reads KANs with {flat_edges} edges only (widths "
@@ -56,6 +61,7 @@ def predict_kans(
     *,
     names: Sequence[str] | None = None,
     threshold: float | None = None,
+    task: str | None = None,
     device: Any = "cpu",
 ) -> dict[str, Any]:
     """Run the trained model of ``checkpoint`` on every KAN of ``kans``.
@@ -66,6 +72,7 @@ def predict_kans(
         names: one label per KAN for the output (default ``"0"``, ``"1"``, ...).
         threshold: mask task only: keep an edge when its probability exceeds this (default: the
             threshold chosen on the validation split at training time, else 0.5).
+        task: when given, refuse a checkpoint trained for another task (before reading any KAN).
         device: where the model runs.
 
     Returns:
@@ -84,6 +91,8 @@ def predict_kans(
     if len(names) != len(kans):
         raise ValueError(f"{len(names)} names for {len(kans)} KANs")
     model, header = load_checkpoint(checkpoint, device)
+    if task is not None and header["task"] != task:
+        raise ValueError(f"{checkpoint} was trained for task {header['task']!r}, not {task!r}")
     task, result = header["task"], header["result"]
     method = result.get("method", header["model_class"])
     if method == "mlp-align":
@@ -98,7 +107,7 @@ def predict_kans(
     stats = header.get("targets") or {}
     preds = []
     for kan, name in zip(kans, names):
-        _check_readable(model, header, kan, name)
+        check_readable(model, KANSpec.from_json(header["spec"]), kan.spec, name)
         spec = kan.spec
         feats = edge_features(
             spec, [{k: v.detach().unsqueeze(0).cpu() for k, v in p.items()} for p in kan.layer_params()]

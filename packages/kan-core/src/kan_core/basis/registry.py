@@ -74,6 +74,11 @@ class Basis:
         """The hyper-parameters shown in a layer's ``repr``."""
         return f"degree={spec.degree}"
 
+    def signature(self, spec: KANSpec) -> str:
+        """What one edge's coefficient vector means, e.g. ``"bspline(grid_size=5, spline_order=3)"``: edge
+        features of two specs are interchangeable (for a weight-space model) only when these are equal."""
+        return f"{self.name}({self.describe(spec)})"
+
     # ------------------------------------------------------------------ evaluation
     def features(self, x: Tensor, p: Params, spec: KANSpec, uniform: bool | None = None) -> Tensor:
         """Basis values ``B_j(x_i)``: ``(..., B, in) -> (..., B, in, n)`` (only when linear in ``c``)."""

@@ -16,7 +16,7 @@ from torch import nn
 from .baselines import DMC, DeepSets, FlatMLP, SetTransformer
 from .wskan import WSKAN
 
-__all__ = ["Method", "REGISTRY", "get_method", "method_names", "MODEL_CLASSES"]
+__all__ = ["Method", "REGISTRY", "get_method", "method_names", "MODEL_CLASSES", "fixed_edge_count"]
 
 
 def _graph_sizes(kw: dict[str, Any], num_edges: int, edge_dim: int) -> None:
@@ -48,6 +48,8 @@ class Method:
         sizes: fills the constructor's size keywords from ``(num_edges, edge_dim)`` of the zoo.
         max_hidden: the CLI caps ``--hidden`` at this for the method (attention over every edge).
         edge_limited: the model refuses KANs above a ``max_edges`` option.
+        one_architecture: the model reads KANs with its training zoo's edge count only (its ``num_edges``;
+            flat models), so other widths are refused before any work.
     """
 
     name: str
@@ -60,6 +62,7 @@ class Method:
     align: bool = False
     max_hidden: int | None = None
     edge_limited: bool = False
+    one_architecture: bool = False
 
 
 def _m(name: str, display: str, cls: type[nn.Module], family: str, sizes: Callable, **kw: Any) -> Method:
@@ -72,10 +75,10 @@ REGISTRY: Mapping[str, Method] = MappingProxyType(
     {
         m.name: m
         for m in (
-            _m("mlp", "MLP", FlatMLP, "baseline", _flat_sizes),
-            _m("mlp-aug", "MLP + Aug.", FlatMLP, "baseline", _flat_sizes, augment=True),
-            _m("mlp-align", "MLP + Align.", FlatMLP, "baseline", _flat_sizes, align=True),
-            _m("dmc", "DMC", DMC, "baseline", _flat_sizes),
+            _m("mlp", "MLP", FlatMLP, "baseline", _flat_sizes, one_architecture=True),
+            _m("mlp-aug", "MLP + Aug.", FlatMLP, "baseline", _flat_sizes, one_architecture=True, augment=True),
+            _m("mlp-align", "MLP + Align.", FlatMLP, "baseline", _flat_sizes, one_architecture=True, align=True),
+            _m("dmc", "DMC", DMC, "baseline", _flat_sizes, one_architecture=True),
             _m("deepsets", "DeepSets", DeepSets, "baseline", _set_sizes),
             _m(
                 "settrans",
@@ -116,3 +119,10 @@ def get_method(name: str) -> Method:
 def method_names(*families: str) -> tuple[str, ...]:
     """Registered method names of ``families`` (all when none given), in the paper's order."""
     return tuple(n for n, m in REGISTRY.items() if not families or m.family in families)
+
+
+def fixed_edge_count(model: nn.Module) -> int | None:
+    """The edge count every KAN read by ``model`` must have when its methods read one architecture only
+    (:attr:`Method.one_architecture`), else ``None`` (any widths)."""
+    flags = {m.one_architecture for m in REGISTRY.values() if m.model_class is type(model)}
+    return int(model.num_edges) if flags == {True} else None
