@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 from kan_core.conv import FastKANConv2d, KAConv2d, KAGNConv2d, KALNConv2d, KANConv2d, ka_conv2d
-from kan_core.conv.functional import _pair
+from kan_core.conv.functional import as_pair
 from kan_core.spec import KANSpec
 from torch import Tensor, nn
 
@@ -67,8 +67,8 @@ class MetaKAConv2d(nn.Module):
         if self.basis is not None and spec.basis != self.basis:
             raise ValueError(f"{type(self).__name__} needs basis={self.basis!r}, spec has {spec.basis!r}")
         self.in_channels, self.out_channels = int(in_channels), int(out_channels)
-        self.kernel_size, self.stride = _pair(kernel_size), _pair(stride)
-        self.padding, self.dilation = _pair(padding), _pair(dilation)
+        self.kernel_size, self.stride = as_pair(kernel_size), as_pair(stride)
+        self.padding, self.dilation = as_pair(padding), as_pair(dilation)
         n_in = self.in_channels * self.kernel_size[0] * self.kernel_size[1]
         self.edges = MetaEdgeLayer(
             n_in, self.out_channels, spec, learner, generator=generator, device=device, dtype=dtype

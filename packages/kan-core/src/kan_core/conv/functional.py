@@ -18,10 +18,11 @@ from torch import Tensor
 from ..functional import layer_forward
 from ..spec import KANSpec
 
-__all__ = ["ka_conv2d", "unfold_patches", "conv_output_size"]
+__all__ = ["ka_conv2d", "unfold_patches", "conv_output_size", "as_pair"]
 
 
-def _pair(v: int | tuple[int, int]) -> tuple[int, int]:
+def as_pair(v: int | tuple[int, int]) -> tuple[int, int]:
+    """``(v, v)`` for an int, else the two entries as ints (kernel size, stride, padding, dilation)."""
     if isinstance(v, int):
         return (v, v)
     a, b = v
@@ -36,7 +37,7 @@ def conv_output_size(
     dilation: int | tuple[int, int] = 1,
 ) -> tuple[int, int]:
     """Spatial output size ``(H', W')`` of a convolution on an ``(H, W)`` input (as ``nn.Conv2d``)."""
-    k, s, p, d = _pair(kernel_size), _pair(stride), _pair(padding), _pair(dilation)
+    k, s, p, d = as_pair(kernel_size), as_pair(stride), as_pair(padding), as_pair(dilation)
     return tuple((size[i] + 2 * p[i] - d[i] * (k[i] - 1) - 1) // s[i] + 1 for i in range(2))  # type: ignore[return-value]
 
 
@@ -51,7 +52,7 @@ def unfold_patches(
     if x.dim() != 4:
         raise ValueError(f"KA-convolution expects (B, C, H, W) inputs, got shape {tuple(x.shape)}")
     cols = F.unfold(
-        x, _pair(kernel_size), dilation=_pair(dilation), padding=_pair(padding), stride=_pair(stride)
+        x, as_pair(kernel_size), dilation=as_pair(dilation), padding=as_pair(padding), stride=as_pair(stride)
     )
     return cols.transpose(1, 2)
 
@@ -76,7 +77,7 @@ def ka_conv2d(
 
     Shapes: returns ``(B, C_out, H', W')``.
     """
-    kh, kw = _pair(kernel_size)
+    kh, kw = as_pair(kernel_size)
     c_in = x.shape[1]
     n_in = params["coef"].shape[-2]
     if n_in != c_in * kh * kw:

@@ -9,7 +9,7 @@ from torch import Tensor, nn
 
 from ..layers import LAYER_CLASSES, EdgeLayer
 from ..spec import KANSpec
-from .functional import _pair, ka_conv2d
+from .functional import as_pair, ka_conv2d
 
 __all__ = ["KAConv2d", "KANConv2d", "FastKANConv2d", "KALNConv2d", "KAGNConv2d"]
 
@@ -50,8 +50,8 @@ class KAConv2d(nn.Module):
     ) -> None:
         super().__init__()
         self.in_channels, self.out_channels = int(in_channels), int(out_channels)
-        self.kernel_size, self.stride = _pair(kernel_size), _pair(stride)
-        self.padding, self.dilation = _pair(padding), _pair(dilation)
+        self.kernel_size, self.stride = as_pair(kernel_size), as_pair(stride)
+        self.padding, self.dilation = as_pair(padding), as_pair(dilation)
         n_in = self.in_channels * self.kernel_size[0] * self.kernel_size[1]
         if spec is None:
             spec = KANSpec((n_in, self.out_channels), basis=self.basis, **basis_kwargs)
