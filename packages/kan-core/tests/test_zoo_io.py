@@ -137,7 +137,9 @@ def test_minimal_zoo_keeps_any_other_tensors_and_metadata(tmp_path):
     assert "scalar" in z.shards[0].tensors and "scalar" not in z.shards[1].tensors
     assert z.shards[0].header is None and z.shards[1].metadata == {"note": "1"}
     written = write_manifest(folder, manifest, complete=False)  # hashes added to a minimal manifest
-    assert [s["sha256"] for s in written["shards"]] == [sha256_file(folder / f"s{k}.safetensors") for k in (0, 1)]
+    assert [s["sha256"] for s in written["shards"]] == [
+        sha256_file(folder / f"s{k}.safetensors") for k in (0, 1)
+    ]
 
 
 # ----------------------------------------------------------------------------------------- the header
@@ -272,7 +274,9 @@ def test_write_manifest_validates_before_writing(zoo):
     with pytest.raises(ZooError, match=r"manifest.json: shards hold 5 models, key 'num_models' says 6"):
         write_manifest(folder, {**m, "num_models": 6})
     with pytest.raises(ZooError, match=rf"^{folder / 'shard-00007.safetensors'}: shard file is missing$"):
-        write_manifest(folder, {**m, "shards": [*m["shards"], {"file": shard_name(7), "start": 5, "count": 1}]})
+        write_manifest(
+            folder, {**m, "shards": [*m["shards"], {"file": shard_name(7), "start": 5, "count": 1}]}
+        )
     assert (folder / MANIFEST).read_bytes() == before
     assert not [p for p in os.listdir(folder) if p.endswith(".tmp")]
 

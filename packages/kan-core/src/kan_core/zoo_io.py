@@ -246,7 +246,9 @@ def read_shard(
     return ZooShard(path, count, tensors, dict(metadata), header)
 
 
-def _concatenate(folder: Path, manifest: dict[str, Any], spec: KANSpec, shards: list[ZooShard]) -> ZooContents:
+def _concatenate(
+    folder: Path, manifest: dict[str, Any], spec: KANSpec, shards: list[ZooShard]
+) -> ZooContents:
     first = shards[0].tensors
 
     def stackable(name: str) -> bool:
@@ -266,7 +268,9 @@ def _concatenate(folder: Path, manifest: dict[str, Any], spec: KANSpec, shards: 
     for s in shards:
         views.append(replace(s, tensors={**s.tensors, **{k: cat[k][start : start + s.count] for k in names}}))
         start += s.count
-    models = StackedKAN(spec, [{k: cat[f"layers.{l}.{k}"] for k in p} for l, p in enumerate(spec.param_shapes())])
+    models = StackedKAN(
+        spec, [{k: cat[f"layers.{l}.{k}"] for k in p} for l, p in enumerate(spec.param_shapes())]
+    )
     other = {k: v for k, v in cat.items() if not k.startswith("layers.")}
     return ZooContents(folder, manifest, spec, models, other, views)
 

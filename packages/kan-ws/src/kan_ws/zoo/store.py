@@ -143,9 +143,13 @@ def read_manifest(folder: str | os.PathLike) -> dict[str, Any]:
     if m["task"] not in TARGETS:
         raise ZooError(f"{where}: key 'task' is {m['task']!r}, expected one of {sorted(TARGETS)}")
     if sorted(m["targets"]) != sorted(TARGETS[m["task"]]):
-        raise ZooError(f"{where}: key 'targets' is {m['targets']}, a {m['task']} zoo has {sorted(TARGETS[m['task']])}")
+        raise ZooError(
+            f"{where}: key 'targets' is {m['targets']}, a {m['task']} zoo has {sorted(TARGETS[m['task']])}"
+        )
     if m["has_masks"] != (m["task"] == "classifier"):
-        raise ZooError(f"{where}: key 'has_masks' is {m['has_masks']}, a {m['task']} zoo has {m['task'] == 'classifier'}")
+        raise ZooError(
+            f"{where}: key 'has_masks' is {m['has_masks']}, a {m['task']} zoo has {m['task'] == 'classifier'}"
+        )
     return m
 
 
@@ -232,7 +236,9 @@ def load_zoo(path: str | os.PathLike, *, check_hash: bool = True) -> Zoo:
     targets = {k[len("targets.") :]: v for k, v in z.tensors.items() if k.startswith("targets.")}
     masks = [z.tensors[f"masks.{l}"] for l in range(spec.depth)] if has_masks else None
     splits = {k: torch.tensor(v, dtype=torch.long) for k, v in m["splits"].items()}
-    return Zoo(spec, task, z.models.layers, targets, masks, m["models"], splits, m["preset"], m["config"], m["seed"])
+    return Zoo(
+        spec, task, z.models.layers, targets, masks, m["models"], splits, m["preset"], m["config"], m["seed"]
+    )
 
 
 def verify_zoo(path: str | os.PathLike) -> list[str]:
