@@ -1,3 +1,4 @@
+import hashlib
 import json
 
 import torch
@@ -30,7 +31,6 @@ def _write_zoo(path, m_per_shard=(5, 4), basis="bspline"):
         )
         save_tensors(path / f"shard-{s:05d}.safetensors", t, {"shard": str(s)})
         start += m
-    import hashlib
 
     shards = [
         {"file": f"shard-{s:05d}.safetensors", "count": m,
@@ -100,7 +100,6 @@ def test_align_zoo(tmp_path):
         ]
         src, dst = read_stacked_zoo(tmp_path / "zoo"), read_stacked_zoo(out)
         assert dst.shard_sizes == [5, 4] and dst.spec == spec
-        import hashlib
 
         for entry in dst.manifest["shards"]:  # shard hashes refreshed, everything else unchanged
             assert entry["sha256"] == hashlib.sha256((out / entry["file"]).read_bytes()).hexdigest()
@@ -126,3 +125,33 @@ def test_align_zoo(tmp_path):
         group, ["align", str(tmp_path / "zoo"), "--out", str(tmp_path / "x"), "--reference", "99"]
     )
     assert r.exit_code != 0 and "out of range" in r.output
+
+
+def test_write_stacked_zoo_recomputes_the_shard_header_digest(tmp_path):
+    """A shard header (format + digest of the content, as `kan zoo build` writes it) is rewritten with the
+    digest of the permuted content; other metadata is carried over; a minimal manifest gains shard hashes."""
+    from kan_core.zoo_io import read_shard, read_shard_header, shard_digest, write_shard
+    from kan_graph.io import write_stacked_zoo
+
+    kans = [random_kan("bspline", widths=(2, 4, 1), seed=s) for s in range(3)]
+    spec, layers = kans[0].spec, stack(kans)
+    zoo = tmp_path / "zoo"
+    zoo.mkdir()
+    tensors = {f"layers.{l}.{k}": v for l, p in enumerate(layers) for k, v in p.items()}
+    tensors["masks.0"] = (layers[0]["coef"][..., 0] > 0).float()
+    write_shard(zoo / "s.safetensors", tensors, {"count": 3, "note": "kept"}, metadata={"other": "x"})
+    (zoo / "manifest.json").write_text(
+        json.dumps({"spec": spec.to_dict(), "num_models": 3, "shards": [{"file": "s.safetensors", "count": 3}]})
+    )
+    src = read_stacked_zoo(zoo)
+    perms = random_permutation(spec, torch.Generator().manual_seed(0), num_models=3)
+    out = write_stacked_zoo(src, tmp_path / "out", permute_stacked(spec, src.layers, perms), perms)
+    before, after = read_shard_header(zoo / "s.safetensors"), read_shard_header(out / "s.safetensors")
+    new_tensors, meta = load_tensors(out / "s.safetensors")
+    assert after["digest"] == shard_digest(new_tensors, after) != before["digest"]
+    assert after["note"] == "kept" and meta["other"] == "x"
+    read_shard(out / "s.safetensors", spec, 3, verify_digest=True)
+    m = json.loads((out / "manifest.json").read_text())
+    assert m["shards"] == [{"file": "s.safetensors", "count": 3,
+                            "sha256": hashlib.sha256((out / "s.safetensors").read_bytes()).hexdigest()}]  # fmt: skip
+    assert torch.equal(new_tensors["masks.0"], (new_tensors["layers.0.coef"][..., 0] > 0).float())

@@ -307,3 +307,32 @@ def test_torchrun_build_equals_single_process(sine_zoo, tmp_path):
         json.loads((out / "manifest.json").read_text())["splits"]
         == json.loads((sine_zoo / "manifest.json").read_text())["splits"]
     )
+
+
+def test_aligned_zoo_keeps_a_valid_shard_digest(sine_zoo, tmp_path):
+    """kan-graph rewrites a kan-ws zoo with permuted layers: every shard header digest is recomputed (a
+    stale one made a resumed build or any digest check call the aligned shard damaged)."""
+    from kan_core.functional import kan_forward
+    from kan_graph import permute_stacked, random_permutation
+    from kan_graph.io import read_stacked_zoo, write_stacked_zoo
+    from kan_ws.zoo.store import check_shard
+
+    src = read_stacked_zoo(sine_zoo)
+    perms = random_permutation(src.spec, torch.Generator().manual_seed(0), num_models=len(src))
+    out = write_stacked_zoo(src, tmp_path / "aligned", permute_stacked(src.spec, src.layers, perms), perms)
+    assert verify_zoo(out) == []
+    for k, count in enumerate((3, 3, 1)):
+        name = f"shard-{k:05d}.safetensors"
+        old, new = read_shard_header(sine_zoo / name), read_shard_header(out / name)
+        assert new["digest"] != old["digest"]  # the content changed, and so did its digest
+        assert {a: b for a, b in new.items() if a != "digest"} == {a: b for a, b in old.items() if a != "digest"}
+        check_shard(out / name, src.spec, "sine", count, False, verify_digest=True)
+    a, b = load_zoo(sine_zoo), load_zoo(out)
+    x = torch.rand(16, 2, generator=torch.Generator().manual_seed(1))
+    assert torch.allclose(kan_forward(x, a.layers, a.spec), kan_forward(x, b.layers, b.spec), atol=1e-5)
+    assert torch.equal(a.targets["frequency"], b.targets["frequency"]) and b.seed == a.seed == 3
+    assert (b.preset, b.config, b.meta) == (a.preset, a.config, a.meta)
+    # a resumed build over the aligned folder takes its shards as intact (digest and manifest hash agree)
+    calls = []
+    build_zoo(TINY_SINE, out, models=7, device="cpu", seed=3, progress=calls.append)
+    assert calls == [3, 3, 1] and verify_zoo(out) == []

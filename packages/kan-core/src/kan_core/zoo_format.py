@@ -1,8 +1,26 @@
-"""The model-zoo folder format, validated in one place for every reader (kan-ws, kan-graph, ...).
+"""The model-zoo folder format, described and validated here for every reader and writer.
 
-A zoo folder holds ``manifest.json`` and shards ``shard-00000.safetensors``, ... (each with the stacked
-``layers.{l}.{name}`` tensors of its models, leading model dim, plus any other per-model tensors). The
-manifest is a JSON object:
+This docstring is the one description of the format; :mod:`kan_core.zoo_io` reads and writes it (shards,
+hashes, digests, tensor checks) and ``kan_ws.zoo`` and ``kan_graph.io`` call that module. Layout::
+
+    zoo/
+      manifest.json              the schema below; written last (the zoo is complete once it exists)
+      shard-00000.safetensors    models [0, S): stacked tensors with a leading model dim
+      shard-00001.safetensors    models [S, 2S) ...
+
+**Shards** (:func:`shard_name`) hold, for their ``S`` models, ``layers.{l}.{name}`` with the shapes of
+``spec.param_shapes()`` after the model dim (``layers.0.coef: (S, out, in, n)``, names as
+:meth:`kan_core.layers.EdgeLayer.params`), plus any other per-model tensors a zoo kind defines (kan-ws:
+``targets.{name}`` and, for classifier zoos, ``masks.{l}: (S, out, in)``). Every floating tensor is finite;
+B-spline grids have increasing knots. The safetensors header may hold the shard header: one metadata key
+``"zoo"`` whose value is a JSON object with ``"format": "kan-ws-zoo-shard/1"`` (:data:`SHARD_FORMAT`),
+whatever the writer records (``kan zoo build``: shard index, first model, model count, build fingerprint,
+per-model metadata) and ``"digest"``: the SHA-256 of the rest of that object (JSON, sorted keys) and of
+every tensor's name, dtype, shape and bytes in name order (:func:`kan_core.zoo_io.shard_digest`). The
+digest lets a resumed build tell an intact shard from a damaged one before any manifest exists; every
+writer recomputes it. Other header keys are the writer's own and are carried over unchanged.
+
+**The manifest** is a JSON object:
 
 ============  ==========================  ============================================================
 key           type                        meaning
@@ -24,10 +42,10 @@ targets                                   list of str
 
 A *complete* manifest (what ``kan zoo build`` writes and ``kan_ws`` reads) has every key above and a
 ``sha256`` and ``start`` for every shard; a minimal one (accepted by ``kan_graph``) needs only ``spec``,
-``shards`` and ``num_models``. Every key that is present is checked either way. Errors are
-:class:`ZooError` (a ``ValueError``) naming the manifest and the key.
+``shards`` and ``num_models``. Every key that is present is checked either way. The file is written as
+``json.dumps(manifest, indent=1, sort_keys=True)`` plus a newline. Errors are :class:`ZooError` (a
+``ValueError``) naming the manifest and the key, or the shard file and the tensor.
 """
-
 from __future__ import annotations
 
 import hashlib
@@ -42,6 +60,8 @@ from .spec import KANSpec
 __all__ = [
     "MANIFEST",
     "ZOO_FORMAT",
+    "SHARD_FORMAT",
+    "shard_name",
     "ZooError",
     "sha256_file",
     "validate_manifest",
@@ -52,6 +72,7 @@ __all__ = [
 
 MANIFEST = "manifest.json"
 ZOO_FORMAT = "kan-ws-zoo/1"
+SHARD_FORMAT = "kan-ws-zoo-shard/1"
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 _TYPES: dict[str, tuple[type, ...]] = {
@@ -78,7 +99,13 @@ class ZooError(ValueError):
     """A zoo folder or one of its shards is missing, incomplete or corrupt (the message names it)."""
 
 
+def shard_name(k: int) -> str:
+    """The file name of shard ``k`` (``shard-00000.safetensors``, ...)."""
+    return f"shard-{k:05d}.safetensors"
+
+
 def sha256_file(path: str | os.PathLike) -> str:
+    """The SHA-256 of a file's bytes (hex)."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         while block := f.read(1 << 20):
@@ -207,10 +234,10 @@ def read_manifest(folder: str | os.PathLike, *, complete: bool = True) -> tuple[
 def check_sha256(path: Path, expected: str) -> None:
     """Raise :class:`ZooError` naming ``path`` when it is missing or its SHA-256 is not ``expected``."""
     if not path.is_file():
-        raise ZooError(f"{path.name}: shard file is missing ({path})")
+        raise ZooError(f"{path}: shard file is missing")
     got = sha256_file(path)
     if got != expected:
         raise ZooError(
-            f"{path.name}: SHA-256 {got[:16]}... does not match the manifest ({expected[:16]}...); "
+            f"{path}: SHA-256 {got[:16]}... does not match the manifest ({expected[:16]}...); "
             "the shard was modified or truncated"
         )

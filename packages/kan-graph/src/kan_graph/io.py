@@ -1,11 +1,9 @@
 """Files: stacked zoo folders (read/write, for alignment) and saved KAN-graph datasets. No pickle.
 
-Zoo folder (the format of :mod:`kan_core.zoo_format`, shared with ``kan_ws.zoo``; kan-graph reads it
-directly and does not import kan-ws): ``manifest.json`` (validated against that schema; at least
-``spec``, ``shards`` and ``num_models``) and the shards it lists. Each shard holds the stacked parameters
-of its models as ``layers.{l}.{name}`` (leading model dim, names as
-:meth:`kan_core.layers.EdgeLayer.params`) plus any other tensors (targets, masks), which are carried over.
-Reading checks every listed SHA-256, shapes, finiteness and knots.
+Zoo folder: the format of :mod:`kan_core.zoo_format` (described there), read and written through
+:mod:`kan_core.zoo_io` like ``kan_ws.zoo`` does (kan-graph does not import kan-ws). kan-graph accepts a
+minimal manifest (``spec``, ``shards``, ``num_models``) and any per-model tensors besides the layers
+(targets, masks), which it carries over when it rewrites a zoo.
 
 Graph dataset (``save_graph_batch``): one safetensors file with the batched graph tensors and, in its
 header, JSON metadata (``format``, ``encoding``, ``specs``, the per-graph node/edge/layer counts), plus a
@@ -14,18 +12,15 @@ header, JSON metadata (``format``, ``encoding``, ``specs``, the per-graph node/e
 
 from __future__ import annotations
 
-import copy
-import hashlib
 import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
 from kan_core import KANSpec
-from kan_core.io import atomic_write_bytes, check_layer_tensors, load_tensors, save_tensors
-from kan_core.zoo_format import MANIFEST, ZooError, check_sha256, read_manifest, shard_path
+from kan_core.io import atomic_write_bytes, load_tensors, save_tensors
+from kan_core.zoo_io import parse_shard_header, read_zoo, write_manifest, write_shard
 from torch import Tensor
 
 __all__ = [
@@ -38,7 +33,6 @@ __all__ = [
 ]
 
 GRAPH_FORMAT = "kan-graph/1"
-_LAYER_RE = re.compile(r"^layers\.(\d+)\.(\w+)$")
 _EDGE_RE = re.compile(r"^(\w+)\.(\d+)$")
 
 
@@ -66,40 +60,24 @@ class StackedZoo:
 
 
 def read_stacked_zoo(path: str | Path) -> StackedZoo:
-    """Read a zoo folder's manifest and shards into stacked per-layer tensors (leading model dim).
+    """Read a zoo folder's manifest and shards into stacked per-layer tensors (leading model dim), with
+    :func:`kan_core.zoo_io.read_zoo` (minimal manifests accepted; every listed SHA-256 checked).
 
     Raises:
         ZooError (a ``ValueError``): a manifest that does not fit :mod:`kan_core.zoo_format`'s schema
             (names the key), a missing or modified shard (SHA-256), or a shard whose tensors do not fit the
             spec, its count, or hold non-finite values (names the shard and tensor).
     """
-    path = Path(path)
-    manifest, spec = read_manifest(path, complete=False)
-    names = [e["file"] for e in manifest["shards"]]
-    per_shard_layers: list[list[dict[str, Tensor]]] = []
-    shards, sizes = [], []
-    for entry in manifest["shards"]:
-        name, count = entry["file"], entry["count"]
-        where = path / name
-        if "sha256" in entry:
-            check_sha256(shard_path(path, name), entry["sha256"])
-        tensors, meta = load_tensors(shard_path(path, name))
-        try:
-            layers = check_layer_tensors(spec, tensors, where, models=count)
-        except ValueError as e:
-            raise ZooError(str(e)) from e
-        rest = {k: t for k, t in tensors.items() if _LAYER_RE.match(k) is None}
-        for key, t in rest.items():
-            if t.is_floating_point() and not bool(torch.isfinite(t).all()):
-                raise ZooError(f"{where}: tensor {key} holds non-finite values")
-        per_shard_layers.append(layers)
-        shards.append((rest, meta))
-        sizes.append(count)
-    layers = [
-        {k: torch.cat([s[l][k] for s in per_shard_layers]) for k in per_shard_layers[0][l]}
-        for l in range(spec.depth)
-    ]
-    return StackedZoo(path, manifest, spec, names, sizes, layers, shards)
+    z = read_zoo(path, complete=False)
+    return StackedZoo(
+        z.path,
+        z.manifest,
+        z.spec,
+        [s.path.name for s in z.shards],
+        [s.count for s in z.shards],
+        z.models.layers,
+        [(s.other_tensors, s.metadata) for s in z.shards],
+    )
 
 
 def write_stacked_zoo(
@@ -113,9 +91,11 @@ def write_stacked_zoo(
 
     Non-layer tensors are carried over unchanged, except per-edge tensors named ``{name}.{l}`` with
     shape ``(M, out_l, in_l)`` (e.g. oracle pruning masks ``masks.{l}``), which are permuted with
-    ``perms`` like the edges so that they stay attached to their edges. Every file is written atomically;
-    ``manifest.json`` is written last, with the ``sha256`` of every listed shard (``kan_ws.zoo`` manifests)
-    recomputed for the new shard files; nothing else in the manifest changes. ``extra_files`` maps extra
+    ``perms`` like the edges so that they stay attached to their edges. Shards are written with
+    :func:`kan_core.zoo_io.write_shard`: a shard header (``kan zoo build`` zoos) is kept with its digest
+    recomputed for the new content, other header metadata is carried over as it is. ``manifest.json`` is
+    written last by :func:`kan_core.zoo_io.write_manifest`, with the ``sha256`` of every shard (added
+    where a minimal manifest had none); nothing else in the manifest changes. ``extra_files`` maps extra
     file names to their bytes. ``out`` must not exist yet or be empty (see :func:`kan_core.io.staged_folder`
     to build it beside its place and move it in when complete).
     """
@@ -144,15 +124,13 @@ def write_stacked_zoo(
                     if l >= 1:
                         t = _take(t, -1, perms[l - 1][start : start + size], 2)
             tensors[key] = t
-        save_tensors(out / name, tensors, dict(meta))
+        header = parse_shard_header(meta)
+        others = {k: v for k, v in meta.items() if k != "zoo"} if header is not None else meta
+        write_shard(out / name, tensors, header, metadata=others)
         start += size
     for fname, data in (extra_files or {}).items():
         atomic_write_bytes(out / fname, data)
-    manifest = copy.deepcopy(zoo.manifest)
-    for entry in manifest.get("shards", []) if isinstance(manifest.get("shards"), list) else []:
-        if isinstance(entry, dict) and "sha256" in entry and "file" in entry:
-            entry["sha256"] = hashlib.sha256((out / entry["file"]).read_bytes()).hexdigest()
-    atomic_write_bytes(out / MANIFEST, (json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode())
+    write_manifest(out, zoo.manifest, complete=False)
     return out
 
 

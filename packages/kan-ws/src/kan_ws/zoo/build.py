@@ -9,6 +9,8 @@ SHA-256 is skipped, which makes an interrupted build resumable; a damaged one is
 copied into the manifest as it is), and rebuilding in the same environment gives byte-identical files.
 While any shard is being (re)built there is no manifest, so no reader takes the folder for a zoo. Under ``torchrun`` rank ``r`` of ``W`` builds shards
 ``r::W``; after a barrier rank 0 writes ``manifest.json`` (the zoo is complete only once it exists).
+The folder format is :mod:`kan_core.zoo_format`'s; shards and manifest go through :mod:`kan_ws.zoo.store`
+and :mod:`kan_core.zoo_io`.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from .store import (
     ZOO_FORMAT,
     ZooError,
     check_shard,
+    read_manifest,
     read_shard_header,
     shard_name,
     write_manifest,
@@ -181,15 +184,14 @@ def build_zoo(
 
 def _manifest_hashes(folder: Path, fp: str) -> dict[str, str]:
     """Shard name -> SHA-256 from an existing manifest of this same build (empty when there is none, it
-    is unreadable or belongs to another build)."""
-    path = folder / MANIFEST
-    try:
-        m = json.loads(path.read_text())
-        if m.get("fingerprint") != fp:
-            return {}
-        return {s["file"]: s["sha256"] for s in m["shards"] if isinstance(s.get("sha256"), str)}
-    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+    does not fit the schema or belongs to another build)."""
+    if not (folder / MANIFEST).is_file():
         return {}
+    try:
+        m = read_manifest(folder)
+    except (OSError, ZooError):
+        return {}
+    return {s["file"]: s["sha256"] for s in m["shards"]} if m["fingerprint"] == fp else {}
 
 
 def _write_manifest(
