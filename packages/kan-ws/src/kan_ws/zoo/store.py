@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from kan_core import KAN, KANSpec
+from kan_core import KAN, KANSpec, StackedKAN
 from kan_core.zoo_format import MANIFEST, SHARD_FORMAT, ZOO_FORMAT, ZooError, shard_name, shard_path
 from kan_core.zoo_format import read_manifest as _read_manifest
 from kan_core.zoo_io import (
@@ -181,13 +181,18 @@ class Zoo:
         return int(self.layers[0]["coef"].shape[0])
 
     @property
+    def models(self) -> StackedKAN:
+        """The zoo's KANs as one :class:`kan_core.StackedKAN` (the tensors of ``layers``, not copies)."""
+        return StackedKAN(self.spec, self.layers)
+
+    @property
     def dataset(self) -> str | None:
         """The image dataset the zoo was built from (None for sine zoos)."""
         return self.config.get("dataset")
 
     def kan(self, i: int) -> KAN:
         """Model ``i`` as a :class:`kan_core.KAN` (a copy)."""
-        return KAN.from_params(self.spec, [{k: v[i] for k, v in p.items()} for p in self.layers])
+        return self.models.kan(i)
 
     def subset(self, indices: Sequence[int] | Tensor) -> Zoo:
         """The models ``indices`` (in that order); splits keep the selected members, renumbered."""
@@ -200,7 +205,7 @@ class Zoo:
         return Zoo(
             spec=self.spec,
             task=self.task,
-            layers=[{k: v[idx] for k, v in p.items()} for p in self.layers],
+            layers=self.models.select(idx).layers,
             targets={k: v[idx] for k, v in self.targets.items()},
             masks=None if self.masks is None else [m[idx] for m in self.masks],
             meta=[self.meta[int(j)] for j in idx.tolist()],
@@ -214,7 +219,7 @@ class Zoo:
         return Zoo(
             spec=self.spec,
             task=self.task,
-            layers=[{k: v.to(device) for k, v in p.items()} for p in self.layers],
+            layers=self.models.to(device).layers,
             targets={k: v.to(device) for k, v in self.targets.items()},
             masks=None if self.masks is None else [m.to(device) for m in self.masks],
             meta=self.meta,
