@@ -8,11 +8,18 @@ per-layer tensors of :meth:`kan_core.layers.EdgeLayer.params` (torch layout ``(o
 * layer ``h - 1`` (whose *outputs* are neurons of layer ``h``): rows of ``scale_base``, ``scale_sp``,
   ``coef``, ``mask`` and the entries of ``node_scale``/``node_bias`` are gathered with ``perm_h``;
 * layer ``h`` (whose *inputs* are neurons of layer ``h``): columns of ``scale_base``, ``scale_sp``,
-  ``coef``, ``mask`` and the rows of ``grid`` (a hidden neuron's knots move with it) are gathered;
-* ``beta`` (Gram recursion, one per layer) is unaffected.
+  ``coef``, ``mask`` and the input axis of every extra tensor of the basis that has one are gathered
+  (B-splines: the rows of ``grid``, a hidden neuron's knots move with it); extra tensors shared by all
+  inputs of a layer (Gram's ``beta``) are unaffected.
+
+Which axis of an extra tensor follows the inputs is the basis' business: :func:`tensor_axes` asks
+:meth:`kan_core.basis.Basis.extra_input_axes` of ``get_basis(spec.basis)``, so a newly registered basis
+needs no change here.
 
 In the paper's notation ``phi'^1 = P_1^T phi^1``, ``phi'^l = P_l^T phi^l P_{l-1}``, ``phi'^L = phi^L P_{L-1}``;
-the function computed by the KAN does not change.
+the function computed by the KAN does not change. Edge features (:mod:`kan_graph.encoding`) move with
+their edges: :func:`permute_layer_features` (per layer) and :func:`permute_edge_features` (flat, KAN-graph
+edge order).
 """
 
 from __future__ import annotations
@@ -20,10 +27,14 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import torch
 from kan_core import KAN, KANSpec
+from kan_core.basis import get_basis
 from torch import Tensor
+
+from .encoding import flatten_edge_features, split_edge_features
 
 __all__ = [
     "random_permutation",
@@ -32,43 +43,86 @@ __all__ = [
     "permute",
     "permute_layers",
     "permute_stacked",
+    "permute_layer_features",
+    "permute_edge_features",
+    "select_stacked",
     "same_function",
-    "OUT_DIM",
-    "IN_DIM",
+    "NeuronAxes",
+    "LAYER_TENSOR_AXES",
+    "tensor_axes",
 ]
 
-# Position (from the end) of the output / input neuron axis of every per-layer tensor, and its rank
-# without leading model dimensions. ``None``: the tensor has no such axis.
-OUT_DIM: dict[str, int | None] = {
-    "scale_base": -2,
-    "scale_sp": -2,
-    "mask": -2,
-    "coef": -3,
-    "node_scale": -1,
-    "node_bias": -1,
-    "grid": None,
-    "beta": None,
+
+@dataclass(frozen=True)
+class NeuronAxes:
+    """Where the neuron axes of one per-layer tensor are.
+
+    Attributes:
+        rank: rank of the tensor of one model (without leading model dims).
+        out_axis: axis (negative, from the end) indexing the layer's output neurons, or ``None``.
+        in_axis: axis (negative, from the end) indexing the layer's input neurons, or ``None``.
+    """
+
+    rank: int
+    out_axis: int | None
+    in_axis: int | None
+
+
+#: the tensors every layer has whatever its basis (:meth:`kan_core.layers.EdgeLayer.params`); the basis'
+#: extra tensors come from the registry (:func:`tensor_axes`)
+LAYER_TENSOR_AXES: dict[str, NeuronAxes] = {
+    "scale_base": NeuronAxes(2, -2, -1),
+    "scale_sp": NeuronAxes(2, -2, -1),
+    "mask": NeuronAxes(2, -2, -1),
+    "coef": NeuronAxes(3, -3, -2),
+    "node_scale": NeuronAxes(1, -1, None),
+    "node_bias": NeuronAxes(1, -1, None),
 }
-IN_DIM: dict[str, int | None] = {
-    "scale_base": -1,
-    "scale_sp": -1,
-    "mask": -1,
-    "coef": -2,
-    "grid": -2,
-    "node_scale": None,
-    "node_bias": None,
-    "beta": None,
-}
-BASE_RANK: dict[str, int] = {
-    "scale_base": 2,
-    "scale_sp": 2,
-    "mask": 2,
-    "coef": 3,
-    "grid": 2,
-    "node_scale": 1,
-    "node_bias": 1,
-    "beta": 1,
-}
+
+
+def tensor_axes(spec: KANSpec) -> dict[str, NeuronAxes]:
+    """Neuron axes of every per-layer tensor of a model of ``spec``, by name.
+
+    :data:`LAYER_TENSOR_AXES` plus the extra tensors of ``get_basis(spec.basis)``: their rank from
+    :meth:`~kan_core.basis.Basis.extra_shapes`, their input axis from
+    :meth:`~kan_core.basis.Basis.extra_input_axes` (extra tensors have no output axis).
+    """
+    basis = get_basis(spec.basis)
+    shapes = basis.extra_shapes(spec, 1)
+    axes = dict(LAYER_TENSOR_AXES)
+    for name, axis in basis.extra_input_axes(spec).items():
+        rank = len(shapes[name])
+        axes[name] = NeuronAxes(rank, None, None if axis is None else axis - rank)
+    return axes
+
+
+def select_stacked(
+    spec: KANSpec, layers: Sequence[Mapping[str, Tensor]], index: Tensor | slice
+) -> list[dict[str, Tensor]]:
+    """Models ``index`` of stacked per-layer tensors.
+
+    Args:
+        layers: per-layer dicts, tensors with a leading model dim ``M`` (``coef (M, out, in, n)``); a tensor
+            of a single model's rank (a ``grid (in, K)`` shared by all models) is kept as it is.
+        index: a long tensor ``(S,)`` or a slice over the ``M`` models.
+
+    Returns:
+        Per-layer dicts with leading dim ``S`` on every stacked tensor (names :func:`tensor_axes` does not
+        know are taken as stacked).
+    """
+    axes = tensor_axes(spec)
+    out = []
+    for p in layers:
+        sel = {}
+        for k, v in p.items():
+            stacked = k not in axes or v.dim() > axes[k].rank
+            if stacked and isinstance(index, Tensor):
+                v = v.index_select(0, index.to(v.device))
+            elif stacked:
+                v = v[index]
+            sel[k] = v
+        out.append(sel)
+    return out
 
 
 def random_permutation(
@@ -158,23 +212,26 @@ def permute_layers(
         perms: ``L - 1`` long tensors ``(d_h,)`` (shared) or ``(M, d_h)`` (per model, needs ``M`` leading).
 
     Returns:
-        New per-layer dicts (input tensors are not modified); unknown names are copied unchanged.
+        New per-layer dicts (input tensors are not modified); names :func:`tensor_axes` does not know are
+        copied unchanged.
     """
     _check_perms(spec, perms)
     if len(layers) != spec.depth:
         raise ValueError(
             f"layers: expected {spec.depth} layer dicts for widths {spec.widths}, got {len(layers)}"
         )
+    axes = tensor_axes(spec)
     out = []
     for l, p in enumerate(layers):
         row = perms[l] if l + 1 <= spec.depth - 1 else None  # outputs of layer l are hidden layer l + 1
         col = perms[l - 1] if l >= 1 else None  # inputs of layer l are hidden layer l
         new = {}
         for name, t in p.items():
-            if row is not None and OUT_DIM.get(name) is not None:
-                t = _take(t, OUT_DIM[name], row, BASE_RANK[name])
-            if col is not None and IN_DIM.get(name) is not None:
-                t = _take(t, IN_DIM[name], col, BASE_RANK[name])
+            ax = axes.get(name)
+            if ax is not None and row is not None and ax.out_axis is not None:
+                t = _take(t, ax.out_axis, row, ax.rank)
+            if ax is not None and col is not None and ax.in_axis is not None:
+                t = _take(t, ax.in_axis, col, ax.rank)
             new[name] = t
         out.append(new)
     return out
@@ -195,6 +252,48 @@ def permute_stacked(
         Permuted stacked per-layer dicts (leading dim ``M`` on every permuted tensor).
     """
     return permute_layers(spec, layers, perms)
+
+
+def permute_layer_features(feats: Sequence[Tensor], perms: Sequence[Tensor]) -> list[Tensor]:
+    """Move per-layer edge features with their edges under a group element.
+
+    Args:
+        feats: ``L`` per-layer tensors ``(..., out, in, F)`` (e.g. :func:`kan_graph.encoding.edge_features`).
+        perms: ``L - 1`` long tensors ``(d_h,)`` (shared) or ``(M, d_h)`` (per model; ``feats`` then have a
+            leading model dim ``M``, or none, to be broadcast).
+
+    Returns:
+        Per-layer ``(..., out, in, F)``: edge ``(o, i)`` of layer ``l`` holds the old edge
+        ``(perm_{l+1}[o], perm_l[i])`` (input and output neurons never move).
+    """
+    depth = len(feats)
+    if len(perms) != max(depth - 1, 0):
+        raise ValueError(f"perms: expected {depth - 1} permutations for {depth} layers, got {len(perms)}")
+    out = []
+    for l, f in enumerate(feats):
+        if l + 1 <= depth - 1:
+            f = _take(f, -3, perms[l], 3)
+        if l >= 1:
+            f = _take(f, -2, perms[l - 1], 3)
+        out.append(f)
+    return out
+
+
+def permute_edge_features(widths: Sequence[int], feats: Tensor, perms: Sequence[Tensor]) -> Tensor:
+    """Move flat edge features with their edges under a group element (a function-preserving symmetry).
+
+    Args:
+        widths: the KAN's width list ``(d_0, ..., d_L)``.
+        feats: ``(..., E, F)`` in KAN-graph edge order (edge ``offset_l + o * d_l + i``); ``(M, E, 1)`` for a
+            per-edge scalar such as a mask.
+        perms: as :func:`permute_layer_features`.
+
+    Returns:
+        ``(..., E, F)``, the features of the permuted KAN's graph (``feats`` itself when ``perms`` is empty).
+    """
+    if not perms:
+        return feats
+    return flatten_edge_features(permute_layer_features(split_edge_features(widths, feats), perms))
 
 
 def permute(kan: KAN, perms: Sequence[Tensor]) -> KAN:
