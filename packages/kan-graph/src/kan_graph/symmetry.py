@@ -34,8 +34,6 @@ from kan_core import KAN, KANSpec
 from kan_core.basis import get_basis
 from torch import Tensor
 
-from .encoding import flatten_edge_features, split_edge_features
-
 __all__ = [
     "random_permutation",
     "identity_permutation",
@@ -254,28 +252,73 @@ def permute_stacked(
     return permute_layers(spec, layers, perms)
 
 
+def _layer_edge_index(d_in: int, d_out: int, pin: Tensor | None, pout: Tensor | None) -> Tensor:
+    """Gather index of one layer's edges, ``(..., d_out * d_in)``: new edge ``o * d_in + i`` is the old edge
+    ``pout[o] * d_in + pin[i]`` (``None``: the identity; ``...`` is ``(M,)`` for per-model perms)."""
+    dev = (pin if pin is not None else pout).device
+    pin = torch.arange(d_in, device=dev) if pin is None else pin
+    pout = torch.arange(d_out, device=dev) if pout is None else pout
+    idx = pout.unsqueeze(-1) * d_in + pin.unsqueeze(-2)  # (..., d_out, d_in)
+    return idx.reshape(*idx.shape[:-2], d_out * d_in)
+
+
+def _gather_edges(f: Tensor, idx: Tensor) -> Tensor:
+    """``f (..., K, F)`` gathered along ``K`` with ``idx (K,)`` or per model ``(M, K)`` (``f`` with or without
+    its leading ``M``)."""
+    idx = idx.to(f.device)
+    if idx.dim() == 1:
+        return f.index_select(-2, idx)
+    if f.dim() == 2:
+        f = f.expand(idx.shape[0], *f.shape)
+    if f.dim() != 3 or f.shape[0] != idx.shape[0]:
+        raise ValueError(
+            f"per-model permutations for {idx.shape[0]} models need features (M, E, F), got {tuple(f.shape)}"
+        )
+    return torch.gather(f, 1, idx.unsqueeze(-1).expand(-1, -1, f.shape[-1]))
+
+
+def _edge_indices(widths: Sequence[int], perms: Sequence[Tensor]) -> list[Tensor]:
+    """Per-layer gather indices of the edges under ``perms`` (see :func:`_layer_edge_index`)."""
+    depth = len(widths) - 1
+    if len(perms) != depth - 1:
+        raise ValueError(
+            f"perms: expected {depth - 1} permutations for widths {tuple(widths)}, got {len(perms)}"
+        )
+    for h, p in enumerate(perms, start=1):
+        if p.shape[-1] != widths[h] or p.dim() not in (1, 2):
+            raise ValueError(
+                f"perms[{h - 1}] (hidden layer {h}) must have shape ({widths[h]},) or (M, {widths[h]}), "
+                f"got {tuple(p.shape)}"
+            )
+    return [
+        _layer_edge_index(
+            widths[l], widths[l + 1], perms[l - 1] if l >= 1 else None, perms[l] if l < depth - 1 else None
+        )
+        for l in range(depth)
+    ]
+
+
 def permute_layer_features(feats: Sequence[Tensor], perms: Sequence[Tensor]) -> list[Tensor]:
     """Move per-layer edge features with their edges under a group element.
 
     Args:
-        feats: ``L`` per-layer tensors ``(..., out, in, F)`` (e.g. :func:`kan_graph.encoding.edge_features`).
-        perms: ``L - 1`` long tensors ``(d_h,)`` (shared) or ``(M, d_h)`` (per model; ``feats`` then have a
-            leading model dim ``M``, or none, to be broadcast).
+        feats: ``L`` per-layer tensors ``(out, in, F)`` or ``(M, out, in, F)`` (e.g.
+            :func:`kan_graph.encoding.edge_features` of stacked layers).
+        perms: ``L - 1`` long tensors ``(d_h,)`` (shared) or ``(M, d_h)`` (per model; features without the
+            model dim are broadcast).
 
     Returns:
-        Per-layer ``(..., out, in, F)``: edge ``(o, i)`` of layer ``l`` holds the old edge
+        Per-layer ``(M, out, in, F)`` (or ``(out, in, F)``): edge ``(o, i)`` of layer ``l`` holds the old edge
         ``(perm_{l+1}[o], perm_l[i])`` (input and output neurons never move).
     """
-    depth = len(feats)
-    if len(perms) != max(depth - 1, 0):
-        raise ValueError(f"perms: expected {depth - 1} permutations for {depth} layers, got {len(perms)}")
+    if not perms:
+        return list(feats)
+    widths = [feats[0].shape[-2]] + [f.shape[-3] for f in feats]
     out = []
-    for l, f in enumerate(feats):
-        if l + 1 <= depth - 1:
-            f = _take(f, -3, perms[l], 3)
-        if l >= 1:
-            f = _take(f, -2, perms[l - 1], 3)
-        out.append(f)
+    for f, idx in zip(feats, _edge_indices(widths, perms)):
+        o, i, c = f.shape[-3:]
+        g = _gather_edges(f.reshape(*f.shape[:-3], o * i, c), idx)
+        out.append(g.reshape(*g.shape[:-2], o, i, c))
     return out
 
 
@@ -284,16 +327,28 @@ def permute_edge_features(widths: Sequence[int], feats: Tensor, perms: Sequence[
 
     Args:
         widths: the KAN's width list ``(d_0, ..., d_L)``.
-        feats: ``(..., E, F)`` in KAN-graph edge order (edge ``offset_l + o * d_l + i``); ``(M, E, 1)`` for a
-            per-edge scalar such as a mask.
+        feats: ``(E, F)`` or ``(M, E, F)`` in KAN-graph edge order (edge ``offset_l + o * d_l + i``); e.g.
+            ``(M, E, 1)`` for a per-edge scalar such as a mask.
         perms: as :func:`permute_layer_features`.
 
     Returns:
-        ``(..., E, F)``, the features of the permuted KAN's graph (``feats`` itself when ``perms`` is empty).
+        The features of the permuted KANs' graphs, ``(M, E, F)`` (or ``(E, F)``); ``feats`` itself when
+        ``perms`` is empty. One gather over all edges (the index of :func:`permute_layer_features`, offset
+        by layer).
     """
     if not perms:
         return feats
-    return flatten_edge_features(permute_layer_features(split_edge_features(widths, feats), perms))
+    widths = tuple(int(w) for w in widths)
+    offsets = [0]
+    for a, b in zip(widths[:-1], widths[1:]):
+        offsets.append(offsets[-1] + a * b)
+    if feats.dim() not in (2, 3) or feats.shape[-2] != offsets[-1]:
+        raise ValueError(
+            f"edge features must have shape (E, F) or (M, E, F) with E = {offsets[-1]} for widths {widths}, "
+            f"got {tuple(feats.shape)}"
+        )
+    idx = torch.cat([ix + off for ix, off in zip(_edge_indices(widths, perms), offsets)], -1)
+    return _gather_edges(feats, idx)
 
 
 def permute(kan: KAN, perms: Sequence[Tensor]) -> KAN:
