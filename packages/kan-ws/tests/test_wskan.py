@@ -114,6 +114,32 @@ def test_local_edge_permutation_matches_kan_graph():
     assert torch.equal(ref, ours)
 
 
+def test_make_batch_is_the_collated_graphs_and_model_outputs_agree():
+    from torch_geometric.data import Batch, Data
+
+    kans = [_kan(seed=s) for s in range(3)]
+    spec = kans[0].spec
+    t = graph_template(spec)
+    feats = edge_features(spec, _stack(kans))
+    x = torch.rand(3, 3, generator=torch.Generator().manual_seed(0))
+    fast = make_batch(t, feats, x)
+    xs = torch.zeros(3, t.num_nodes, 1)
+    xs[:, :3, 0] = x
+    ref = Batch.from_data_list(
+        [
+            Data(x=xs[b], edge_index=t.edge_index, edge_attr=feats[b], node_pe=t.node_pe, edge_pe=t.edge_pe)
+            for b in range(3)
+        ]
+    )
+    assert set(fast.keys()) == set(ref.keys())
+    for k in ref.keys():
+        assert torch.equal(fast[k], ref[k]), k
+    for level in ("graph", "edge"):
+        model = _model(level)
+        with torch.no_grad():
+            assert torch.equal(model(fast), model(ref))
+
+
 @pytest.mark.parametrize("level,shape", [("graph", (3, 3)), ("edge", None)])
 def test_shapes_any_width_and_mixed_batch(level, shape):
     from torch_geometric.data import Batch, Data
