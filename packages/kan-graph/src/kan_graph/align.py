@@ -222,7 +222,15 @@ def align_stacked(
         return _feats(spec, select_stacked(spec, layers, part), features, num_points, derivative)
 
     full = _match_in_chunks(
-        ref_f, m, chunk_feats, spec.widths[1:-1], layers[0]["coef"].device, max_iter, seed, chunk_size, progress
+        ref_f,
+        m,
+        chunk_feats,
+        spec.widths[1:-1],
+        layers[0]["coef"].device,
+        max_iter,
+        seed,
+        chunk_size,
+        progress,
     )
     aligned = permute_stacked(spec, [{k: v.detach() for k, v in p.items()} for p in layers], full)
     return (StackedKAN(spec, aligned) if container else aligned), full
@@ -248,13 +256,16 @@ def _match_in_chunks(
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
     perms: list[list[Tensor]] = [[] for _ in hidden]
     for s in range(0, m, chunk_size):
-        pc, _ = weight_matching(ref_feats, chunk_feats(slice(s, s + chunk_size)), max_iter=max_iter, seed=seed)
+        pc, _ = weight_matching(
+            ref_feats, chunk_feats(slice(s, s + chunk_size)), max_iter=max_iter, seed=seed
+        )
         for h, p in enumerate(pc):
             perms[h].append(p)
         if progress is not None:
             progress(min(chunk_size, m - s))
     return [
-        torch.cat(p) if p else torch.empty(0, d, dtype=torch.long, device=device) for p, d in zip(perms, hidden)
+        torch.cat(p) if p else torch.empty(0, d, dtype=torch.long, device=device)
+        for p, d in zip(perms, hidden)
     ]
 
 
@@ -439,7 +450,9 @@ def merge_many(
     g, indices = _seeded_subset(m, max_models, seed, "merge_many")
     sub = select_stacked(spec, layers, indices.to(layers[0]["coef"].device))
     feats = _feats(spec, sub, features, num_points, derivative)
-    perms, rounds, converged, history = _merge_rounds(feats, g, tol, max_rounds, max_iter, chunk_size, seed, progress)
+    perms, rounds, converged, history = _merge_rounds(
+        feats, g, tol, max_rounds, max_iter, chunk_size, seed, progress
+    )
     axes = tensor_axes(spec)
     reference = [
         {k: (v.mean(0) if k not in axes or v.dim() > axes[k].rank else v.clone()) for k, v in p.items()}
@@ -496,7 +509,9 @@ def merge_many_features(
     feats = [f.detach() for f in feats]
     g, indices = _seeded_subset(feats[0].shape[0], max_models, seed, "merge_many_features")
     sub = [f.index_select(0, indices.to(f.device)) for f in feats]
-    perms, rounds, converged, history = _merge_rounds(sub, g, tol, max_rounds, max_iter, chunk_size, seed, progress)
+    perms, rounds, converged, history = _merge_rounds(
+        sub, g, tol, max_rounds, max_iter, chunk_size, seed, progress
+    )
     reference = [f.mean(0) for f in permute_layer_features(sub, perms)]
     return FeatureMergeResult(reference, perms, indices, rounds, converged, history)
 

@@ -179,7 +179,9 @@ def stacked_edge_features(
     if encoding != "raw":
         return flatten_edge_features(edge_features(spec, layers, encoding, num_points, derivative))
     if len(layers) != spec.depth:
-        raise ValueError(f"layers: expected {spec.depth} layer dicts for widths {spec.widths}, got {len(layers)}")
+        raise ValueError(
+            f"layers: expected {spec.depth} layer dicts for widths {spec.widths}, got {len(layers)}"
+        )
     ref = layers[0]["coef"]
     lead = ref.shape[:-3]
     out = torch.empty(*lead, spec.num_edges(), spec.edge_feature_dim, dtype=ref.dtype, device=ref.device)
