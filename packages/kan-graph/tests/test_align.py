@@ -1,8 +1,9 @@
 import pytest
 import torch
 from kan_graph import align, align_stacked, merge_many, permute, permute_stacked, random_permutation
-from kan_graph.align import feature_distance
-from kan_graph.symmetry import invert_permutation
+from kan_graph.align import feature_distance, match_features, merge_many_features
+from kan_graph.encoding import edge_features
+from kan_graph.symmetry import invert_permutation, permute_layer_features
 from kg_testutils import random_kan, stack
 
 
@@ -133,3 +134,43 @@ def test_align_is_the_function_whatever_was_imported_first():
 
     code = "import kan_graph.align\nfrom kan_graph import align\nassert callable(align), align"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_feature_level_merge_many_is_the_layer_level_algorithm():
+    """merge_many_features on raw features gives merge_many's subset, perms and (featurised) reference."""
+    protos = [random_kan("bspline", widths=(3, 6, 5, 2), seed=s, masked=False) for s in range(3)]
+    spec = protos[0].spec
+    layers = _noisy(stack([protos[i % 3] for i in range(24)]), 0.05, seed=2)
+    zoo = permute_stacked(
+        spec, layers, random_permutation(spec, torch.Generator().manual_seed(3), num_models=24)
+    )
+    res = merge_many(spec, zoo, max_models=16, seed=5)
+    feats = edge_features(spec, zoo)
+    fres = merge_many_features(feats, max_models=16, seed=5)
+    assert torch.equal(fres.indices, res.indices) and (fres.rounds, fres.history) == (res.rounds, res.history)
+    assert all(torch.equal(a, b) for a, b in zip(fres.perms, res.perms))
+    for a, b in zip(fres.reference, edge_features(spec, res.reference)):
+        torch.testing.assert_close(a, b, atol=1e-6, rtol=0)
+    aligned, perms = align_stacked(spec, res.reference, zoo, chunk_size=5)
+    fperms = match_features(fres.reference, feats, chunk_size=7)
+    assert all(torch.equal(a, b) for a, b in zip(fperms, perms))
+    # the aligned features are the features of the aligned parameters, and closer to the reference
+    moved = permute_layer_features(feats, fperms)
+    assert all(torch.equal(a, b) for a, b in zip(moved, edge_features(spec, aligned)))
+    dist = [
+        sum(((f - r) ** 2).flatten(1).sum(1) for f, r in zip(x, fres.reference)).mean()
+        for x in (feats, moved)
+    ]
+    assert dist[1] < 0.5 * dist[0]
+
+
+def test_feature_level_alignment_checks_its_inputs():
+    f = [torch.zeros(4, 5, 3, 2), torch.zeros(4, 2, 4, 2)]
+    with pytest.raises(ValueError, match=r"feats\[1\] has 4 inputs but feats\[0\] has 5 outputs"):
+        merge_many_features(f)
+    with pytest.raises(
+        ValueError, match=r"feats\[1\] must have shape \(M, out, in, F\) with the M and F of feats\[0\]"
+    ):
+        match_features([x[0] for x in f], [f[0], torch.zeros(3, 2, 5, 2)])
+    with pytest.raises(ValueError, match="merge_many_features needs at least 2 models, got 1"):
+        merge_many_features([x[:1] for x in (f[0], torch.zeros(4, 2, 5, 2))])

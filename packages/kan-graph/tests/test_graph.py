@@ -12,8 +12,15 @@ from kan_graph import (
     stacked_to_graphs,
     to_graph,
 )
+from kan_graph.encoding import (
+    edge_features,
+    flatten_edge_features,
+    split_edge_features,
+    stacked_edge_features,
+)
+from kan_graph.graph import batch_from_dense, graph_structure
 from kg_testutils import BASES, random_kan, stack
-from torch_geometric.data import Batch
+from torch_geometric.data import Batch, Data
 
 
 def test_layout_and_positional_encodings():
@@ -243,3 +250,70 @@ def test_functional_encoding_values_and_domain(basis):
     assert torch.allclose(g.edge_attr[e, :P], want, atol=1e-6)
     fd = to_graph(kan, encoding="functional", num_points=P, derivative="fd")
     assert torch.allclose(g.edge_attr[:, P:], fd.edge_attr[:, P:], atol=2e-3, rtol=1e-3)
+
+
+# --------------------------------------------------------------------- flat features and the batch builder
+@pytest.mark.parametrize("encoding", ["raw", "functional"])
+def test_stacked_edge_features_are_the_flat_per_layer_features(encoding):
+    kans = [random_kan("bspline", widths=(3, 5, 4, 2), seed=s) for s in range(3)]
+    spec, layers = kans[0].spec, stack(kans)
+    per_layer = edge_features(spec, layers, encoding, num_points=5)
+    flat = stacked_edge_features(spec, layers, encoding, num_points=5)
+    assert flat.shape == (3, spec.num_edges(), per_layer[0].shape[-1])
+    assert torch.equal(flat, flatten_edge_features(per_layer))
+    back = split_edge_features(spec.widths, flat)
+    assert all(torch.equal(a, b) for a, b in zip(back, per_layer))
+    assert back[1].data_ptr() == flat[:, 15:].data_ptr()  # views of the flat tensor
+    if encoding == "raw":  # edge offset_l + o * d_l + i is coef[o, i] of layer l, as in to_graph
+        assert torch.equal(flat[2, 15 + 2 * 5 + 1, 2:], layers[1]["coef"][2, 2, 1])
+        assert torch.equal(flat[0], to_graph(kans[0]).edge_attr)
+    with pytest.raises(ValueError, match=r"shape \(\.\.\., 43, F\) for widths \(3, 5, 4, 2\), got \(3, 42, "):
+        split_edge_features(spec.widths, flat[:, 1:])
+
+
+def test_lean_batch_from_dense_equals_collated_graphs():
+    st = graph_structure((3, 6, 5, 2))
+    g = torch.Generator().manual_seed(0)
+    feats = torch.randn(4, st.num_edges, 7, generator=g)
+    x = torch.randn(4, 3, generator=g)
+    fast = batch_from_dense(st, feats, x)
+    ref = Batch.from_data_list(
+        [
+            Data(
+                x=torch.cat([x[b], torch.zeros(st.num_nodes - 3)]).unsqueeze(-1),
+                edge_index=st.edge_index,
+                edge_attr=feats[b],
+                node_pe=st.node_pe,
+                edge_pe=st.edge_pe,
+            )
+            for b in range(4)
+        ]
+    )
+    assert set(fast.keys()) == set(ref.keys()) and fast.num_graphs == 4
+    for k in ref.keys():
+        assert torch.equal(fast[k], ref[k]), k
+    plain = batch_from_dense(st, feats)
+    assert torch.equal(plain.x, torch.zeros(4 * st.num_nodes, 1))
+    full = batch_from_dense(
+        st, feats, attrs={"layer_beta": torch.ones(4, 3, 2)}, strings={"tag": "a"}, collate_info=True
+    )
+    ex = full.get_example(2)
+    assert torch.equal(ex.edge_attr, feats[2]) and torch.equal(ex.edge_index, st.edge_index)
+    assert ex.layer_beta.shape == (3, 2) and ex.tag == "a"
+
+
+def test_batch_from_dense_errors_name_the_shapes():
+    st = graph_structure((3, 6, 5, 2))
+    feats = torch.zeros(2, st.num_edges, 4)
+    with pytest.raises(
+        ValueError, match=r"edge_attr must have shape \(B, 58, F\) for the graphs of widths \(3, 6, 5, 2\)"
+    ):
+        batch_from_dense(st, feats[:, 1:])
+    with pytest.raises(
+        ValueError, match=r"x must have shape \(2, 3\) \(inputs\) or \(2, 16, C\), got \(2, 4\)"
+    ):
+        batch_from_dense(st, feats, torch.zeros(2, 4))
+    with pytest.raises(ValueError, match=r"attrs\['m'\] must have shape \(2, n, \.\.\.\), got \(3, 58\)"):
+        batch_from_dense(st, feats, attrs={"m": torch.zeros(3, 58)})
+    with pytest.raises(ValueError, match=r"structure_attrs: 'grid' is not one of \('edge_layer'"):
+        batch_from_dense(st, feats, structure_attrs=("grid",))

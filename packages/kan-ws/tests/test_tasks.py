@@ -70,6 +70,24 @@ def test_alignment_maps_permuted_copies_to_one_representative(tiny_zoo):
     assert not torch.allclose(raw, raw[:1].expand_as(raw))
 
 
+def test_alignment_equals_kan_graph_merge_many_on_the_zoo_parameters(tiny_zoo):
+    """The "MLP + Align." features are kan-graph's MergeMany + weight matching of the zoo's parameters."""
+    from kan_graph import align_stacked, merge_many
+    from kan_graph.symmetry import select_stacked
+
+    zoo = tiny_zoo("sine", widths=(3, 6, 5, 4, 2), num=40, seed=3)
+    data = make_task("sine", zoo)
+    al = align_features(data, max_reference_models=8)
+    res = merge_many(select_stacked(zoo.spec, zoo.layers, data.splits["train"]), spec=zoo.spec, max_models=8)
+    aligned, perms = align_stacked(zoo.spec, res.reference, zoo.layers)
+    assert all(torch.equal(a, b) for a, b in zip(al.perms, perms))
+    assert torch.equal(
+        al.feats, make_task("sine", type(zoo)(zoo.spec, "sine", aligned, zoo.targets, zoo.splits)).feats
+    )
+    spread = [float(((f - f.mean(0)) ** 2).sum((1, 2)).mean()) for f in (data.feats, al.feats)]
+    assert spread[1] < 0.85 * spread[0]  # aligned models are closer to each other
+
+
 def test_mask_alignment_permutes_targets_consistently(tiny_zoo):
     zoo = tiny_zoo("classifier", widths=(3, 5, 4, 2), num=12)
     base = make_task("mask", zoo)

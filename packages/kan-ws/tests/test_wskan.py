@@ -7,7 +7,7 @@ import torch
 from kan_core import KAN, KANSpec
 from kan_graph import permute, permute_stacked, random_permutation
 from kan_ws import WSKAN
-from kan_ws.data import _edge_perm_index, edge_features, graph_template, make_batch, permute_edge_features
+from kan_ws.data import edge_features, graph_template, make_batch, permute_edge_features
 
 ATOL = 1e-5
 
@@ -66,8 +66,8 @@ def test_edge_output_equivariant_under_hidden_permutations():
     model = _model("edge")
     with torch.no_grad():
         a, b = model(_batch([kan])), model(_batch([kan_p]))  # (E, 3)
-    idx = _edge_perm_index(kan.spec.widths, [p.unsqueeze(0) for p in perms])[0]
-    assert torch.allclose(b, a[idx], atol=ATOL)
+    moved = permute_edge_features(kan.spec.widths, a.unsqueeze(0), [p.unsqueeze(0) for p in perms])[0]
+    assert torch.allclose(b, moved, atol=ATOL)
     assert not torch.allclose(b, a, atol=1e-4)  # the permutation does move edges
 
 
@@ -112,6 +112,32 @@ def test_local_edge_permutation_matches_kan_graph():
     ref = edge_features(spec, permute_stacked(spec, layers, perms))
     ours = permute_edge_features(spec.widths, edge_features(spec, layers), perms)
     assert torch.equal(ref, ours)
+
+
+def test_make_batch_is_the_collated_graphs_and_model_outputs_agree():
+    from torch_geometric.data import Batch, Data
+
+    kans = [_kan(seed=s) for s in range(3)]
+    spec = kans[0].spec
+    t = graph_template(spec)
+    feats = edge_features(spec, _stack(kans))
+    x = torch.rand(3, 3, generator=torch.Generator().manual_seed(0))
+    fast = make_batch(t, feats, x)
+    xs = torch.zeros(3, t.num_nodes, 1)
+    xs[:, :3, 0] = x
+    ref = Batch.from_data_list(
+        [
+            Data(x=xs[b], edge_index=t.edge_index, edge_attr=feats[b], node_pe=t.node_pe, edge_pe=t.edge_pe)
+            for b in range(3)
+        ]
+    )
+    assert set(fast.keys()) == set(ref.keys())
+    for k in ref.keys():
+        assert torch.equal(fast[k], ref[k]), k
+    for level in ("graph", "edge"):
+        model = _model(level)
+        with torch.no_grad():
+            assert torch.equal(model(fast), model(ref))
 
 
 @pytest.mark.parametrize("level,shape", [("graph", (3, 3)), ("edge", None)])

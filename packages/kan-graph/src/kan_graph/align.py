@@ -17,7 +17,13 @@ Sweeps over the hidden layers (in a seeded random order) repeat until a sweep ch
 ``max_iter`` sweeps ran. Cost matrices of all models of a stacked zoo are built at once with batched
 matrix products; only the assignments run per model.
 
-Permutations follow :mod:`kan_graph.symmetry`: ``permute_stacked(spec, layers, perms)`` applies them.
+Permutations follow :mod:`kan_graph.symmetry`: ``permute_stacked(spec, layers, perms)`` applies them to
+parameters, ``permute_layer_features`` / ``permute_edge_features`` to edge features.
+
+Two levels, one algorithm: :func:`weight_matching`, :func:`match_features` and :func:`merge_many_features`
+work on per-layer edge features ``(M, out, in, F)`` of any origin (e.g. the flat ``(M, E, F)`` features of a
+weight-space data set, split by :func:`kan_graph.encoding.split_edge_features`); :func:`align`,
+:func:`align_stacked` and :func:`merge_many` compute the features of KANs / stacked parameters and call them.
 """
 
 from __future__ import annotations
@@ -35,9 +41,26 @@ from scipy.optimize import linear_sum_assignment
 from torch import Tensor
 
 from .encoding import edge_features
-from .symmetry import _take, identity_permutation, permute, permute_stacked
+from .symmetry import (
+    _take,
+    permute,
+    permute_layer_features,
+    permute_stacked,
+    select_stacked,
+    tensor_axes,
+)
 
-__all__ = ["align", "align_stacked", "merge_many", "MergeResult", "feature_distance", "weight_matching"]
+__all__ = [
+    "align",
+    "align_stacked",
+    "match_features",
+    "merge_many",
+    "merge_many_features",
+    "MergeResult",
+    "FeatureMergeResult",
+    "feature_distance",
+    "weight_matching",
+]
 
 Layers = Sequence[Mapping[str, Tensor]]
 
@@ -46,19 +69,6 @@ def _feats(
     spec: KANSpec, layers: Layers, features: str, num_points: int, derivative: bool | str
 ) -> list[Tensor]:
     return [f.detach() for f in edge_features(spec, layers, features, num_points, derivative)]
-
-
-def _permute_feats(feats: Sequence[Tensor], perms: Sequence[Tensor]) -> list[Tensor]:
-    """Apply per-model ``perms (M, d_h)`` to per-layer features ``(M, out, in, F)``."""
-    L = len(feats)
-    out = []
-    for l, f in enumerate(feats):
-        if l + 1 <= L - 1:
-            f = _take(f, -3, perms[l], 3)
-        if l >= 1:
-            f = _take(f, -2, perms[l - 1], 3)
-        out.append(f)
-    return out
 
 
 def weight_matching(
@@ -80,8 +90,8 @@ def weight_matching(
         seed: seeds the order in which hidden layers are visited (deterministic given the seed).
 
     Returns:
-        ``(perms, sweeps)``: per hidden layer long tensors ``(M, d_h)`` such that ``_permute_feats(feats,
-        perms)`` is aligned to the references, and the number of sweeps run.
+        ``(perms, sweeps)``: per hidden layer long tensors ``(M, d_h)`` such that
+        ``permute_layer_features(feats, perms)`` is aligned to the references, and the number of sweeps run.
     """
     L = len(feats)
     m = feats[0].shape[0]
@@ -205,33 +215,110 @@ def align_stacked(
         if layers.spec != spec:
             raise ValueError(f"align_stacked: spec {spec} differs from the StackedKAN's spec {layers.spec}")
         layers = layers.layers
-    ref = _unstack_ref(spec, reference_layers)
-    ref_f = _feats(spec, ref, features, num_points, derivative)
+    ref_f = _feats(spec, _unstack_ref(spec, reference_layers), features, num_points, derivative)
     m = layers[0]["coef"].shape[0]
-    perms: list[list[Tensor]] = [[] for _ in spec.widths[1:-1]]
-    for s in range(0, m, chunk_size):
-        part = [
-            {k: v[s : s + chunk_size] if v.dim() > _base_rank(k) else v for k, v in p.items()} for p in layers
-        ]
-        f = _feats(spec, part, features, num_points, derivative)
-        pc, _ = weight_matching(ref_f, f, max_iter=max_iter, seed=seed)
-        for h, p in enumerate(pc):
-            perms[h].append(p)
-        if progress is not None:
-            progress(min(chunk_size, m - s))
-    dev = layers[0]["coef"].device
-    full = [
-        torch.cat(p) if p else torch.empty(0, d, dtype=torch.long, device=dev)
-        for p, d in zip(perms, spec.widths[1:-1])
-    ]
+
+    def chunk_feats(part: slice) -> list[Tensor]:
+        return _feats(spec, select_stacked(spec, layers, part), features, num_points, derivative)
+
+    full = _match_in_chunks(
+        ref_f,
+        m,
+        chunk_feats,
+        spec.widths[1:-1],
+        layers[0]["coef"].device,
+        max_iter,
+        seed,
+        chunk_size,
+        progress,
+    )
     aligned = permute_stacked(spec, [{k: v.detach() for k, v in p.items()} for p in layers], full)
     return (StackedKAN(spec, aligned) if container else aligned), full
 
 
-def _base_rank(name: str) -> int:
-    from .symmetry import BASE_RANK
+def _match_in_chunks(
+    ref_feats: Sequence[Tensor],
+    m: int,
+    chunk_feats: Callable[[slice], list[Tensor]],
+    hidden: Sequence[int],
+    device: torch.device,
+    max_iter: int,
+    seed: int,
+    chunk_size: int,
+    progress: Callable[[int], None] | None,
+) -> list[Tensor]:
+    """:func:`weight_matching` of ``m`` models to ``ref_feats``, ``chunk_size`` models at a time.
 
-    return BASE_RANK.get(name, 0)
+    ``chunk_feats(slice)`` gives the per-layer features ``(S, out, in, F)`` of the models in the slice;
+    ``hidden`` are the hidden widths. Returns per hidden layer ``(m, d_h)`` perms.
+    """
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+    perms: list[list[Tensor]] = [[] for _ in hidden]
+    for s in range(0, m, chunk_size):
+        pc, _ = weight_matching(
+            ref_feats, chunk_feats(slice(s, s + chunk_size)), max_iter=max_iter, seed=seed
+        )
+        for h, p in enumerate(pc):
+            perms[h].append(p)
+        if progress is not None:
+            progress(min(chunk_size, m - s))
+    return [
+        torch.cat(p) if p else torch.empty(0, d, dtype=torch.long, device=device)
+        for p, d in zip(perms, hidden)
+    ]
+
+
+def match_features(
+    ref_feats: Sequence[Tensor],
+    feats: Sequence[Tensor],
+    *,
+    max_iter: int = 100,
+    seed: int = 0,
+    chunk_size: int = 1024,
+    progress: Callable[[int], None] | None = None,
+) -> list[Tensor]:
+    """Align every model's edge features to one reference (the feature-level :func:`align_stacked`).
+
+    Args:
+        ref_feats: per-layer reference features ``(out, in, F)``, e.g. ``merge_many_features(...).reference``.
+        feats: per-layer features ``(M, out, in, F)`` of the models (flat ``(M, E, F)`` features:
+            :func:`kan_graph.encoding.split_edge_features`).
+        max_iter, seed: as :func:`weight_matching`; chunk_size: models matched together (bounds memory);
+        progress: called with the number of models finished after every chunk.
+
+    Returns:
+        Per hidden layer ``(M, d_h)`` perms; ``permute_layer_features(feats, perms)`` is aligned.
+    """
+    _check_feature_layers(feats, "feats")
+    hidden = [f.shape[-3] for f in feats[:-1]]
+    return _match_in_chunks(
+        ref_feats,
+        feats[0].shape[0],
+        lambda part: [f[part] for f in feats],
+        hidden,
+        feats[0].device,
+        max_iter,
+        seed,
+        chunk_size,
+        progress,
+    )
+
+
+def _check_feature_layers(feats: Sequence[Tensor], what: str) -> None:
+    """Per-layer features ``(M, out, in, F)`` must chain (``in`` of layer ``l + 1`` is ``out`` of ``l``)."""
+    if not feats:
+        raise ValueError(f"{what}: expected per-layer features (M, out, in, F), got an empty list")
+    for l, f in enumerate(feats):
+        if f.dim() != 4 or f.shape[0] != feats[0].shape[0] or f.shape[-1] != feats[0].shape[-1]:
+            raise ValueError(
+                f"{what}[{l}] must have shape (M, out, in, F) with the M and F of {what}[0] "
+                f"{tuple(feats[0].shape)}, got {tuple(f.shape)}"
+            )
+        if l and f.shape[2] != feats[l - 1].shape[1]:
+            raise ValueError(
+                f"{what}[{l}] has {f.shape[2]} inputs but {what}[{l - 1}] has {feats[l - 1].shape[1]} outputs"
+            )
 
 
 def align(
@@ -360,22 +447,100 @@ def merge_many(
     """
     spec, layers = _parse_models(models, spec)
     m = layers[0]["coef"].shape[0]
+    g, indices = _seeded_subset(m, max_models, seed, "merge_many")
+    sub = select_stacked(spec, layers, indices.to(layers[0]["coef"].device))
+    feats = _feats(spec, sub, features, num_points, derivative)
+    perms, rounds, converged, history = _merge_rounds(
+        feats, g, tol, max_rounds, max_iter, chunk_size, seed, progress
+    )
+    axes = tensor_axes(spec)
+    reference = [
+        {k: (v.mean(0) if k not in axes or v.dim() > axes[k].rank else v.clone()) for k, v in p.items()}
+        for p in permute_stacked(spec, sub, perms)
+    ]
+    if get_basis(spec.basis).has_grid:
+        for p in reference:  # averaged grids stay sorted; keep a valid knot vector
+            p["grid"] = p["grid"].sort(-1).values
+    return MergeResult(reference, perms, indices, rounds, converged, history)
+
+
+@dataclass
+class FeatureMergeResult:
+    """Outcome of :func:`merge_many_features`.
+
+    Attributes:
+        reference: per-layer features ``(out, in, F)``, the average of the aligned subset.
+        perms, indices, rounds, converged, history: as :class:`MergeResult`.
+    """
+
+    reference: list[Tensor]
+    perms: list[Tensor]
+    indices: Tensor
+    rounds: int
+    converged: bool
+    history: list[float] = field(default_factory=list)
+
+
+def merge_many_features(
+    feats: Sequence[Tensor],
+    *,
+    max_models: int = 1000,
+    tol: float = 1e-3,
+    max_rounds: int = 50,
+    max_iter: int = 100,
+    chunk_size: int | None = None,
+    seed: int = 0,
+    progress: Callable[[int, float], None] | None = None,
+) -> FeatureMergeResult:
+    """MergeMany on edge features: the algorithm of :func:`merge_many`, for features of any origin.
+
+    Args:
+        feats: per-layer edge features ``(M, out, in, F)`` of the zoo (flat ``(M, E, F)`` features:
+            :func:`kan_graph.encoding.split_edge_features`).
+        max_models, tol, max_rounds, max_iter, chunk_size, seed, progress: as :func:`merge_many` (the same
+            seed picks the same subset and visiting order).
+
+    Returns:
+        A :class:`FeatureMergeResult`; ``match_features(result.reference, feats)`` then aligns the zoo. For
+        raw features of stacked parameters the result equals :func:`merge_many`'s (its reference's raw
+        features are this reference).
+    """
+    _check_feature_layers(feats, "feats")
+    feats = [f.detach() for f in feats]
+    g, indices = _seeded_subset(feats[0].shape[0], max_models, seed, "merge_many_features")
+    sub = [f.index_select(0, indices.to(f.device)) for f in feats]
+    perms, rounds, converged, history = _merge_rounds(
+        sub, g, tol, max_rounds, max_iter, chunk_size, seed, progress
+    )
+    reference = [f.mean(0) for f in permute_layer_features(sub, perms)]
+    return FeatureMergeResult(reference, perms, indices, rounds, converged, history)
+
+
+def _seeded_subset(m: int, max_models: int, seed: int, who: str) -> tuple[torch.Generator, Tensor]:
+    """The seeded generator of a MergeMany run and its subset of at most ``max_models`` of ``m`` indices."""
     if m < 2:
-        raise ValueError(f"merge_many needs at least 2 models, got {m}")
+        raise ValueError(f"{who} needs at least 2 models, got {m}")
     g = torch.Generator().manual_seed(int(seed))
     if m > max_models:
-        indices = torch.randperm(m, generator=g)[:max_models].sort().values
-    else:
-        indices = torch.arange(m)
-    dev = layers[0]["coef"].device
-    sub = [
-        {k: (v.index_select(0, indices.to(dev)) if v.dim() > _base_rank(k) else v) for k, v in p.items()}
-        for p in layers
-    ]
-    s = len(indices)
-    feats = _feats(spec, sub, features, num_points, derivative)
-    perms = identity_permutation(spec, s, device=dev)
-    aligned = _permute_feats(feats, perms)
+        return g, torch.randperm(m, generator=g)[:max_models].sort().values
+    return g, torch.arange(m)
+
+
+def _merge_rounds(
+    feats: list[Tensor],
+    g: torch.Generator,
+    tol: float,
+    max_rounds: int,
+    max_iter: int,
+    chunk_size: int | None,
+    seed: int,
+    progress: Callable[[int, float], None] | None,
+) -> tuple[list[Tensor], int, bool, list[float]]:
+    """MergeMany rounds over per-layer features ``(S, out, in, F)``: ``(perms, rounds, converged, history)``."""
+    s = feats[0].shape[0]
+    dev = feats[0].device
+    perms = [torch.arange(f.shape[1], device=dev).expand(s, -1).clone() for f in feats[:-1]]
+    aligned = permute_layer_features(feats, perms)
     total = [a.sum(0) for a in aligned]
     mean_old = [t / s for t in total]
     if chunk_size is None:
@@ -394,7 +559,7 @@ def merge_many(
             f = [x.index_select(0, ids) for x in feats]
             init = [p.index_select(0, ids) for p in perms]
             new, _ = weight_matching(refs, f, init if r else None, max_iter=max_iter, seed=seed + r)
-            new_al = _permute_feats(f, new)
+            new_al = permute_layer_features(f, new)
             for l in range(len(total)):
                 total[l] = total[l] + (new_al[l] - cur[l]).sum(0)
                 aligned[l][ids] = new_al[l]
@@ -411,11 +576,4 @@ def merge_many(
         if rel < tol or all(torch.equal(a, b) for a, b in zip(before, perms)):
             converged = True
             break
-    al_layers = permute_stacked(spec, sub, perms)
-    reference = [
-        {k: (v.mean(0) if v.dim() > _base_rank(k) else v.clone()) for k, v in p.items()} for p in al_layers
-    ]
-    if get_basis(spec.basis).has_grid:
-        for p in reference:  # averaged grids stay sorted; keep a valid knot vector
-            p["grid"] = p["grid"].sort(-1).values
-    return MergeResult(reference, perms, indices, rounds, converged, history)
+    return perms, rounds, converged, history

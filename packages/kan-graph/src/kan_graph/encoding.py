@@ -2,6 +2,9 @@
 
 Both work on per-layer tensor dicts with optional leading model dims and return per-layer feature
 tensors ``(..., out, in, F)`` in torch layout, so edge ``(o, i)`` of layer ``l`` is ``feats[l][..., o, i, :]``.
+:func:`stacked_edge_features` gives the same features flat, ``(..., E, F)`` in the KAN-graph's edge order
+(edge ``offset_l + o * d_l + i``, see :mod:`kan_graph.graph`); :func:`split_edge_features` and
+:func:`flatten_edge_features` convert between the two forms.
 
 * ``raw``: ``F = spec.edge_feature_dim``, the vector ``[w_b, w_s, c_0 .. c_{n-1}]`` (WS-KAN eq. 5).
 * ``functional`` (basis-agnostic, beyond the paper): ``phi_oi`` (masked, before the node affine) sampled at
@@ -21,7 +24,16 @@ from kan_core.basis import get_basis
 from kan_core.functional import layer_edges
 from torch import Tensor
 
-__all__ = ["ENCODINGS", "raw_edge_features", "functional_edge_features", "edge_features", "sample_points"]
+__all__ = [
+    "ENCODINGS",
+    "raw_edge_features",
+    "functional_edge_features",
+    "edge_features",
+    "stacked_edge_features",
+    "split_edge_features",
+    "flatten_edge_features",
+    "sample_points",
+]
 
 ENCODINGS = ("raw", "functional")
 DERIVATIVES = ("autograd", "fd")
@@ -124,3 +136,57 @@ def edge_features(
     if encoding == "functional":
         return functional_edge_features(spec, layers, num_points, derivative)
     raise ValueError(f"encoding must be one of {ENCODINGS}, got {encoding!r}")
+
+
+def split_edge_features(widths: Sequence[int], feats: Tensor) -> list[Tensor]:
+    """Flat edge features ``(..., E, F)`` (KAN-graph edge order) as per-layer tensors ``(..., out, in, F)``
+    (views of ``feats`` when its layout allows, e.g. for a contiguous ``feats``)."""
+    widths = tuple(int(w) for w in widths)
+    sizes = [a * b for a, b in zip(widths[:-1], widths[1:])]
+    if feats.dim() < 2 or feats.shape[-2] != sum(sizes):
+        raise ValueError(
+            f"edge features must have shape (..., {sum(sizes)}, F) for widths {widths}, got {tuple(feats.shape)}"
+        )
+    lead, f = feats.shape[:-2], feats.shape[-1]
+    parts = feats.split(sizes, dim=-2)
+    return [p.reshape(*lead, o, i, f) for p, i, o in zip(parts, widths[:-1], widths[1:])]
+
+
+def flatten_edge_features(feats: Sequence[Tensor]) -> Tensor:
+    """Per-layer edge features ``(..., out, in, F)`` as one ``(..., E, F)`` tensor in KAN-graph edge order."""
+    return torch.cat([f.reshape(*f.shape[:-3], -1, f.shape[-1]) for f in feats], -2)
+
+
+def stacked_edge_features(
+    spec: KANSpec,
+    layers: Sequence[Mapping[str, Tensor]],
+    encoding: str = "raw",
+    num_points: int = 32,
+    derivative: bool | str = False,
+) -> Tensor:
+    """Edge features of (stacked) layers in KAN-graph edge order: ``(..., E, F)``.
+
+    Args:
+        spec: the architecture; ``E = spec.num_edges()``.
+        layers: per-layer tensors with optional leading model dims ``...`` (``coef (..., out, in, n)``, ...).
+        encoding, num_points, derivative: as :func:`edge_features`; ``F = spec.edge_feature_dim`` for
+            ``"raw"``.
+
+    Returns:
+        ``(..., E, F)`` in the dtype of ``coef``; edge ``offset_l + o * d_l + i`` holds ``layers[l]``'s
+        edge ``(o, i)``. The raw encoding is written straight into one buffer (one copy of every tensor).
+    """
+    if encoding != "raw":
+        return flatten_edge_features(edge_features(spec, layers, encoding, num_points, derivative))
+    if len(layers) != spec.depth:
+        raise ValueError(
+            f"layers: expected {spec.depth} layer dicts for widths {spec.widths}, got {len(layers)}"
+        )
+    ref = layers[0]["coef"]
+    lead = ref.shape[:-3]
+    out = torch.empty(*lead, spec.num_edges(), spec.edge_feature_dim, dtype=ref.dtype, device=ref.device)
+    for view, p in zip(split_edge_features(spec.widths, out), layers):
+        view[..., 0] = p["scale_base"]
+        view[..., 1] = p["scale_sp"]
+        view[..., 2:] = p["coef"]
+    return out

@@ -48,7 +48,7 @@ from kan_core.basis import get_basis
 from kan_core.stacked import StackedKAN
 from torch import Tensor
 
-from .encoding import ENCODINGS, edge_features
+from .encoding import ENCODINGS, stacked_edge_features
 
 __all__ = [
     "MAX_IO",
@@ -61,6 +61,8 @@ __all__ = [
     "from_graph",
     "stacked_to_graphs",
     "kans_to_batch",
+    "batch_from_dense",
+    "STRUCTURE_ATTRS",
 ]
 
 MAX_IO = 1024
@@ -183,16 +185,7 @@ def _graph_tensors(
     ref = layers[0]["coef"]
     m = ref.shape[0]
     dev, dt = ref.device, ref.dtype
-    if encoding == "raw":  # write [w_b, w_s, c] straight into one buffer (one copy of every tensor)
-        edge_attr = torch.empty(m, st.num_edges, spec.edge_feature_dim, dtype=dt, device=dev)
-        for l, (p, (o, i)) in enumerate(zip(layers, spec.layer_shapes())):
-            view = edge_attr[:, st.edge_offsets[l] : st.edge_offsets[l + 1]].view(m, o, i, -1)
-            view[..., 0] = p["scale_base"]
-            view[..., 1] = p["scale_sp"]
-            view[..., 2:] = p["coef"]
-    else:
-        feats = edge_features(spec, layers, encoding, num_points, derivative)
-        edge_attr = torch.cat([f.reshape(m, -1, f.shape[-1]) for f in feats], 1)  # (M, E, F)
+    edge_attr = stacked_edge_features(spec, layers, encoding, num_points, derivative)  # (M, E, F)
     edge_mask = torch.cat([p["mask"].reshape(m, -1) for p in layers], 1)  # (M, E)
     n = st.num_nodes
     K = _grid_len(spec)
@@ -302,7 +295,6 @@ def stacked_to_graphs(
     Returns:
         A ``Batch`` of ``M`` graphs: ``x: (M N, 1)``, ``edge_index: (2, M E)``, ``edge_attr: (M E, F)``, ...
     """
-    from torch_geometric.data import Batch, Data
 
     if isinstance(layers, StackedKAN) and layers.spec != spec:
         raise ValueError(f"stacked_to_graphs: spec {spec} differs from the StackedKAN's spec {layers.spec}")
@@ -319,53 +311,118 @@ def stacked_to_graphs(
                 f"got {tuple(p['coef'].shape)}"
             )
     t = _graph_tensors(spec, layers, encoding, num_points, derivative, x)
-    st = graph_structure(spec)
-    dev = t["x"].device
-    n, e = st.num_nodes, st.num_edges
-    ar = torch.arange(m, device=dev)
-    offsets = ar * n
-    edge_index = (st.edge_index.to(dev).unsqueeze(1) + offsets.view(1, m, 1)).reshape(2, m * e)
+    attrs = {k: t[k] for k in ("edge_mask", "node_grid", "node_affine", "layer_beta") if k in t}
+    return batch_from_dense(
+        graph_structure(spec),
+        t["edge_attr"],
+        t["x"],
+        attrs=attrs,
+        structure_attrs=STRUCTURE_ATTRS,
+        strings={"spec": spec.to_json(), "encoding": encoding},
+        collate_info=True,
+    )
 
-    def rep(v: Tensor) -> Tensor:
-        return v.to(dev).repeat(m)
 
+#: the :class:`GraphStructure` tensors a graph can carry, repeated for every graph of a batch
+STRUCTURE_ATTRS = ("edge_layer", "edge_pe", "node_layer", "node_pe")
+
+
+def batch_from_dense(
+    structure: GraphStructure,
+    edge_attr: Tensor,
+    x: Tensor | None = None,
+    *,
+    attrs: Mapping[str, Tensor] | None = None,
+    structure_attrs: Sequence[str] = ("node_pe", "edge_pe"),
+    strings: Mapping[str, str] | None = None,
+    collate_info: bool = False,
+):
+    """A :class:`torch_geometric.data.Batch` of ``B`` equally shaped graphs from dense per-graph tensors.
+
+    Every graph has the edge pattern of ``structure`` (``N`` nodes, ``E`` edges); graph ``b`` occupies nodes
+    ``b N .. (b + 1) N - 1`` and edges ``b E .. (b + 1) E - 1``. Built in ``O(B (N + E))`` tensor ops, without
+    per-graph ``Data`` objects: the weight-space models' training loop calls it for every batch (the lean
+    default), :func:`stacked_to_graphs` for the full graph format.
+
+    Args:
+        structure: the shared edge pattern and positional encodings (:func:`graph_structure`).
+        edge_attr: ``(B, E, F)`` edge features (e.g. :func:`kan_graph.encoding.stacked_edge_features`).
+        x: node features: ``None`` (zeros), inputs ``(B, d_0)`` put on the input nodes (zeros elsewhere),
+            or all of them, ``(B, N, C)``.
+        attrs: more per-graph tensors ``(B, n_k, ...)``, stored concatenated as ``(B n_k, ...)``: edge-level
+            (``n_k = E``, e.g. ``edge_mask``), node-level (``n_k = N``, ``node_grid``) or any other count
+            (``layer_beta``, one row per layer).
+        structure_attrs: names from :data:`STRUCTURE_ATTRS` to repeat for every graph (``(B E,)`` or
+            ``(B N,)``).
+        strings: per-graph constant strings (e.g. ``spec``), stored as lists of ``B`` strings.
+        collate_info: also record PyG's slice and increment information, as ``Batch.from_data_list`` does,
+            so ``get_example``, ``index_select`` and ``to_data_list`` work (the models do not need it).
+
+    Returns:
+        A ``Batch`` with ``x (B N, C)``, ``edge_index (2, B E)``, ``edge_attr (B E, F)``, ``attrs``, the
+        structure attributes, ``strings``, ``batch (B N,)``, ``ptr (B + 1,)``; tensors on ``edge_attr``'s device.
+    """
+    from torch_geometric.data import Batch, Data
+
+    n, e = structure.num_nodes, structure.num_edges
+    if edge_attr.dim() != 3 or edge_attr.shape[1] != e:
+        raise ValueError(
+            f"edge_attr must have shape (B, {e}, F) for the graphs of widths {structure.widths}, "
+            f"got {tuple(edge_attr.shape)}"
+        )
+    b = edge_attr.shape[0]
+    dev = edge_attr.device
+    if x is None or x.dim() == 2:
+        d0 = structure.widths[0]
+        xs = torch.zeros(b, n, 1, dtype=edge_attr.dtype, device=dev)
+        if x is not None:
+            if tuple(x.shape) != (b, d0):
+                raise ValueError(
+                    f"x must have shape ({b}, {d0}) (inputs) or ({b}, {n}, C), got {tuple(x.shape)}"
+                )
+            xs[:, :d0, 0] = x.to(dev)
+    elif x.dim() == 3 and tuple(x.shape[:2]) == (b, n):
+        xs = x.to(dev)
+    else:
+        raise ValueError(
+            f"x must have shape ({b}, {structure.widths[0]}) or ({b}, {n}, C), got {tuple(x.shape)}"
+        )
+    ar = torch.arange(b, device=dev)
+    edge_index = (structure.edge_index.to(dev).unsqueeze(1) + (ar * n).view(1, b, 1)).reshape(2, b * e)
     values: dict[str, object] = {
-        "x": t["x"].reshape(m * n, 1),
+        "x": xs.reshape(b * n, -1),
         "edge_index": edge_index,
-        "edge_attr": t["edge_attr"].reshape(m * e, -1),
-        "edge_mask": t["edge_mask"].reshape(m * e),
-        "edge_layer": rep(st.edge_layer),
-        "edge_pe": rep(st.edge_pe),
-        "node_layer": rep(st.node_layer),
-        "node_pe": rep(st.node_pe),
-        "node_grid": t["node_grid"].reshape(m * n, -1),
-        "node_affine": t["node_affine"].reshape(m * n, 2),
+        "edge_attr": edge_attr.reshape(b * e, -1),
     }
-    sizes = {"x": n, "edge_index": e, "edge_attr": e, "edge_mask": e, "edge_layer": e, "edge_pe": e}
-    sizes.update({"node_layer": n, "node_pe": n, "node_grid": n, "node_affine": n})
-    if "layer_beta" in t:
-        values["layer_beta"] = t["layer_beta"].reshape(m * spec.depth, -1)
-        sizes["layer_beta"] = spec.depth
-    values["spec"] = [spec.to_json()] * m
-    values["encoding"] = [encoding] * m
-
-    batch = Batch(_base_cls=Data)
-    slice_dict: dict[str, Tensor] = {}
-    inc_dict: dict[str, Tensor | None] = {}
-    cpu_ar = torch.arange(m + 1)
-    for key, v in values.items():
-        batch[key] = v
-        if key in sizes:
-            slice_dict[key] = cpu_ar * sizes[key]
-            inc_dict[key] = cpu_ar[:-1] * n if key == "edge_index" else torch.zeros(m, dtype=torch.long)
-        else:
-            slice_dict[key] = cpu_ar.clone()
-            inc_dict[key] = None
+    counts = {"x": n, "edge_index": e, "edge_attr": e}
+    for name, v in (attrs or {}).items():
+        if v.dim() < 2 or v.shape[0] != b:
+            raise ValueError(f"attrs[{name!r}] must have shape ({b}, n, ...), got {tuple(v.shape)}")
+        values[name] = v.reshape(b * v.shape[1], *v.shape[2:])
+        counts[name] = v.shape[1]
+    for name in structure_attrs:
+        if name not in STRUCTURE_ATTRS:
+            raise ValueError(f"structure_attrs: {name!r} is not one of {STRUCTURE_ATTRS}")
+        v = getattr(structure, name)
+        values[name] = v.to(dev).repeat(b)
+        counts[name] = v.shape[0]
+    for name, text in (strings or {}).items():
+        values[name] = [text] * b
+    batch = Batch(_base_cls=Data) if collate_info else Batch()
+    for name, v in values.items():
+        batch[name] = v
     batch.batch = ar.repeat_interleave(n)
-    batch.ptr = ar.new_tensor(list(range(0, (m + 1) * n, n))) if m else torch.zeros(1, dtype=torch.long)
-    batch._num_graphs = m
-    batch._slice_dict = slice_dict
-    batch._inc_dict = inc_dict
+    batch.ptr = torch.arange(b + 1, device=dev) * n
+    batch._num_graphs = b
+    if collate_info:
+        steps = torch.arange(b + 1)
+        batch._slice_dict = {k: steps * counts[k] if k in counts else steps.clone() for k in values}
+        batch._inc_dict = {
+            k: (steps[:-1] * n if k == "edge_index" else torch.zeros(b, dtype=torch.long))
+            if k in counts
+            else None
+            for k in values
+        }
     return batch
 
 

@@ -8,11 +8,18 @@ per-layer tensors of :meth:`kan_core.layers.EdgeLayer.params` (torch layout ``(o
 * layer ``h - 1`` (whose *outputs* are neurons of layer ``h``): rows of ``scale_base``, ``scale_sp``,
   ``coef``, ``mask`` and the entries of ``node_scale``/``node_bias`` are gathered with ``perm_h``;
 * layer ``h`` (whose *inputs* are neurons of layer ``h``): columns of ``scale_base``, ``scale_sp``,
-  ``coef``, ``mask`` and the rows of ``grid`` (a hidden neuron's knots move with it) are gathered;
-* ``beta`` (Gram recursion, one per layer) is unaffected.
+  ``coef``, ``mask`` and the input axis of every extra tensor of the basis that has one are gathered
+  (B-splines: the rows of ``grid``, a hidden neuron's knots move with it); extra tensors shared by all
+  inputs of a layer (Gram's ``beta``) are unaffected.
+
+Which axis of an extra tensor follows the inputs is the basis' business: :func:`tensor_axes` asks
+:meth:`kan_core.basis.Basis.extra_input_axes` of ``get_basis(spec.basis)``, so a newly registered basis
+needs no change here.
 
 In the paper's notation ``phi'^1 = P_1^T phi^1``, ``phi'^l = P_l^T phi^l P_{l-1}``, ``phi'^L = phi^L P_{L-1}``;
-the function computed by the KAN does not change.
+the function computed by the KAN does not change. Edge features (:mod:`kan_graph.encoding`) move with
+their edges: :func:`permute_layer_features` (per layer) and :func:`permute_edge_features` (flat, KAN-graph
+edge order).
 """
 
 from __future__ import annotations
@@ -20,9 +27,11 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import torch
 from kan_core import KAN, KANSpec
+from kan_core.basis import get_basis
 from torch import Tensor
 
 __all__ = [
@@ -32,43 +41,86 @@ __all__ = [
     "permute",
     "permute_layers",
     "permute_stacked",
+    "permute_layer_features",
+    "permute_edge_features",
+    "select_stacked",
     "same_function",
-    "OUT_DIM",
-    "IN_DIM",
+    "NeuronAxes",
+    "LAYER_TENSOR_AXES",
+    "tensor_axes",
 ]
 
-# Position (from the end) of the output / input neuron axis of every per-layer tensor, and its rank
-# without leading model dimensions. ``None``: the tensor has no such axis.
-OUT_DIM: dict[str, int | None] = {
-    "scale_base": -2,
-    "scale_sp": -2,
-    "mask": -2,
-    "coef": -3,
-    "node_scale": -1,
-    "node_bias": -1,
-    "grid": None,
-    "beta": None,
+
+@dataclass(frozen=True)
+class NeuronAxes:
+    """Where the neuron axes of one per-layer tensor are.
+
+    Attributes:
+        rank: rank of the tensor of one model (without leading model dims).
+        out_axis: axis (negative, from the end) indexing the layer's output neurons, or ``None``.
+        in_axis: axis (negative, from the end) indexing the layer's input neurons, or ``None``.
+    """
+
+    rank: int
+    out_axis: int | None
+    in_axis: int | None
+
+
+#: the tensors every layer has whatever its basis (:meth:`kan_core.layers.EdgeLayer.params`); the basis'
+#: extra tensors come from the registry (:func:`tensor_axes`)
+LAYER_TENSOR_AXES: dict[str, NeuronAxes] = {
+    "scale_base": NeuronAxes(2, -2, -1),
+    "scale_sp": NeuronAxes(2, -2, -1),
+    "mask": NeuronAxes(2, -2, -1),
+    "coef": NeuronAxes(3, -3, -2),
+    "node_scale": NeuronAxes(1, -1, None),
+    "node_bias": NeuronAxes(1, -1, None),
 }
-IN_DIM: dict[str, int | None] = {
-    "scale_base": -1,
-    "scale_sp": -1,
-    "mask": -1,
-    "coef": -2,
-    "grid": -2,
-    "node_scale": None,
-    "node_bias": None,
-    "beta": None,
-}
-BASE_RANK: dict[str, int] = {
-    "scale_base": 2,
-    "scale_sp": 2,
-    "mask": 2,
-    "coef": 3,
-    "grid": 2,
-    "node_scale": 1,
-    "node_bias": 1,
-    "beta": 1,
-}
+
+
+def tensor_axes(spec: KANSpec) -> dict[str, NeuronAxes]:
+    """Neuron axes of every per-layer tensor of a model of ``spec``, by name.
+
+    :data:`LAYER_TENSOR_AXES` plus the extra tensors of ``get_basis(spec.basis)``: their rank from
+    :meth:`~kan_core.basis.Basis.extra_shapes`, their input axis from
+    :meth:`~kan_core.basis.Basis.extra_input_axes` (extra tensors have no output axis).
+    """
+    basis = get_basis(spec.basis)
+    shapes = basis.extra_shapes(spec, 1)
+    axes = dict(LAYER_TENSOR_AXES)
+    for name, axis in basis.extra_input_axes(spec).items():
+        rank = len(shapes[name])
+        axes[name] = NeuronAxes(rank, None, None if axis is None else axis - rank)
+    return axes
+
+
+def select_stacked(
+    spec: KANSpec, layers: Sequence[Mapping[str, Tensor]], index: Tensor | slice
+) -> list[dict[str, Tensor]]:
+    """Models ``index`` of stacked per-layer tensors.
+
+    Args:
+        layers: per-layer dicts, tensors with a leading model dim ``M`` (``coef (M, out, in, n)``); a tensor
+            of a single model's rank (a ``grid (in, K)`` shared by all models) is kept as it is.
+        index: a long tensor ``(S,)`` or a slice over the ``M`` models.
+
+    Returns:
+        Per-layer dicts with leading dim ``S`` on every stacked tensor (names :func:`tensor_axes` does not
+        know are taken as stacked).
+    """
+    axes = tensor_axes(spec)
+    out = []
+    for p in layers:
+        sel = {}
+        for k, v in p.items():
+            stacked = k not in axes or v.dim() > axes[k].rank
+            if stacked and isinstance(index, Tensor):
+                v = v.index_select(0, index.to(v.device))
+            elif stacked:
+                v = v[index]
+            sel[k] = v
+        out.append(sel)
+    return out
 
 
 def random_permutation(
@@ -158,23 +210,26 @@ def permute_layers(
         perms: ``L - 1`` long tensors ``(d_h,)`` (shared) or ``(M, d_h)`` (per model, needs ``M`` leading).
 
     Returns:
-        New per-layer dicts (input tensors are not modified); unknown names are copied unchanged.
+        New per-layer dicts (input tensors are not modified); names :func:`tensor_axes` does not know are
+        copied unchanged.
     """
     _check_perms(spec, perms)
     if len(layers) != spec.depth:
         raise ValueError(
             f"layers: expected {spec.depth} layer dicts for widths {spec.widths}, got {len(layers)}"
         )
+    axes = tensor_axes(spec)
     out = []
     for l, p in enumerate(layers):
         row = perms[l] if l + 1 <= spec.depth - 1 else None  # outputs of layer l are hidden layer l + 1
         col = perms[l - 1] if l >= 1 else None  # inputs of layer l are hidden layer l
         new = {}
         for name, t in p.items():
-            if row is not None and OUT_DIM.get(name) is not None:
-                t = _take(t, OUT_DIM[name], row, BASE_RANK[name])
-            if col is not None and IN_DIM.get(name) is not None:
-                t = _take(t, IN_DIM[name], col, BASE_RANK[name])
+            ax = axes.get(name)
+            if ax is not None and row is not None and ax.out_axis is not None:
+                t = _take(t, ax.out_axis, row, ax.rank)
+            if ax is not None and col is not None and ax.in_axis is not None:
+                t = _take(t, ax.in_axis, col, ax.rank)
             new[name] = t
         out.append(new)
     return out
@@ -195,6 +250,105 @@ def permute_stacked(
         Permuted stacked per-layer dicts (leading dim ``M`` on every permuted tensor).
     """
     return permute_layers(spec, layers, perms)
+
+
+def _layer_edge_index(d_in: int, d_out: int, pin: Tensor | None, pout: Tensor | None) -> Tensor:
+    """Gather index of one layer's edges, ``(..., d_out * d_in)``: new edge ``o * d_in + i`` is the old edge
+    ``pout[o] * d_in + pin[i]`` (``None``: the identity; ``...`` is ``(M,)`` for per-model perms)."""
+    dev = (pin if pin is not None else pout).device
+    pin = torch.arange(d_in, device=dev) if pin is None else pin
+    pout = torch.arange(d_out, device=dev) if pout is None else pout
+    idx = pout.unsqueeze(-1) * d_in + pin.unsqueeze(-2)  # (..., d_out, d_in)
+    return idx.reshape(*idx.shape[:-2], d_out * d_in)
+
+
+def _gather_edges(f: Tensor, idx: Tensor) -> Tensor:
+    """``f (..., K, F)`` gathered along ``K`` with ``idx (K,)`` or per model ``(M, K)`` (``f`` with or without
+    its leading ``M``)."""
+    idx = idx.to(f.device)
+    if idx.dim() == 1:
+        return f.index_select(-2, idx)
+    if f.dim() == 2:
+        f = f.expand(idx.shape[0], *f.shape)
+    if f.dim() != 3 or f.shape[0] != idx.shape[0]:
+        raise ValueError(
+            f"per-model permutations for {idx.shape[0]} models need features (M, E, F), got {tuple(f.shape)}"
+        )
+    return torch.gather(f, 1, idx.unsqueeze(-1).expand(-1, -1, f.shape[-1]))
+
+
+def _edge_indices(widths: Sequence[int], perms: Sequence[Tensor]) -> list[Tensor]:
+    """Per-layer gather indices of the edges under ``perms`` (see :func:`_layer_edge_index`)."""
+    depth = len(widths) - 1
+    if len(perms) != depth - 1:
+        raise ValueError(
+            f"perms: expected {depth - 1} permutations for widths {tuple(widths)}, got {len(perms)}"
+        )
+    for h, p in enumerate(perms, start=1):
+        if p.shape[-1] != widths[h] or p.dim() not in (1, 2):
+            raise ValueError(
+                f"perms[{h - 1}] (hidden layer {h}) must have shape ({widths[h]},) or (M, {widths[h]}), "
+                f"got {tuple(p.shape)}"
+            )
+    return [
+        _layer_edge_index(
+            widths[l], widths[l + 1], perms[l - 1] if l >= 1 else None, perms[l] if l < depth - 1 else None
+        )
+        for l in range(depth)
+    ]
+
+
+def permute_layer_features(feats: Sequence[Tensor], perms: Sequence[Tensor]) -> list[Tensor]:
+    """Move per-layer edge features with their edges under a group element.
+
+    Args:
+        feats: ``L`` per-layer tensors ``(out, in, F)`` or ``(M, out, in, F)`` (e.g.
+            :func:`kan_graph.encoding.edge_features` of stacked layers).
+        perms: ``L - 1`` long tensors ``(d_h,)`` (shared) or ``(M, d_h)`` (per model; features without the
+            model dim are broadcast).
+
+    Returns:
+        Per-layer ``(M, out, in, F)`` (or ``(out, in, F)``): edge ``(o, i)`` of layer ``l`` holds the old edge
+        ``(perm_{l+1}[o], perm_l[i])`` (input and output neurons never move).
+    """
+    if not perms:
+        return list(feats)
+    widths = [feats[0].shape[-2]] + [f.shape[-3] for f in feats]
+    out = []
+    for f, idx in zip(feats, _edge_indices(widths, perms)):
+        o, i, c = f.shape[-3:]
+        g = _gather_edges(f.reshape(*f.shape[:-3], o * i, c), idx)
+        out.append(g.reshape(*g.shape[:-2], o, i, c))
+    return out
+
+
+def permute_edge_features(widths: Sequence[int], feats: Tensor, perms: Sequence[Tensor]) -> Tensor:
+    """Move flat edge features with their edges under a group element (a function-preserving symmetry).
+
+    Args:
+        widths: the KAN's width list ``(d_0, ..., d_L)``.
+        feats: ``(E, F)`` or ``(M, E, F)`` in KAN-graph edge order (edge ``offset_l + o * d_l + i``); e.g.
+            ``(M, E, 1)`` for a per-edge scalar such as a mask.
+        perms: as :func:`permute_layer_features`.
+
+    Returns:
+        The features of the permuted KANs' graphs, ``(M, E, F)`` (or ``(E, F)``); ``feats`` itself when
+        ``perms`` is empty. One gather over all edges (the index of :func:`permute_layer_features`, offset
+        by layer).
+    """
+    if not perms:
+        return feats
+    widths = tuple(int(w) for w in widths)
+    offsets = [0]
+    for a, b in zip(widths[:-1], widths[1:]):
+        offsets.append(offsets[-1] + a * b)
+    if feats.dim() not in (2, 3) or feats.shape[-2] != offsets[-1]:
+        raise ValueError(
+            f"edge features must have shape (E, F) or (M, E, F) with E = {offsets[-1]} for widths {widths}, "
+            f"got {tuple(feats.shape)}"
+        )
+    idx = torch.cat([ix + off for ix, off in zip(_edge_indices(widths, perms), offsets)], -1)
+    return _gather_edges(feats, idx)
 
 
 def permute(kan: KAN, perms: Sequence[Tensor]) -> KAN:

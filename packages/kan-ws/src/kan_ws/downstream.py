@@ -9,8 +9,7 @@ import torch
 from torch import Tensor
 
 from . import metrics as M
-from .alignment import select_models
-from .data import make_batch
+from .data import make_batch, permute_edge_features
 from .evaluation import evaluate
 from .task_data import TaskData, zoo_dataset_name
 from .train import predict
@@ -58,8 +57,6 @@ def predicted_masks(
     model: torch.nn.Module, data: TaskData, idx: Tensor, threshold: float, device: Any = "cpu"
 ) -> Tensor:
     """0/1 predicted masks ``(n, E)`` in the zoo's original edge order (alignment undone)."""
-    from .data import permute_edge_features
-
     scores = torch.sigmoid(predict(model, data, idx, device=device).reshape(len(idx), -1))
     masks = (scores > threshold).float()
     if data.perms:
@@ -89,13 +86,14 @@ def downstream_pruning(
     """
     from kan_core.batched import evaluate_stacked
     from kan_core.prune import apply_masks_stacked
+    from kan_graph.symmetry import select_stacked
 
     name = zoo_dataset_name(zoo)
     X, y = classifier_inputs(zoo, "test", data_root)
-    spec, m_all = zoo.spec, len(zoo)
+    spec = zoo.spec
     widths = tuple(spec.widths)
     test = torch.as_tensor(zoo.splits["test"]).long()[:max_models]
-    layers = select_models(zoo.layers, test, m_all)
+    layers = select_stacked(spec, zoo.layers, test)
     noise = zoo.targets["noise"].float()[test]
 
     def score(masks_flat: Tensor | None) -> tuple[list[float], list[float]]:

@@ -27,6 +27,8 @@ class TaskData:
             (classification) or ``(M, E)`` float (edge masks); splits: "train"/"val"/"test" index tensors.
         target_mean/target_std: regression targets are standardised with training statistics.
         perms: hidden permutations applied to ``feats`` (after alignment), else ``None``.
+        layers: the zoo's stacked parameters ``feats`` were computed from, when known (alignment reads
+            ``feats`` only, so a ``TaskData`` built from features alone aligns the same way).
     """
 
     task: str

@@ -70,6 +70,29 @@ class Basis:
         :attr:`trainable_extras` (e.g. the B-spline ``grid``, moved only by grid updates)."""
         return frozenset({"mask", *self.extra_shapes(spec, 1)}) - self.trainable_extras
 
+    def extra_input_axes(self, spec: KANSpec) -> dict[str, int | None]:
+        """For every extra tensor, the axis of its :meth:`extra_shapes` shape that indexes the layer's input
+        neurons, or ``None`` for a tensor shared by all inputs of the layer.
+
+        ``grid (in, K)`` gives ``0`` (a hidden neuron's knots move with it under a permutation of hidden
+        neurons), ``beta (degree,)`` gives ``None``. Extra tensors never have an output-neuron axis (their
+        shapes depend on ``d_in`` only). The default reads the axis off :meth:`extra_shapes`: the one axis
+        whose length is ``d_in``; a basis whose tensor grows with ``d_in`` any other way (several axes, or a
+        multiple of ``d_in``) must override this, else a ``ValueError`` names the tensor.
+        """
+        two, three = self.extra_shapes(spec, 2), self.extra_shapes(spec, 3)
+        axes: dict[str, int | None] = {}
+        for name, a in two.items():
+            b = three[name]
+            moved = [k for k, (u, v) in enumerate(zip(a, b)) if u != v]
+            if len(a) != len(b) or len(moved) > 1 or (moved and (a[moved[0]], b[moved[0]]) != (2, 3)):
+                raise ValueError(
+                    f"basis {self.name!r}: cannot tell the input axis of extra tensor {name!r} from its shapes "
+                    f"{a} (d_in=2) and {b} (d_in=3); override Basis.extra_input_axes"
+                )
+            axes[name] = moved[0] if moved else None
+        return axes
+
     def describe(self, spec: KANSpec) -> str:
         """The hyper-parameters shown in a layer's ``repr``."""
         return f"degree={spec.degree}"
