@@ -110,6 +110,18 @@ def test_merge_many_reduces_distance_and_is_deterministic():
     assert ref_kan.spec == spec
 
 
+def test_merge_many_says_why_it_stopped():
+    """`converged` is True exactly when the rounds stopped early; `stopped_by` tells the two reasons apart."""
+    kans = [random_kan("rbf", widths=(2, 6, 5, 1), seed=s, masked=False) for s in range(8)]
+    loose = merge_many(kans, tol=1e9, seed=0, chunk_size=4)
+    assert (loose.stopped_by, loose.converged, loose.rounds) == ("tolerance", True, 1)
+    capped = merge_many(kans, tol=0.0, max_rounds=1, seed=0, chunk_size=4)
+    assert (capped.stopped_by, capped.converged, capped.rounds) == ("max_rounds", False, 1)  # round 1 moves
+    fixed = merge_many(kans, tol=0.0, max_rounds=50, seed=0, chunk_size=4)
+    assert fixed.stopped_by == "fixed_point" and fixed.converged and 1 < fixed.rounds < 50
+    assert fixed.history[-1] == 0.0 and fixed.history[0] > 0.0  # the last round changed no permutation
+
+
 def test_merge_many_subset_and_kan_list():
     kans = [random_kan("legendre", widths=(2, 4, 3, 1), seed=s) for s in range(6)]
     res = merge_many(kans, max_models=4, seed=3, chunk_size=2)

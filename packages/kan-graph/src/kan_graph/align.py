@@ -42,11 +42,11 @@ from torch import Tensor
 
 from .encoding import edge_features
 from .symmetry import (
-    _take,
     permute,
     permute_layer_features,
     permute_stacked,
     select_stacked,
+    take_along,
     tensor_axes,
 )
 
@@ -126,13 +126,13 @@ def weight_matching(
         ma, d = len(idx), widths[h]
         b_in = pick(b_n[h - 1])
         if h - 1 >= 1:
-            b_in = _take(b_in, -2, pick(perms[h - 2]), 3)
+            b_in = take_along(b_in, -2, pick(perms[h - 2]), 3)
         ai = a_in[h - 1] if shared else pick(a_in[h - 1])  # (..., j, i*f)
         cost = torch.matmul(ai, b_in.reshape(ma, d, -1).transpose(-1, -2))  # (Ma, j, k)
         if use_out:
             b_out = pick(b_t[h])
             if h + 1 <= L - 1:
-                b_out = _take(b_out, -2, pick(perms[h]), 3)
+                b_out = take_along(b_out, -2, pick(perms[h]), 3)
             ao = a_out[h] if shared else pick(a_out[h])  # (..., j, o*f)
             cost = cost + torch.matmul(ao, b_out.reshape(ma, d, -1).transpose(-1, -2))
         c = cost.to(torch.float64).cpu().numpy()
@@ -376,8 +376,11 @@ class MergeResult:
         reference: per-layer tensors (no model dim) of the average of the aligned subset.
         perms: per hidden layer ``(S, d_h)`` permutations aligning each subset model to the others.
         indices: ``(S,)`` indices of the models used (a seeded random subset of at most ``max_models``).
-        rounds: MergeMany rounds run; converged: whether the tolerance was reached.
+        rounds: MergeMany rounds run.
+        converged: the rounds stopped before ``max_rounds``; ``stopped_by`` says why.
         history: relative change of the mean after each round.
+        stopped_by: ``"tolerance"`` (the mean moved less than ``tol``), ``"fixed_point"`` (a round changed no
+            permutation, so later rounds would change nothing) or ``"max_rounds"``.
     """
 
     reference: list[dict[str, Tensor]]
@@ -386,6 +389,7 @@ class MergeResult:
     rounds: int
     converged: bool
     history: list[float] = field(default_factory=list)
+    stopped_by: str = "max_rounds"
 
     def reference_kan(self, spec: KANSpec) -> KAN:
         """The reference as a :class:`kan_core.KAN` (its mask is the mean of masks, not 0/1)."""
@@ -450,7 +454,7 @@ def merge_many(
     g, indices = _seeded_subset(m, max_models, seed, "merge_many")
     sub = select_stacked(spec, layers, indices.to(layers[0]["coef"].device))
     feats = _feats(spec, sub, features, num_points, derivative)
-    perms, rounds, converged, history = _merge_rounds(
+    perms, rounds, stopped_by, history = _merge_rounds(
         feats, g, tol, max_rounds, max_iter, chunk_size, seed, progress
     )
     axes = tensor_axes(spec)
@@ -461,7 +465,7 @@ def merge_many(
     if get_basis(spec.basis).has_grid:
         for p in reference:  # averaged grids stay sorted; keep a valid knot vector
             p["grid"] = p["grid"].sort(-1).values
-    return MergeResult(reference, perms, indices, rounds, converged, history)
+    return MergeResult(reference, perms, indices, rounds, stopped_by != "max_rounds", history, stopped_by)
 
 
 @dataclass
@@ -470,7 +474,7 @@ class FeatureMergeResult:
 
     Attributes:
         reference: per-layer features ``(out, in, F)``, the average of the aligned subset.
-        perms, indices, rounds, converged, history: as :class:`MergeResult`.
+        perms, indices, rounds, converged, history, stopped_by: as :class:`MergeResult`.
     """
 
     reference: list[Tensor]
@@ -479,6 +483,7 @@ class FeatureMergeResult:
     rounds: int
     converged: bool
     history: list[float] = field(default_factory=list)
+    stopped_by: str = "max_rounds"
 
 
 def merge_many_features(
@@ -509,11 +514,11 @@ def merge_many_features(
     feats = [f.detach() for f in feats]
     g, indices = _seeded_subset(feats[0].shape[0], max_models, seed, "merge_many_features")
     sub = [f.index_select(0, indices.to(f.device)) for f in feats]
-    perms, rounds, converged, history = _merge_rounds(
+    perms, rounds, stopped_by, history = _merge_rounds(
         sub, g, tol, max_rounds, max_iter, chunk_size, seed, progress
     )
     reference = [f.mean(0) for f in permute_layer_features(sub, perms)]
-    return FeatureMergeResult(reference, perms, indices, rounds, converged, history)
+    return FeatureMergeResult(reference, perms, indices, rounds, stopped_by != "max_rounds", history, stopped_by)
 
 
 def _seeded_subset(m: int, max_models: int, seed: int, who: str) -> tuple[torch.Generator, Tensor]:
@@ -535,8 +540,9 @@ def _merge_rounds(
     chunk_size: int | None,
     seed: int,
     progress: Callable[[int, float], None] | None,
-) -> tuple[list[Tensor], int, bool, list[float]]:
-    """MergeMany rounds over per-layer features ``(S, out, in, F)``: ``(perms, rounds, converged, history)``."""
+) -> tuple[list[Tensor], int, str, list[float]]:
+    """MergeMany rounds over per-layer features ``(S, out, in, F)``: ``(perms, rounds, stopped_by, history)``
+    (``stopped_by`` as :attr:`MergeResult.stopped_by`)."""
     s = feats[0].shape[0]
     dev = feats[0].device
     perms = [torch.arange(f.shape[1], device=dev).expand(s, -1).clone() for f in feats[:-1]]
@@ -546,7 +552,7 @@ def _merge_rounds(
     if chunk_size is None:
         chunk_size = max(1, math.ceil(s / 16))
     history: list[float] = []
-    converged = False
+    stopped_by = "max_rounds"
     rounds = 0
     for r in range(max_rounds):
         rounds += 1
@@ -573,7 +579,10 @@ def _merge_rounds(
         if progress is not None:
             progress(rounds, rel)
         mean_old = mean_new
-        if rel < tol or all(torch.equal(a, b) for a, b in zip(before, perms)):
-            converged = True
+        if rel < tol:
+            stopped_by = "tolerance"
+        elif all(torch.equal(a, b) for a, b in zip(before, perms)):
+            stopped_by = "fixed_point"
+        if stopped_by != "max_rounds":
             break
-    return perms, rounds, converged, history
+    return perms, rounds, stopped_by, history

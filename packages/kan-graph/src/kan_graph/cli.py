@@ -206,6 +206,7 @@ def align_cmd(
         info.update(
             rounds=res.rounds,
             converged=res.converged,
+            stopped_by=res.stopped_by,
             history=res.history,
             subset=[int(i) for i in res.indices],
         )

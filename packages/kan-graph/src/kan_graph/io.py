@@ -99,7 +99,7 @@ def write_stacked_zoo(
     file names to their bytes. ``out`` must not exist yet or be empty (see :func:`kan_core.io.staged_folder`
     to build it beside its place and move it in when complete).
     """
-    from .symmetry import _take
+    from .symmetry import take_along
 
     out = Path(out)
     if out.resolve() == zoo.path.resolve():
@@ -120,9 +120,9 @@ def write_stacked_zoo(
                 l = int(mt.group(2))
                 if t.dim() == 3 and tuple(t.shape) == (size, *shapes[l]):
                     if l + 1 <= spec.depth - 1:
-                        t = _take(t, -2, perms[l][start : start + size], 2)
+                        t = take_along(t, -2, perms[l][start : start + size], 2)
                     if l >= 1:
-                        t = _take(t, -1, perms[l - 1][start : start + size], 2)
+                        t = take_along(t, -1, perms[l - 1][start : start + size], 2)
             tensors[key] = t
         header = parse_shard_header(meta)
         others = {k: v for k, v in meta.items() if k != "zoo"} if header is not None else meta

@@ -44,6 +44,7 @@ __all__ = [
     "permute_layer_features",
     "permute_edge_features",
     "select_stacked",
+    "take_along",
     "same_function",
     "NeuronAxes",
     "LAYER_TENSOR_AXES",
@@ -176,7 +177,7 @@ def _check_perms(spec: KANSpec, perms: Sequence[Tensor]) -> None:
             )
 
 
-def _take(t: Tensor, dim: int, perm: Tensor, base_rank: int) -> Tensor:
+def take_along(t: Tensor, dim: int, perm: Tensor, base_rank: int) -> Tensor:
     """Gather ``t`` along ``dim`` (negative) with ``perm: (n,)`` or per-model ``(M, n)``.
 
     For per-model perms ``t`` must have a leading model dim ``M`` (a tensor of rank ``base_rank`` without
@@ -227,9 +228,9 @@ def permute_layers(
         for name, t in p.items():
             ax = axes.get(name)
             if ax is not None and row is not None and ax.out_axis is not None:
-                t = _take(t, ax.out_axis, row, ax.rank)
+                t = take_along(t, ax.out_axis, row, ax.rank)
             if ax is not None and col is not None and ax.in_axis is not None:
-                t = _take(t, ax.in_axis, col, ax.rank)
+                t = take_along(t, ax.in_axis, col, ax.rank)
             new[name] = t
         out.append(new)
     return out
