@@ -690,6 +690,24 @@ def test_damaged_shards_are_named_by_every_reader(world, tmp_path, reader, damag
     assert snapshot(tmp_path) == before
 
 
+def test_verify_catches_plausible_values_changed_and_rehashed(world, tmp_path):
+    """Finite, well-formed new values with a fresh manifest hash pass every content check; only the shard
+    header's digest tells; `kan zoo verify` checks it (negative control: the intact copy verifies)."""
+    zoo = tmp_path / "zoo"
+    shutil.copytree(world["zoo"], zoo)
+    assert CliRunner().invoke(cli, ["zoo", "verify", str(zoo)]).exit_code == 0
+    p = zoo / "shard-00001.safetensors"
+    tensors, meta = load_tensors(p)
+    tensors["layers.0.coef"][0, 0, 0, 0] += 0.5
+    save_tensors(p, tensors, meta)
+    m = json.loads((zoo / "manifest.json").read_text())
+    m["shards"][1]["sha256"] = hashlib.sha256(p.read_bytes()).hexdigest()
+    (zoo / "manifest.json").write_text(json.dumps(m))
+    res = CliRunner().invoke(cli, ["zoo", "verify", str(zoo)])
+    assert res.exit_code == 1 and "Traceback" not in res.output, res.output
+    assert "shard-00001.safetensors: content does not match the digest in its header" in res.output
+
+
 # ------------------------------------------------------------------------------- the error boundary
 def test_disk_full_is_one_line_and_leaves_no_partial_file(world, tmp_path, monkeypatch):
     import errno

@@ -56,6 +56,7 @@ __all__ = [
     "read_shard_header",
     "layer_tensors",
     "check_shard_tensors",
+    "check_shard_digest",
     "read_shard",
     "read_shards",
     "read_zoo",
@@ -203,6 +204,15 @@ class ZooContents:
         return self.models.num_models
 
 
+def check_shard_digest(path: Any, tensors: Mapping[str, Tensor], header: Mapping[str, Any] | None) -> None:
+    """Raise :class:`ZooError` (starting with ``path``) unless the shard ``header`` exists and its digest
+    is that of ``tensors`` and the rest of the header."""
+    if header is None:
+        raise ZooError(f"{path}: no shard header (metadata 'zoo' with format {SHARD_FORMAT!r})")
+    if header.get("digest") != shard_digest(tensors, header):
+        raise ZooError(f"{path}: content does not match the digest in its header (damaged shard)")
+
+
 def read_shard(
     path: str | os.PathLike,
     spec: KANSpec,
@@ -236,10 +246,7 @@ def read_shard(
         raise ZooError(str(e)) from e
     header = parse_shard_header(metadata)
     if verify_digest:
-        if header is None:
-            raise ZooError(f"{path}: no shard header (metadata 'zoo' with format {SHARD_FORMAT!r})")
-        if header.get("digest") != shard_digest(tensors, header):
-            raise ZooError(f"{path}: content does not match the digest in its header (damaged shard)")
+        check_shard_digest(path, tensors, header)
     check_shard_tensors(path, spec, count, tensors, expected=expected, layer_dtype=layer_dtype)
     if check is not None:
         check(path, tensors)

@@ -27,6 +27,7 @@ from kan_core.zoo_format import MANIFEST, SHARD_FORMAT, ZOO_FORMAT, ZooError, sh
 from kan_core.zoo_format import read_manifest as _read_manifest
 from kan_core.zoo_io import (
     ExpectedTensors,
+    check_shard_digest,
     layer_tensors,
     read_shard,
     read_shard_header,
@@ -249,7 +250,8 @@ def load_zoo(path: str | os.PathLike, *, check_hash: bool = True) -> Zoo:
 def verify_zoo(path: str | os.PathLike) -> list[str]:
     """Every problem found in a zoo folder (empty list: the zoo is sound): the manifest against the
     schema (keys, types, split indices, shard paths), then every shard (hash, names, dtypes, shapes,
-    finiteness, knots, labels)."""
+    finiteness, knots, labels and, last, its header digest: a shard changed and re-hashed into the
+    manifest is caught even when its values are plausible)."""
     folder = Path(path)
     try:
         m = read_manifest(folder)
@@ -260,7 +262,8 @@ def verify_zoo(path: str | os.PathLike) -> list[str]:
     problems = []
     for s in m["shards"]:
         try:
-            read_shard(shard_path(folder, s["file"]), spec, s["count"], sha256=s["sha256"], **options)
+            shard = read_shard(shard_path(folder, s["file"]), spec, s["count"], sha256=s["sha256"], **options)
+            check_shard_digest(shard.path, shard.tensors, shard.header)  # last: content faults come first
         except ZooError as e:
             problems.append(str(e))
     return problems
