@@ -314,7 +314,7 @@ def test_aligned_zoo_keeps_a_valid_shard_digest(sine_zoo, tmp_path):
     stale one made a resumed build or any digest check call the aligned shard damaged)."""
     from kan_core.functional import kan_forward
     from kan_graph import permute_stacked, random_permutation
-    from kan_graph.io import read_stacked_zoo, write_stacked_zoo
+    from kan_graph.io import read_stacked_zoo, rewritten_fingerprint, write_stacked_zoo
     from kan_ws.zoo.store import check_shard
 
     src = read_stacked_zoo(sine_zoo)
@@ -325,14 +325,20 @@ def test_aligned_zoo_keeps_a_valid_shard_digest(sine_zoo, tmp_path):
         name = f"shard-{k:05d}.safetensors"
         old, new = read_shard_header(sine_zoo / name), read_shard_header(out / name)
         assert new["digest"] != old["digest"]  # the content changed, and so did its digest
-        assert {a: b for a, b in new.items() if a != "digest"} == {a: b for a, b in old.items() if a != "digest"}
+        assert new["fingerprint"] == rewritten_fingerprint(old["fingerprint"]) != old["fingerprint"]
+        same = ("digest", "fingerprint")
+        assert {a: b for a, b in new.items() if a not in same} == {a: b for a, b in old.items() if a not in same}
         check_shard(out / name, src.spec, "sine", count, False, verify_digest=True)
     a, b = load_zoo(sine_zoo), load_zoo(out)
     x = torch.rand(16, 2, generator=torch.Generator().manual_seed(1))
     assert torch.allclose(kan_forward(x, a.layers, a.spec), kan_forward(x, b.layers, b.spec), atol=1e-5)
     assert torch.equal(a.targets["frequency"], b.targets["frequency"]) and b.seed == a.seed == 3
     assert (b.preset, b.config, b.meta) == (a.preset, a.config, a.meta)
-    # a resumed build over the aligned folder takes its shards as intact (digest and manifest hash agree)
-    calls = []
-    build_zoo(TINY_SINE, out, models=7, device="cpu", seed=3, progress=calls.append)
-    assert calls == [3, 3, 1] and verify_zoo(out) == []
+    assert json.loads((out / "manifest.json").read_text())["fingerprint"] == new["fingerprint"]
+    # the content is no longer what the build makes: a build over the aligned folder refuses it, and
+    # with overwrite rebuilds it to the original zoo's bytes
+    with pytest.raises(ZooError, match="shard-00000.safetensors: belongs to a different zoo"):
+        build_zoo(TINY_SINE, out, models=7, device="cpu", seed=3)
+    build_zoo(TINY_SINE, out, models=7, device="cpu", seed=3, overwrite=True)
+    for name in ("shard-00000.safetensors", "shard-00001.safetensors", "shard-00002.safetensors", "manifest.json"):
+        assert (out / name).read_bytes() == (sine_zoo / name).read_bytes(), name

@@ -12,6 +12,7 @@ header, JSON metadata (``format``, ``encoding``, ``specs``, the per-graph node/e
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Sequence
@@ -27,6 +28,7 @@ __all__ = [
     "StackedZoo",
     "read_stacked_zoo",
     "write_stacked_zoo",
+    "rewritten_fingerprint",
     "save_graph_batch",
     "load_graph_batch",
     "GRAPH_FORMAT",
@@ -95,7 +97,10 @@ def write_stacked_zoo(
     :func:`kan_core.zoo_io.write_shard`: a shard header (``kan zoo build`` zoos) is kept with its digest
     recomputed for the new content, other header metadata is carried over as it is. ``manifest.json`` is
     written last by :func:`kan_core.zoo_io.write_manifest`, with the ``sha256`` of every shard (added
-    where a minimal manifest had none); nothing else in the manifest changes. ``extra_files`` maps extra
+    where a minimal manifest had none). A build ``fingerprint`` (manifest and shard headers) becomes
+    :func:`rewritten_fingerprint` of it: the content is no longer what that build makes, so a resumed
+    ``kan zoo build`` over the folder refuses it instead of taking its shards as its own; nothing else in
+    the manifest changes. ``extra_files`` maps extra
     file names to their bytes. ``out`` must not exist yet or be empty (see :func:`kan_core.io.staged_folder`
     to build it beside its place and move it in when complete).
     """
@@ -125,13 +130,24 @@ def write_stacked_zoo(
                         t = take_along(t, -1, perms[l - 1][start : start + size], 2)
             tensors[key] = t
         header = parse_shard_header(meta)
+        if header is not None and isinstance(header.get("fingerprint"), str):
+            header["fingerprint"] = rewritten_fingerprint(header["fingerprint"])
         others = {k: v for k, v in meta.items() if k != "zoo"} if header is not None else meta
         write_shard(out / name, tensors, header, metadata=others)
         start += size
     for fname, data in (extra_files or {}).items():
         atomic_write_bytes(out / fname, data)
-    write_manifest(out, zoo.manifest, complete=False)
+    manifest = dict(zoo.manifest)
+    if isinstance(manifest.get("fingerprint"), str):
+        manifest["fingerprint"] = rewritten_fingerprint(manifest["fingerprint"])
+    write_manifest(out, manifest, complete=False)
     return out
+
+
+def rewritten_fingerprint(fingerprint: str) -> str:
+    """The build fingerprint of a zoo whose models :func:`write_stacked_zoo` rewrote (32 hex digits,
+    derived from the source's, never equal to a fingerprint ``kan zoo build`` computes for a preset)."""
+    return hashlib.sha256(f"{fingerprint}|rewritten by kan_graph.io.write_stacked_zoo".encode()).hexdigest()[:32]
 
 
 _NODE_KEYS = ("x", "node_layer", "node_pe", "node_grid", "node_affine")
