@@ -1,91 +1,91 @@
 """kan-graph: hidden-neuron permutation symmetry of KANs, KAN-graphs (PyG) and weight matching.
 
-Public API::
+Public API (each name also lives in the submodule shown)::
 
-    permute, random_permutation, permute_stacked, same_function      # kan_graph.symmetry
-    to_graph, from_graph, stacked_to_graphs, kans_to_batch           # kan_graph.graph
+    permute, random_permutation, permute_stacked, same_function,       # kan_graph.symmetry
+    permute_layer_features, permute_edge_features
+    to_graph, from_graph, stacked_to_graphs, kans_to_batch,            # kan_graph.graph
+    batch_from_dense, graph_structure, GraphStructure,
     MAX_IO, MAX_LAYERS, NODE_PE_VOCAB, EDGE_PE_VOCAB
-    align, align_stacked, merge_many, MergeResult                    # kan_graph.align
+    edge_features, stacked_edge_features                              # kan_graph.encoding
+    align, align_stacked, merge_many, MergeResult,                     # kan_graph.align
+    merge_many_features, match_features, FeatureMergeResult
+    read_stacked_zoo, write_stacked_zoo                                # kan_graph.io
 
-Names are imported lazily (PEP 562) so that ``import kan_graph.cli`` (``kan --help``) does not import
-torch.
+``kan_graph.align`` is the function; the submodule of that name is reached with
+``from kan_graph.align import ...`` or ``importlib.import_module("kan_graph.align")``.
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
-
 from kan_core._version import distribution_version
 
-if TYPE_CHECKING:
-    from .align import MergeResult, align, align_stacked, merge_many
-    from .graph import (
-        EDGE_PE_VOCAB,
-        MAX_IO,
-        MAX_LAYERS,
-        NODE_PE_VOCAB,
-        from_graph,
-        kans_to_batch,
-        stacked_to_graphs,
-        to_graph,
-    )
-    from .symmetry import permute, permute_stacked, random_permutation, same_function
+from .align import (
+    FeatureMergeResult,
+    MergeResult,
+    align_stacked,
+    match_features,
+    merge_many,
+    merge_many_features,
+)
+from .encoding import edge_features, stacked_edge_features
+from .graph import (
+    EDGE_PE_VOCAB,
+    MAX_IO,
+    MAX_LAYERS,
+    NODE_PE_VOCAB,
+    GraphStructure,
+    batch_from_dense,
+    from_graph,
+    graph_structure,
+    kans_to_batch,
+    stacked_to_graphs,
+    to_graph,
+)
+from .io import read_stacked_zoo, write_stacked_zoo
+from .symmetry import (
+    permute,
+    permute_edge_features,
+    permute_layer_features,
+    permute_stacked,
+    random_permutation,
+    same_function,
+)
+
+# Importing the submodule `kan_graph.align` bound the package attribute `align` to the module; the
+# package's `align` is the function (bound last, after every submodule import above).
+from .align import align  # noqa: E402  isort: skip
 
 __version__ = distribution_version("kan-graph", __file__)  # the repository's VERSION file
-
-# `align` names both a submodule and its main function. Importing the submodule binds the package
-# attribute to the module, so a lazy `align` would be the module whenever `kan_graph.align` had been
-# imported first; bind the function now, once the submodule is loaded.
-from .align import align  # noqa: E402
-
-_LAZY = {
-    "permute": ".symmetry",
-    "random_permutation": ".symmetry",
-    "permute_stacked": ".symmetry",
-    "same_function": ".symmetry",
-    "to_graph": ".graph",
-    "from_graph": ".graph",
-    "stacked_to_graphs": ".graph",
-    "kans_to_batch": ".graph",
-    "MAX_IO": ".graph",
-    "MAX_LAYERS": ".graph",
-    "NODE_PE_VOCAB": ".graph",
-    "EDGE_PE_VOCAB": ".graph",
-    "align_stacked": ".align",
-    "merge_many": ".align",
-    "MergeResult": ".align",
-}
 
 __all__ = [
     "permute",
     "random_permutation",
     "permute_stacked",
+    "permute_layer_features",
+    "permute_edge_features",
     "same_function",
     "to_graph",
     "from_graph",
     "stacked_to_graphs",
     "kans_to_batch",
+    "batch_from_dense",
+    "graph_structure",
+    "GraphStructure",
+    "edge_features",
+    "stacked_edge_features",
     "align",
     "align_stacked",
     "merge_many",
     "MergeResult",
+    "merge_many_features",
+    "match_features",
+    "FeatureMergeResult",
+    "read_stacked_zoo",
+    "write_stacked_zoo",
     "MAX_IO",
     "MAX_LAYERS",
     "NODE_PE_VOCAB",
     "EDGE_PE_VOCAB",
     "__version__",
 ]
-
-
-def __getattr__(name: str) -> Any:
-    mod = _LAZY.get(name)
-    if mod is None:
-        raise AttributeError(f"module 'kan_graph' has no attribute {name!r}")
-    value = getattr(importlib.import_module(mod, __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
