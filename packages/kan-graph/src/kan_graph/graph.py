@@ -246,7 +246,7 @@ def to_graph(
     from torch_geometric.data import Data
 
     spec = kan.spec
-    layers = [{k: v.unsqueeze(0) for k, v in p.items()} for p in _detached(kan.layer_params())]
+    layers = StackedKAN.from_kans([kan]).layers  # M = 1, detached
     t = _graph_tensors(
         spec, layers, encoding, num_points, derivative, None if x is None else torch.as_tensor(x)
     )

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from kan_core import KAN, KANSpec
+from kan_core import KAN, KANSpec, StackedKAN
 
 __all__ = ["predict_kans", "check_readable", "write_predictions", "prediction_rows"]
 
@@ -109,9 +109,7 @@ def predict_kans(
     for kan, name in zip(kans, names):
         check_readable(model, KANSpec.from_json(header["spec"]), kan.spec, name)
         spec = kan.spec
-        feats = edge_features(
-            spec, [{k: v.detach().unsqueeze(0).cpu() for k, v in p.items()} for p in kan.layer_params()]
-        )
+        feats = edge_features(spec, StackedKAN.from_kans([kan]).to("cpu").layers)
         try:
             raw = model(make_batch(graph_template(spec), feats.to(device))).float().cpu()
         except InfeasibleError as e:
