@@ -48,8 +48,9 @@ class StackedKAN:
             ``(M, *shape)``; all on one device. The tensors are used as given (not copied).
 
     Raises:
-        ValueError/TypeError (from :func:`kan_core.params.check_layer_params`) naming the layer and tensor
-        when the layer count, a name, a shape, ``M`` or the device does not fit.
+        ValueError: naming the layer and tensor when the layer count, a name, a shape, ``M`` or the device
+            does not fit (from :func:`kan_core.params.check_layer_params`).
+        TypeError: when a layer is not a mapping, or a value is not a floating-point tensor.
     """
 
     __slots__ = ("_spec", "_layers", "_m")
