@@ -4,7 +4,7 @@ Builds the ``sine-cpu`` preset with ``--models`` KANs once per basis (B-spline G
 Chebyshev degree 8 and 3), trains WS-KAN on each with the same settings and seeds, and prints test R² per
 seed, their mean, and the zoo's own mean fit MSE (how well that basis' KANs fit their sines)::
 
-    python tools/mixed_basis.py --out runs/mixed-basis --models 200 --epochs 30 --seeds 0 1 2
+    python tools/mixed_basis.py --out runs/mixed-basis --models 200 --epochs 30 --batch-size 16 --seeds 0 1 2
 
 Zoos are built under ``--out`` (resumed when present); the table is printed and written to
 ``--out/mixed_basis.json``.
@@ -33,6 +33,7 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--hidden", type=int, default=64)
     ap.add_argument("--depth", type=int, default=3)
+    ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
 
@@ -50,7 +51,7 @@ def main() -> None:
         fit = statistics.fmean(m["final_mse"] for m in zoo.meta)
         r2 = []
         for seed in args.seeds:
-            cfg = TrainConfig(epochs=args.epochs)
+            cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size)
             _, _, res = run_experiment(
                 "sine", zoo, "wskan", seed=seed, train_cfg=cfg, model_cfg={"hidden": args.hidden, "depth": args.depth}
             )
