@@ -31,7 +31,7 @@ from typing import Any
 
 import click
 
-from .cli_options import DEVICE_HELP, POSITIVE, POSITIVE_FLOAT, check_device
+from .cli_options import POSITIVE, POSITIVE_FLOAT, device_option
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -280,9 +280,7 @@ def command_available(name: str) -> bool:
 
 # ------------------------------------------------------------------------------------------------ info
 @cli.command()
-@click.option(
-    "--device", default="auto", show_default=True, callback=check_device, help="Device to resolve. " + DEVICE_HELP
-)
+@device_option(what="Device to resolve")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
 def info(device: str, as_json: bool) -> None:
     """Versions, device, threads and CUDA availability of this installation.
@@ -342,7 +340,7 @@ def info(device: str, as_json: bool) -> None:
 
 # ------------------------------------------------------------------------------------------ quickstart
 @cli.command()
-@click.option("--device", default="auto", show_default=True, callback=check_device, help=DEVICE_HELP)
+@device_option()
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of data and initialisation.")
 @click.option("--steps", default=600, show_default=True, type=POSITIVE, help="Adam steps.")
 @click.option("--lr", default=0.02, show_default=True, type=POSITIVE_FLOAT, help="Adam learning rate.")

@@ -28,7 +28,7 @@ __all__ = [
     "POSITIVE_FLOAT",
     "NON_NEGATIVE_FLOAT",
     "PROBABILITY",
-    "DEVICE_HELP",
+    "DEVICE_CHOICES",
     "check_device",
     "device_option",
     "threads_option",
@@ -48,7 +48,7 @@ NON_NEGATIVE = click.IntRange(min=0)
 POSITIVE_FLOAT = click.FloatRange(min=0, min_open=True)
 NON_NEGATIVE_FLOAT = click.FloatRange(min=0)
 PROBABILITY = click.FloatRange(min=0, max=1)
-DEVICE_HELP = "Device: auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps."
+DEVICE_CHOICES = "auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps."
 
 
 def check_device(ctx: click.Context | None, param: click.Parameter | None, value: Any) -> Any:
@@ -68,9 +68,15 @@ def check_device(ctx: click.Context | None, param: click.Parameter | None, value
     return text
 
 
-def device_option(default: str = "auto", help: str = DEVICE_HELP) -> Callable:  # noqa: A002
+def device_option(default: str = "auto", what: str = "Device") -> Callable:
+    """``--device``, checked against this machine; its help reads ``"{what}: auto (CUDA, ...) ..."``."""
     return click.option(
-        "--device", default=default, show_default=True, callback=check_device, metavar="DEVICE", help=help
+        "--device",
+        default=default,
+        show_default=True,
+        callback=check_device,
+        metavar="DEVICE",
+        help=f"{what}: {DEVICE_CHOICES}",
     )
 
 

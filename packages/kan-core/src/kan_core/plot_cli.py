@@ -6,7 +6,7 @@ import json
 
 import click
 
-from .cli_options import DEVICE_HELP, device_option
+from .cli_options import device_option
 
 __all__ = ["plot"]
 
@@ -33,7 +33,7 @@ __all__ = ["plot"]
     type=click.IntRange(min=1),
     help="Skip layers with more edges than this (each edge is one panel).",
 )
-@device_option(help="Where the edge functions are evaluated: " + DEVICE_HELP[len("Device: "):])
+@device_option(what="Where the edge functions are evaluated")
 @click.option("--force", is_flag=True, help="Overwrite existing layer PNGs in --out.")
 def plot(model, out, points, max_edges, device, force) -> None:
     """Draw every edge function of every layer of MODEL, one PNG per layer (pykan-style grid).

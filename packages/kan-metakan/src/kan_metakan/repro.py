@@ -324,6 +324,21 @@ def _pair_verdict(what: str, pairs_ours: list[tuple[Any, Any]], pairs_paper: lis
     return " ".join(parts)
 
 
+def _ours(r: dict[str, Any], kan: str, metakan: str) -> tuple[Any, Any, Any, Any]:
+    """Our row's ``(KAN metric, MetaKAN metric, KAN params, MetaKAN params)`` (missing values: None)."""
+    return r.get(kan), r.get(metakan), r.get("kan_params"), r.get("metakan_params")
+
+
+def _comparison(key: str, title: str, columns: list[str], items: list[tuple[str, tuple, tuple]], what: str,
+                higher_better: bool, note: str) -> dict[str, Any]:  # fmt: skip
+    """One KAN-vs-MetaKAN table: ``items`` are ``(label, ours, paper)``, each of ``ours``/``paper`` being
+    ``(KAN metric, MetaKAN metric, KAN params, MetaKAN params)``; the verdict compares both pairs."""
+    rows = [[label, *ours, *paper] for label, ours, paper in items]
+    verdict = _pair_verdict(what, [o[:2] for _, o, _ in items], [p[:2] for _, _, p in items],
+                            [o[2:] for _, o, _ in items], higher_better)  # fmt: skip
+    return {"key": key, "title": title, "columns": columns, "rows": rows, "verdict": verdict, "note": note}
+
+
 def build_tables(records: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     """The comparison tables of every finished stage."""
     paper = paper_numbers()["tables"]
@@ -331,91 +346,69 @@ def build_tables(records: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     tables = []
     if res.get("feynman", {}).get("rows"):
         p = paper["feynman"]["rows"]
-        rows, po, pp, par = [], [], [], []
+        items = []
         for r in res["feynman"]["rows"]:
             pv = p.get(r["equation"], {}).get(f"G{r['G']}", [None] * 4)
-            rows.append([f"{r['equation']} G={r['G']}", r["kan_mse"], r["metakan_mse"], r["kan_params"],
-                         r["metakan_params"], pv[0], pv[2], pv[1], pv[3]])  # fmt: skip
-            po.append((r["kan_mse"], r["metakan_mse"]))
-            pp.append((pv[0], pv[2]))
-            par.append((r["kan_params"], r["metakan_params"]))
-        tables.append({"key": "feynman", "title": "Table 2: Feynman equations, test MSE and trainable parameters",
-                       "columns": ["equation", "ours KAN MSE", "ours MetaKAN MSE", "ours KAN params",
+            items.append((f"{r['equation']} G={r['G']}", _ours(r, "kan_mse", "metakan_mse"), (pv[0], pv[2], pv[1], pv[3])))
+        tables.append(_comparison("feynman", "Table 2: Feynman equations, test MSE and trainable parameters",
+                                  ["equation", "ours KAN MSE", "ours MetaKAN MSE", "ours KAN params",
                                    "ours MetaKAN params", "paper KAN MSE", "paper MetaKAN MSE", "paper KAN params",
-                                   "paper MetaKAN params"],
-                       "rows": rows, "verdict": _pair_verdict("test MSE", po, pp, par, False),
-                       "note": "Paper at G=5: MetaKAN lower MSE in 11 of 17; at G=20 in 13 of 16 (its text)."})  # fmt: skip
+                                   "paper MetaKAN params"], items, "test MSE", False,
+                                  "Paper at G=5: MetaKAN lower MSE in 11 of 17; at G=20 in 13 of 16 (its text)."))  # fmt: skip
     if res.get("highdim", {}).get("rows"):
         p = paper["highdim"]["rows"]
-        rows, po, pp, par = [], [], [], []
+        items = []
         for r in res["highdim"]["rows"]:
             pv = p.get(r["function"], {}).get(str(r["n"]), [None] * 4)
-            rows.append([f"{r['function']} n={r['n']}", r["kan_mse"], r["metakan_mse"], r["kan_params"],
-                         r["metakan_params"], pv[1], pv[3], pv[0], pv[2]])  # fmt: skip
-            po.append((r["kan_mse"], r["metakan_mse"]))
-            pp.append((pv[1], pv[3]))
-            par.append((r["kan_params"], r["metakan_params"]))
-        tables.append({"key": "highdim", "title": "Table 4: high-dimensional functions on [n, 1, 1], MSE and parameters",
-                       "columns": ["function", "ours KAN MSE", "ours MetaKAN MSE", "ours KAN params",
+            items.append((f"{r['function']} n={r['n']}", _ours(r, "kan_mse", "metakan_mse"), (pv[1], pv[3], pv[0], pv[2])))
+        tables.append(_comparison("highdim", "Table 4: high-dimensional functions on [n, 1, 1], MSE and parameters",
+                                  ["function", "ours KAN MSE", "ours MetaKAN MSE", "ours KAN params",
                                    "ours MetaKAN params", "paper KAN MSE", "paper MetaKAN MSE", "paper KAN params",
-                                   "paper MetaKAN params"],
-                       "rows": rows, "verdict": _pair_verdict("test MSE", po, pp, par, False), "note": ""})  # fmt: skip
+                                   "paper MetaKAN params"], items, "test MSE", False, ""))  # fmt: skip
     if res.get("images", {}).get("rows"):
         p = paper["images"]["rows"]
-        rows, po, pp, par = [], [], [], []
+        items = []
         for r in res["images"]["rows"]:
             pv = p.get(f"{_IMG.get(r['dataset'], r['dataset'])}|{r['hidden']}", {}).get(
                 f"G{r['G']}", [None] * 4
             )
-            rows.append([f"{r['dataset']} [{r['hidden']}] G={r['G']}", r.get("kan_acc"), r.get("metakan_acc"),
-                         r.get("kan_params"), r.get("metakan_params"), pv[1], pv[3], pv[0], pv[2]])  # fmt: skip
-            po.append((r.get("kan_acc"), r.get("metakan_acc")))
-            pp.append((pv[1], pv[3]))
-            par.append((r.get("kan_params"), r.get("metakan_params")))
+            items.append((f"{r['dataset']} [{r['hidden']}] G={r['G']}", _ours(r, "kan_acc", "metakan_acc"),
+                          (pv[1], pv[3], pv[0], pv[2])))  # fmt: skip
         ds = res["images"]["rows"][0]["dataset"]
-        tables.append({"key": "images", "title": "Table 5: MLP-KAN image classification, test accuracy (%) and parameters",
-                       "columns": ["setting", "ours KAN acc", "ours MetaKAN acc", "ours KAN params",
+        tables.append(_comparison("images", "Table 5: MLP-KAN image classification, test accuracy (%) and parameters",
+                                  ["setting", "ours KAN acc", "ours MetaKAN acc", "ours KAN params",
                                    "ours MetaKAN params", "paper KAN acc", "paper MetaKAN acc", "paper KAN params",
-                                   "paper MetaKAN params"],
-                       "rows": rows, "verdict": _pair_verdict("test accuracy", po, pp, par, True),
-                       "note": f"Ours on {ds}, compared with the paper's {_IMG.get(ds, ds)} rows"
-                       + (" (closest: ours are 8x8 digits)." if ds == "digits" else ".")})  # fmt: skip
+                                   "paper MetaKAN params"], items, "test accuracy", True,
+                                  f"Ours on {ds}, compared with the paper's {_IMG.get(ds, ds)} rows"
+                                  + (" (closest: ours are 8x8 digits)." if ds == "digits" else ".")))  # fmt: skip
     if res.get("conv", {}).get("rows"):
         p = paper["conv"]["rows"]
         ds = res["conv"]["rows"][0]["dataset"]
         col = _CONV.get(ds, "MNIST")
-        rows, po, pp, par = [], [], [], []
+        items = []
         for r in res["conv"]["rows"]:
             a = p.get(f"{r['kind']}|plain", {}).get(col, [None] * 3)
             b = p.get(f"{r['kind']}|meta", {}).get(col, [None] * 3)
-            rows.append([r["kind"], r["plain_acc"], r["meta_acc"], r["plain_params"], r["meta_params"], a[0], b[0],
-                         a[2], b[2]])  # fmt: skip
-            po.append((r["plain_acc"], r["meta_acc"]))
-            pp.append((a[0], b[0]))
-            par.append((r["plain_params"], r["meta_params"]))
-        tables.append({"key": "conv", "title": "Table 3 (4 layers): KA-conv networks, test accuracy (%) and parameters",
-                       "columns": ["kind", "ours plain acc", "ours Meta acc", "ours plain params", "ours Meta params",
+            ours = (r["plain_acc"], r["meta_acc"], r["plain_params"], r["meta_params"])
+            items.append((r["kind"], ours, (a[0], b[0], a[2], b[2])))
+        tables.append(_comparison("conv", "Table 3 (4 layers): KA-conv networks, test accuracy (%) and parameters",
+                                  ["kind", "ours plain acc", "ours Meta acc", "ours plain params", "ours Meta params",
                                    f"paper {col} plain acc", f"paper {col} Meta acc", "paper plain params",
-                                   "paper Meta params"],
-                       "rows": rows, "verdict": _pair_verdict("test accuracy", po, pp, par, True),
-                       "note": f"Ours on {ds}; the paper has no such column, compared with its {col} column."
-                       if _IMG.get(ds) != col else ""})  # fmt: skip
+                                   "paper Meta params"], items, "test accuracy", True,
+                                  f"Ours on {ds}; the paper has no such column, compared with its {col} column."
+                                  if _IMG.get(ds) != col else ""))  # fmt: skip
     if res.get("pde", {}).get("rows"):
         p = paper["pde"]["rows"]
-        rows, po, pp, par = [], [], [], []
+        items = []
         for r in res["pde"]["rows"]:
             pv = p.get(r["equation"], {}).get(str(r["d"]), [None] * 4)
-            rows.append([f"{r['equation']} d={r['d']}", r.get("kan_rel_l2"), r.get("metakan_rel_l2"),
-                         r.get("kan_params"), r.get("metakan_params"), pv[0], pv[2], pv[1], pv[3]])  # fmt: skip
-            po.append((r.get("kan_rel_l2"), r.get("metakan_rel_l2")))
-            pp.append((pv[0], pv[2]))
-            par.append((r.get("kan_params"), r.get("metakan_params")))
-        tables.append({"key": "pde", "title": "Table 8: PINNs on the unit ball, relative L2 error and parameters",
-                       "columns": ["equation", "ours KAN rel L2", "ours MetaKAN rel L2", "ours KAN params",
+            items.append((f"{r['equation']} d={r['d']}", _ours(r, "kan_rel_l2", "metakan_rel_l2"),
+                          (pv[0], pv[2], pv[1], pv[3])))  # fmt: skip
+        tables.append(_comparison("pde", "Table 8: PINNs on the unit ball, relative L2 error and parameters",
+                                  ["equation", "ours KAN rel L2", "ours MetaKAN rel L2", "ours KAN params",
                                    "ours MetaKAN params", "paper KAN", "paper MetaKAN", "paper KAN params",
-                                   "paper MetaKAN params"],
-                       "rows": rows, "verdict": _pair_verdict("relative L2 error", po, pp, par, False),
-                       "note": "Paper: MetaKAN within a small factor of the KAN with ~6x fewer parameters."})  # fmt: skip
+                                   "paper MetaKAN params"], items, "relative L2 error", False,
+                                  "Paper: MetaKAN within a small factor of the KAN with ~6x fewer parameters."))  # fmt: skip
     if res.get("memory", {}).get("rows"):
         rows = [[f"{r['widths']} G={r['G']}", r["connections"], r["kan_MiB"], r["metakan_MiB"],
                  r["metakan-efficient_MiB"]] for r in res["memory"]["rows"]]  # fmt: skip

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import click
-from kan_core.cli_options import DEVICE_HELP, device_option
+from kan_core.cli_options import PROBABILITY, device_option
 
 __all__ = ["predict", "prune_eval"]
 
@@ -25,10 +25,10 @@ __all__ = ["predict", "prune_eval"]
 @click.option(
     "--threshold",
     default=None,
-    type=click.FloatRange(0, 1),
+    type=PROBABILITY,
     help="Mask task: keep edges whose probability exceeds this (default: the one chosen on validation).",
 )
-@device_option(help="Where the model runs: " + DEVICE_HELP[len("Device: "):])
+@device_option(what="Where the model runs")
 @click.option("--force", is_flag=True, help="Overwrite --out if it exists.")
 def predict(checkpoint, models, out, threshold, device, force) -> None:
     """Predict a property or a pruning mask of each KAN in MODELS with a trained CHECKPOINT.
@@ -102,7 +102,7 @@ def predict(checkpoint, models, out, threshold, device, force) -> None:
     type=click.Path(file_okay=False),
     help="Folder searched first for the zoo's image data set.",
 )
-@device_option(help="Where the model runs: " + DEVICE_HELP[len("Device: "):])
+@device_option(what="Where the model runs")
 @click.option("--force", is_flag=True, help="Overwrite the three output files if they exist.")
 def prune_eval(checkpoints, zoo_dir, out, max_models, data_root, device, force) -> None:
     """Downstream pruning: prune a zoo's test classifiers with trained mask predictors and score them.

@@ -10,18 +10,10 @@ One import point for the modules below (each holds one concern)::
     downstream   downstream_pruning, pruning_timing
     checkpoints  save_checkpoint, load_checkpoint, write_json
 
-
-=============  ======================  =====================  ===============================
-task           zoo kind                target                 metrics
-=============  ======================  =====================  ===============================
-``inr``        image INRs              class (CE)             accuracy
-``sine``       sine INRs               frequency w (MSE)      MSE (in w units), R^2
-``accuracy``   classifiers             test accuracy (MSE)    MSE, R^2
-``mask``       classifiers (+ masks)   oracle mask (BCE)      accuracy @ val threshold, ROC-AUC
-=============  ======================  =====================  ===============================
-
-plus downstream pruning (:func:`downstream_pruning`), out-of-distribution evaluation on wider KANs
-(:func:`evaluate_ood`) and the two WS-KAN ablations (methods ``wskan-nope`` / ``wskan-nobidir``).
+The four tasks (``inr``, ``sine``, ``accuracy``, ``mask``; targets, losses and metrics in
+:mod:`kan_ws.task_kinds`), plus downstream pruning (:func:`downstream_pruning`), out-of-distribution
+evaluation on wider KANs (:func:`evaluate_ood`) and the two WS-KAN ablations (methods ``wskan-nope`` /
+``wskan-nobidir``).
 A zoo is duck-typed: anything with ``spec``, ``layers``, ``targets``, ``masks``, ``splits`` works.
 """
 
