@@ -35,6 +35,7 @@ __all__ = [
     "save_tensors",
     "load_tensors",
     "check_layer_tensors",
+    "check_knots",
     "FORMAT",
 ]
 
@@ -153,10 +154,11 @@ def save_kan(kan: Any, path: str | os.PathLike, metadata: dict[str, Any] | None 
     save_tensors(path, tensors, meta)
 
 
-def _check_knots(grid: Tensor, name: str, where: Any) -> None:
+def check_knots(grid: Tensor, name: str, where: Any) -> None:
     """Knots of every input row must increase strictly, or all be equal: the collapsed grid that
     ``update_grid`` gives an input that is constant over the data (a dead neuron). Decreasing knots, or
-    some equal and some not, are never produced by a fit and are refused."""
+    some equal and some not, are never produced by a fit and are refused (``ValueError`` starting with
+    ``where`` and naming the tensor ``name``)."""
     d = grid.diff(dim=-1)
     if bool((d < 0).any()):
         raise ValueError(f"{where}: tensor {name} has decreasing knots (not a B-spline grid)")
@@ -175,7 +177,7 @@ def check_layer_tensors(
 
     Names, shapes (``spec.param_shapes()``, after a leading model dim of ``models`` when it is not -1;
     ``None`` accepts any model count shared by all tensors), floating dtypes, finiteness and, for
-    B-splines, valid knots (see :func:`_check_knots`). Entries not starting with
+    B-splines, valid knots (see :func:`check_knots`). Entries not starting with
     ``layers.`` are ignored. Raises ``ValueError`` starting with ``where`` and naming the tensor.
     """
     shapes = spec.param_shapes()
@@ -199,7 +201,7 @@ def check_layer_tensors(
         if not bool(torch.isfinite(t).all()):
             raise ValueError(f"{where}: tensor {name} holds non-finite values")
         if name.endswith(".grid") and t.shape[-1] > 1:
-            _check_knots(t, name, where)
+            check_knots(t, name, where)
     per_layer: list[dict[str, Tensor]] = [{} for _ in range(spec.depth)]
     for name in expected:
         _, l, k = name.split(".", 2)
