@@ -349,7 +349,7 @@ def align(
     )
     f = _feats(
         spec,
-        StackedKAN.from_kans([kan]).layers,
+        [{k: v.detach().unsqueeze(0) for k, v in p.items()} for p in kan.layer_params()],
         features,
         num_points,
         derivative,

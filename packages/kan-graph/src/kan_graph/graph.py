@@ -246,7 +246,8 @@ def to_graph(
     from torch_geometric.data import Data
 
     spec = kan.spec
-    layers = StackedKAN.from_kans([kan]).layers  # M = 1, detached
+    # M = 1 as views (no stacking copy, no re-validation of the KAN's own tensors: to_graph runs per model)
+    layers = [{k: v.unsqueeze(0) for k, v in p.items()} for p in _detached(kan.layer_params())]
     t = _graph_tensors(
         spec, layers, encoding, num_points, derivative, None if x is None else torch.as_tensor(x)
     )
