@@ -127,13 +127,25 @@ def scale_settings(
     return out, reached
 
 
+def _item_path(ctx: StageContext, label: str, settings: dict[str, Any]) -> Path:
+    """Where one finished item's rows are kept: keyed by its label and the settings it ran with."""
+    import hashlib
+
+    key = hashlib.sha256(json.dumps([label, settings], sort_keys=True).encode()).hexdigest()[:12]
+    return ctx.work / "items" / f"{key}.json"
+
+
 def _run_items(ctx: StageContext, items: list[Any], label: Callable[[Any], str],
                run: Callable[[Any, dict[str, Any]], list[dict[str, Any]]]) -> dict[str, Any]:  # fmt: skip
     """Run ``items`` in order (``run(item, settings) -> rows``) within ``ctx.budget_s``.
 
-    With a budget: one item is timed at about 5% of its work (its floors permitting), the knobs of
-    :data:`KNOBS` are cut so that every item fits, and the stage stops before an item it has no time for.
+    Each finished item's rows are kept under ``ctx.work/items`` (keyed by label and settings), so an
+    interrupted stage resumes at its first unfinished item. With a budget: one item is timed at about 5% of
+    its work (its floors permitting), the knobs of :data:`KNOBS` are cut so that every item fits, and the
+    stage stops before an item it has no time for.
     """
+    from kan_core.repro import write_json_atomic
+
     s, knobs = ctx.settings, KNOBS.get(ctx.name, ())
     t0 = time.perf_counter()
     if ctx.budget_s is not None and knobs and items:
@@ -149,21 +161,51 @@ def _run_items(ctx: StageContext, items: list[Any], label: Callable[[Any], str],
                 if key in s and s[key] != ctx.settings[key]:
                     ctx.cuts.append(f"{key} {ctx.settings[key]} -> {s[key]} (budget)")
     rows: list[dict[str, Any]] = []
-    t_run, slowest, done = time.perf_counter(), 0.0, 0
-    for item in items:
+    t_run, slowest, done, resumed = time.perf_counter(), 0.0, 0, 0
+    for n, item in enumerate(items, 1):
+        kept = _item_path(ctx, label(item), s)
+        if kept.is_file():
+            rows.extend(json.loads(kept.read_text())["rows"])
+            done, resumed = done + 1, resumed + 1
+            continue
         spent = time.perf_counter() - t0
-        if ctx.budget_s is not None and done and spent + slowest > ctx.budget_s:
+        if ctx.budget_s is not None and done > resumed and spent + slowest > ctx.budget_s:
             break
         t1 = time.perf_counter()
-        rows.extend(run(item, s))
-        slowest = max(slowest, time.perf_counter() - t1)
+        new = run(item, s)
+        took = time.perf_counter() - t1
+        write_json_atomic(kept, {"label": label(item), "seconds": round(took, 2), "rows": new})
+        rows.extend(new)
+        slowest = max(slowest, took)
         done += 1
-        ctx.log(f"  {ctx.name} {label(item)}: {time.perf_counter() - t1:.1f} s")
+        ctx.log(f"  {ctx.name} {label(item)} ({n}/{len(items)}): {took:.1f} s")
     if done < len(items):
         left_items = ", ".join(label(i) for i in items[done:])
         ctx.cuts.append(f"{done} of {len(items)} items run (budget); not run: {left_items}")
-    return {"rows": rows, "items": len(items), "items_run": done, "settings_used": s,
-            "seconds_items": round(time.perf_counter() - t_run, 2)}  # fmt: skip
+    return {"rows": rows, "items": len(items), "items_run": done, "items_resumed": resumed,
+            "settings_used": s, "seconds_items": round(time.perf_counter() - t_run, 2)}  # fmt: skip
+
+
+def _seed_summary(rows: list[dict[str, Any]], keys: tuple[str, ...], metrics: tuple[str, ...]) -> list[dict]:
+    """Rows of several seeds folded into one per ``keys``: each metric's mean (the column the tables read),
+    its sample standard deviation (``<metric>_std``) and per-seed values (``<metric>_seeds``)."""
+    groups: dict[tuple, list[dict[str, Any]]] = {}
+    for r in rows:
+        groups.setdefault(tuple(r[k] for k in keys), []).append(r)
+    out = []
+    for group in groups.values():
+        row = {k: v for k, v in group[0].items() if k not in metrics and k != "seed"}
+        row["seeds"] = [r["seed"] for r in group]
+        for m in metrics:
+            vals = [float(r[m]) for r in group if _ok(r.get(m))]
+            if not vals:
+                continue
+            mean = sum(vals) / len(vals)
+            row[m] = mean
+            row[f"{m}_seeds"] = vals
+            row[f"{m}_std"] = math.sqrt(sum((v - mean) ** 2 for v in vals) / (len(vals) - 1)) if len(vals) > 1 else 0.0
+        out.append(row)
+    return out
 
 
 def _feynman(ctx: StageContext) -> dict[str, Any]:
@@ -200,13 +242,21 @@ def _highdim(ctx: StageContext) -> dict[str, Any]:
 
 
 def _images(ctx: StageContext) -> dict[str, Any]:
+    """Every (data set, hidden, G) row for each of ``ctx.seeds``; the table reads the seeds' means."""
     from .tasks.images import run_images
 
     s = ctx.settings
-    items = [(d, tuple(h), g) for d in s["datasets"] for h in s["hiddens"] for g in s["grids"]]
-    res = _run_items(ctx, items, lambda i: f"{i[0]} {list(i[1])} G={i[2]}", lambda i, z: run_images(
-        [i[0]], [list(i[1])], [i[2]], epochs=z["epochs"], max_train=z["max_train"], seed=ctx.seeds[0],
-        device=ctx.device))  # fmt: skip
+    items = [(seed, d, tuple(h), g) for seed in ctx.seeds for d in s["datasets"] for h in s["hiddens"]
+             for g in s["grids"]]  # fmt: skip
+
+    def one(i, z):
+        rows = run_images([i[1]], [list(i[2])], [i[3]], epochs=z["epochs"], max_train=z["max_train"], seed=i[0],
+                          device=ctx.device)  # fmt: skip
+        return [{**r, "seed": i[0]} for r in rows]
+
+    res = _run_items(ctx, items, lambda i: f"seed {i[0]} {i[1]} {list(i[2])} G={i[3]}", one)
+    res["rows_per_seed"] = res["rows"]
+    res["rows"] = _seed_summary(res["rows"], ("dataset", "hidden", "G"), ("kan_acc", "metakan_acc"))
     if s["max_train"] < 60000:
         ctx.cuts.append(f"at most {s['max_train']} training images")
     ctx.cuts.append(
@@ -477,8 +527,8 @@ metakan = pipeline_command(
 
     Stages: feynman, highdim, images, conv, pde, memory. Each runs its work items in order and, with
     --budget-min, stops before an item it cannot fit (listed as a cut). Writes report/tables.{md,csv,json}
-    and report/figures.png, each table beside the paper's numbers with a verdict. The stages run
-    the first of --seeds only.
+    and report/figures.png, each table beside the paper's numbers with a verdict. The images stage runs
+    every seed of --seeds and reports their mean and spread; the others run the first seed.
 
     \b
     Examples:
@@ -488,5 +538,5 @@ metakan = pipeline_command(
     stages=lambda: list(STAGES),
     plan=make_plan,
     report=_report,
-    default_seeds={"tiny": "0", "cpu": "0", "paper": "0"},
+    default_seeds={"tiny": "0", "cpu": "0", "paper": "0,1,2"},
 )
