@@ -39,6 +39,8 @@ __all__ = [
     "read_record",
     "fit_count",
     "write_json_atomic",
+    "provenance",
+    "provenance_rows",
     "repro",
     "ENTRY_POINT_GROUP",
 ]
@@ -116,6 +118,54 @@ def write_json_atomic(path: Path, obj: Any) -> Path:
     return path
 
 
+def cpu_model() -> str:
+    """The CPU's model name as the OS reports it (``/proc/cpuinfo`` on Linux, else :mod:`platform`)."""
+    import platform
+
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def git_revision(path: str | os.PathLike | None = None) -> str:
+    """The git commit of the checkout holding ``path`` (this file's by default), ``-dirty`` appended when the
+    tracked files differ from it; ``"unknown"`` outside a git checkout (an installed wheel)."""
+    import subprocess
+
+    where = Path(path) if path is not None else Path(__file__).resolve().parent
+    try:
+        rev = subprocess.run(["git", "-C", str(where), "rev-parse", "HEAD"], capture_output=True, text=True,
+                             timeout=10, check=True).stdout.strip()  # fmt: skip
+        dirty = subprocess.run(["git", "-C", str(where), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=10, check=True).stdout.strip()  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return rev + ("-dirty" if dirty else "")
+
+
+def provenance(command: Sequence[str] | None = None) -> dict[str, Any]:
+    """Where and how a stage ran: the command line, git revision, CPU model, CPU count, torch's thread
+    count and version (imports torch)."""
+    import shlex
+    import sys
+
+    import torch
+
+    argv = list(sys.argv[1:] if command is None else command)
+    return {
+        "command": "kan " + shlex.join(argv) if command is None else shlex.join(argv),
+        "revision": git_revision(),
+        "cpu": cpu_model(),
+        "cpus": os.cpu_count(),
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+    }
+
+
 def _settings_key(scale: str, seeds: Sequence[int], settings: dict[str, Any]) -> str:
     blob = json.dumps({"scale": scale, "seeds": list(seeds), "settings": settings}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
@@ -186,6 +236,7 @@ def run_stages(
     force: bool = False,
     log: Callable[[str], None] = lambda _msg: None,
     ran: set[str] | None = None,
+    provenance: dict[str, Any] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Run ``stages`` (those ``selected`` and their dependencies); returns ``{name: record}``.
 
@@ -194,6 +245,8 @@ def run_stages(
         budget_s: total seconds for the stages that still have to run (``None``: no budget).
         force: rerun stages whose records were made with other settings instead of raising.
         ran: when given, the names of the stages that ran (were not skipped) are added to it.
+        provenance: kept in each record of a stage that runs (see :func:`provenance`); the start and end
+            times (UTC) are added to it.
 
     Raises:
         StageSettingsError: a finished stage's record has other settings and ``force`` is off.
@@ -235,9 +288,11 @@ def run_stages(
         )
         budget_txt = "" if stage_budget is None else f" (budget {stage_budget:.0f} s)"
         log(f"stage {st.name}: running{budget_txt}")
-        t0 = time.perf_counter()
+        t0, started = time.perf_counter(), time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         result = st.run(ctx)
         seconds = time.perf_counter() - t0
+        where = {**(provenance or {}), "started": started,
+                 "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}  # fmt: skip
         rec = {
             "stage": st.name,
             "doc": st.doc,
@@ -249,6 +304,7 @@ def run_stages(
             "seconds": round(seconds, 2),
             "budget_seconds": None if stage_budget is None else round(stage_budget, 1),
             "cuts": ctx.cuts,
+            "provenance": where,
             "result": result,
         }
         write_json_atomic(record_path(out, st.name), rec)
@@ -300,12 +356,16 @@ def markdown_table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str
     return head + "".join("| " + " | ".join(_cell(v) for v in r) + " |\n" for r in rows)
 
 
+PROVENANCE_COLUMNS = ("stage", "command", "revision", "CPU", "threads", "finished (UTC)")
+
+
 def write_report(folder: str | os.PathLike, title: str, stages_rows: Sequence[Sequence[Any]],
-                 tables: Sequence[dict[str, Any]]) -> list[Path]:  # fmt: skip
+                 tables: Sequence[dict[str, Any]], runs: Sequence[Sequence[Any]] = ()) -> list[Path]:  # fmt: skip
     """Write ``tables.md``, ``tables.csv`` (long: table, row, column, value) and ``tables.json``.
 
     Each table is ``{"key", "title", "columns", "rows", "verdict"}`` (``rows``: lists, first cell the row
-    label); ``stages_rows``: ``(stage, seconds, budget, status, cuts)`` rows for the timing table.
+    label); ``stages_rows``: ``(stage, seconds, budget, status, cuts)`` rows for the timing table; ``runs``:
+    :data:`PROVENANCE_COLUMNS` rows (:func:`provenance_rows`) saying where each stage ran.
     """
     import csv
     import io
@@ -314,6 +374,8 @@ def write_report(folder: str | os.PathLike, title: str, stages_rows: Sequence[Se
     folder.mkdir(parents=True, exist_ok=True)
     heads = ("stage", "wall s", "budget s", "status", "cut against the paper")
     md = [f"# {title}", "## Stages", markdown_table(heads, stages_rows)]
+    if runs:
+        md += ["## Where each stage ran", markdown_table(PROVENANCE_COLUMNS, runs)]
     for t in tables:
         md += [f"## {t['title']}", markdown_table(t["columns"], t["rows"])]
         if t.get("note"):
@@ -332,7 +394,13 @@ def write_report(folder: str | os.PathLike, title: str, stages_rows: Sequence[Se
         tmp.write_text(text)
         os.replace(tmp, path)
     write_json_atomic(
-        paths[2], {"title": title, "stages": [list(r) for r in stages_rows], "tables": list(tables)}
+        paths[2],
+        {
+            "title": title,
+            "stages": [list(r) for r in stages_rows],
+            "runs": [dict(zip(PROVENANCE_COLUMNS, r)) for r in runs],
+            "tables": list(tables),
+        },
     )
     return paths
 
@@ -347,6 +415,21 @@ def stage_rows(stages: Sequence[Stage], records: dict[str, dict[str, Any]], ran:
             continue
         status = "ran" if st.name in ran else "reused"
         rows.append([st.name, rec["seconds"], rec["budget_seconds"], status, "; ".join(rec["cuts"])])
+    return rows
+
+
+def provenance_rows(stages: Sequence[Stage], records: dict[str, dict[str, Any]]) -> list[list[Any]]:
+    """:data:`PROVENANCE_COLUMNS` rows of the finished stages (records made before provenance was kept
+    say "not recorded")."""
+    rows = []
+    for st in stages:
+        rec = records.get(st.name)
+        if rec is None:
+            continue
+        p = rec.get("provenance") or {}
+        cpu = f"{p['cpu']} ({p.get('cpus')} CPUs)" if "cpu" in p else "not recorded"
+        rows.append([st.name, p.get("command", "not recorded"), p.get("revision", "not recorded"), cpu,
+                     p.get("threads"), p.get("finished")])  # fmt: skip
     return rows
 
 
@@ -438,7 +521,8 @@ def pipeline_command(
             if not report_only:
                 budget_s = None if budget_min is None else budget_min * 60
                 run_stages(all_stages, out=folder, scale=scale, device=dev, seeds=seed_list, plan=plan(scale),
-                           selected=selected, budget_s=budget_s, force=force, log=log, ran=ran)  # fmt: skip
+                           selected=selected, budget_s=budget_s, force=force, log=log, ran=ran,
+                           provenance=provenance())  # fmt: skip
         except StageSettingsError as e:
             raise click.ClickException(str(e)) from e
         done = {n: read_record(folder, n) for n in names}

@@ -28,7 +28,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from kan_core.repro import Stage, StageContext, pipeline_command, stage_rows, write_report
+from kan_core.repro import Stage, StageContext, pipeline_command, provenance_rows, stage_rows, write_report
 
 __all__ = ["metakan", "STAGES", "make_plan", "build_tables", "paper_numbers"]
 
@@ -203,7 +203,9 @@ def _seed_summary(rows: list[dict[str, Any]], keys: tuple[str, ...], metrics: tu
             mean = sum(vals) / len(vals)
             row[m] = mean
             row[f"{m}_seeds"] = vals
-            row[f"{m}_std"] = math.sqrt(sum((v - mean) ** 2 for v in vals) / (len(vals) - 1)) if len(vals) > 1 else 0.0
+            row[f"{m}_std"] = (
+                math.sqrt(sum((v - mean) ** 2 for v in vals) / (len(vals) - 1)) if len(vals) > 1 else 0.0
+            )
         out.append(row)
     return out
 
@@ -399,7 +401,13 @@ def build_tables(records: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
         items = []
         for r in res["feynman"]["rows"]:
             pv = p.get(r["equation"], {}).get(f"G{r['G']}", [None] * 4)
-            items.append((f"{r['equation']} G={r['G']}", _ours(r, "kan_mse", "metakan_mse"), (pv[0], pv[2], pv[1], pv[3])))
+            items.append(
+                (
+                    f"{r['equation']} G={r['G']}",
+                    _ours(r, "kan_mse", "metakan_mse"),
+                    (pv[0], pv[2], pv[1], pv[3]),
+                )
+            )
         tables.append(_comparison("feynman", "Table 2: Feynman equations, test MSE and trainable parameters",
                                   ["equation", "ours KAN MSE", "ours MetaKAN MSE", "ours KAN params",
                                    "ours MetaKAN params", "paper KAN MSE", "paper MetaKAN MSE", "paper KAN params",
@@ -410,7 +418,13 @@ def build_tables(records: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
         items = []
         for r in res["highdim"]["rows"]:
             pv = p.get(r["function"], {}).get(str(r["n"]), [None] * 4)
-            items.append((f"{r['function']} n={r['n']}", _ours(r, "kan_mse", "metakan_mse"), (pv[1], pv[3], pv[0], pv[2])))
+            items.append(
+                (
+                    f"{r['function']} n={r['n']}",
+                    _ours(r, "kan_mse", "metakan_mse"),
+                    (pv[1], pv[3], pv[0], pv[2]),
+                )
+            )
         tables.append(_comparison("highdim", "Table 4: high-dimensional functions on [n, 1, 1], MSE and parameters",
                                   ["function", "ours KAN MSE", "ours MetaKAN MSE", "ours KAN params",
                                    "ours MetaKAN params", "paper KAN MSE", "paper MetaKAN MSE", "paper KAN params",
@@ -516,7 +530,11 @@ def _report(folder: Path, scale: str, stages: list[Stage], records: dict[str, di
             ran: set[str]) -> list[Path]:  # fmt: skip
     tables = build_tables(records)
     paths = write_report(
-        folder, f"MetaKAN paper reproduction, scale {scale}", stage_rows(stages, records, ran), tables
+        folder,
+        f"MetaKAN paper reproduction, scale {scale}",
+        stage_rows(stages, records, ran),
+        tables,
+        provenance_rows(stages, records),
     )
     return paths + [_figure(Path(folder) / "figures.png", tables)]
 

@@ -15,7 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from kan_core.repro import Stage, stage_rows, write_report
+from kan_core.repro import Stage, provenance_rows, stage_rows, write_report
 
 from ..models.registry import REGISTRY, method_names
 
@@ -425,7 +425,11 @@ def write_wskan_report(folder: Path, scale: str, stages: list[Stage], records: d
     """``tables.md/.csv/.json`` and ``figures.png`` in ``folder``; returns the paths."""
     tables = build_tables(records)
     paths = write_report(
-        folder, f"WS-KAN paper reproduction, scale {scale}", stage_rows(stages, records, ran), tables
+        folder,
+        f"WS-KAN paper reproduction, scale {scale}",
+        stage_rows(stages, records, ran),
+        tables,
+        provenance_rows(stages, records),
     )
     fig = _figure(Path(folder) / "figures.png", records, tables)
     return paths + ([fig] if fig else [])
