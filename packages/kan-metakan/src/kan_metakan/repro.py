@@ -140,11 +140,12 @@ def _run_items(ctx: StageContext, items: list[Any], label: Callable[[Any], str],
     """Run ``items`` in order (``run(item, settings) -> rows``) within ``ctx.budget_s``.
 
     Each finished item's rows are kept under ``ctx.work/items`` (keyed by label and settings), so an
-    interrupted stage resumes at its first unfinished item. With a budget: one item is timed at about 5% of
+    interrupted stage resumes at its first unfinished item; ``seconds_all_items`` adds up every item's own
+    wall time, the resumed ones' included (the stage record's ``seconds`` counts only this invocation). With a budget: one item is timed at about 5% of
     its work (its floors permitting), the knobs of :data:`KNOBS` are cut so that every item fits, and the
     stage stops before an item it has no time for.
     """
-    from kan_core.repro import write_json_atomic
+    from kan_core.repro import git_revision, write_json_atomic
 
     s, knobs = ctx.settings, KNOBS.get(ctx.name, ())
     t0 = time.perf_counter()
@@ -161,11 +162,13 @@ def _run_items(ctx: StageContext, items: list[Any], label: Callable[[Any], str],
                 if key in s and s[key] != ctx.settings[key]:
                     ctx.cuts.append(f"{key} {ctx.settings[key]} -> {s[key]} (budget)")
     rows: list[dict[str, Any]] = []
-    t_run, slowest, done, resumed = time.perf_counter(), 0.0, 0, 0
+    t_run, slowest, done, resumed, item_seconds = time.perf_counter(), 0.0, 0, 0, 0.0
     for n, item in enumerate(items, 1):
         kept = _item_path(ctx, label(item), s)
         if kept.is_file():
-            rows.extend(json.loads(kept.read_text())["rows"])
+            item = json.loads(kept.read_text())
+            rows.extend(item["rows"])
+            item_seconds += item["seconds"]
             done, resumed = done + 1, resumed + 1
             continue
         spent = time.perf_counter() - t0
@@ -174,8 +177,10 @@ def _run_items(ctx: StageContext, items: list[Any], label: Callable[[Any], str],
         t1 = time.perf_counter()
         new = run(item, s)
         took = time.perf_counter() - t1
-        write_json_atomic(kept, {"label": label(item), "seconds": round(took, 2), "rows": new})
+        write_json_atomic(kept, {"label": label(item), "seconds": round(took, 2), "revision": git_revision(),
+                                 "rows": new})  # fmt: skip
         rows.extend(new)
+        item_seconds += took
         slowest = max(slowest, took)
         done += 1
         ctx.log(f"  {ctx.name} {label(item)} ({n}/{len(items)}): {took:.1f} s")
@@ -183,7 +188,8 @@ def _run_items(ctx: StageContext, items: list[Any], label: Callable[[Any], str],
         left_items = ", ".join(label(i) for i in items[done:])
         ctx.cuts.append(f"{done} of {len(items)} items run (budget); not run: {left_items}")
     return {"rows": rows, "items": len(items), "items_run": done, "items_resumed": resumed,
-            "settings_used": s, "seconds_items": round(time.perf_counter() - t_run, 2)}  # fmt: skip
+            "settings_used": s, "seconds_items": round(time.perf_counter() - t_run, 2),
+            "seconds_all_items": round(item_seconds, 2)}  # fmt: skip
 
 
 def _seed_summary(rows: list[dict[str, Any]], keys: tuple[str, ...], metrics: tuple[str, ...]) -> list[dict]:
@@ -391,6 +397,18 @@ def _comparison(key: str, title: str, columns: list[str], items: list[tuple[str,
     return {"key": key, "title": title, "columns": columns, "rows": rows, "verdict": verdict, "note": note}
 
 
+def _seed_note(rows: list[dict[str, Any]], metrics: tuple[str, ...]) -> str:
+    """ " Ours: mean of seeds [..]; sample standard deviation per row ..." for rows folded by
+    :func:`_seed_summary` (empty for single-seed rows)."""
+    if not rows or len(rows[0].get("seeds", [])) < 2:
+        return ""
+    spreads = "; ".join(
+        f"[{r['hidden']}] G={r['G']} " + " / ".join(f"{r.get(m + '_std', float('nan')):.2f}" for m in metrics)
+        for r in rows
+    )
+    return f" Ours: mean of seeds {rows[0]['seeds']}; standard deviation ({' / '.join(metrics)}): {spreads}."
+
+
 def build_tables(records: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     """The comparison tables of every finished stage."""
     paper = paper_numbers()["tables"]
@@ -444,7 +462,8 @@ def build_tables(records: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
                                    "ours MetaKAN params", "paper KAN acc", "paper MetaKAN acc", "paper KAN params",
                                    "paper MetaKAN params"], items, "test accuracy", True,
                                   f"Ours on {ds}, compared with the paper's {_IMG.get(ds, ds)} rows"
-                                  + (" (closest: ours are 8x8 digits)." if ds == "digits" else ".")))  # fmt: skip
+                                  + (" (closest: ours are 8x8 digits)." if ds == "digits" else ".")
+                                  + _seed_note(res["images"]["rows"], ("kan_acc", "metakan_acc"))))  # fmt: skip
     if res.get("conv", {}).get("rows"):
         p = paper["conv"]["rows"]
         ds = res["conv"]["rows"][0]["dataset"]
