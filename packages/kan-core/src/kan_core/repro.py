@@ -59,7 +59,9 @@ class Stage:
 
     Attributes:
         name: file-name-safe identifier (``zoo-sine``); depends: names of stages whose results it reads.
-        run: ``run(ctx) -> dict`` (JSON-able); it may append to ``ctx.cuts``.
+        run: ``run(ctx) -> dict`` (JSON-able); it may append to ``ctx.cuts``. A stage that resumes work
+            kept by an interrupted run reports that work's seconds as ``"seconds_resumed"``; the record's
+            ``seconds`` include them.
         weight: its share of the budget, relative to the other stages'.
         doc: one line for ``--help`` and the report.
     """
@@ -290,7 +292,8 @@ def run_stages(
         log(f"stage {st.name}: running{budget_txt}")
         t0, started = time.perf_counter(), time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         result = st.run(ctx)
-        seconds = time.perf_counter() - t0
+        # work an earlier, interrupted invocation did and this one reused counts towards the stage's time
+        seconds = time.perf_counter() - t0 + float(result.get("seconds_resumed", 0.0))
         where = {**(provenance or {}), "started": started,
                  "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}  # fmt: skip
         rec = {

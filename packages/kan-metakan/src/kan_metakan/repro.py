@@ -140,8 +140,8 @@ def _run_items(ctx: StageContext, items: list[Any], label: Callable[[Any], str],
     """Run ``items`` in order (``run(item, settings) -> rows``) within ``ctx.budget_s``.
 
     Each finished item's rows are kept under ``ctx.work/items`` (keyed by label and settings), so an
-    interrupted stage resumes at its first unfinished item; ``seconds_all_items`` adds up every item's own
-    wall time, the resumed ones' included (the stage record's ``seconds`` counts only this invocation). With a budget: one item is timed at about 5% of
+    interrupted stage resumes at its first unfinished item (``seconds_resumed``: the resumed items' own wall
+    time, which the stage record's ``seconds`` includes). With a budget: one item is timed at about 5% of
     its work (its floors permitting), the knobs of :data:`KNOBS` are cut so that every item fits, and the
     stage stops before an item it has no time for.
     """
@@ -162,13 +162,13 @@ def _run_items(ctx: StageContext, items: list[Any], label: Callable[[Any], str],
                 if key in s and s[key] != ctx.settings[key]:
                     ctx.cuts.append(f"{key} {ctx.settings[key]} -> {s[key]} (budget)")
     rows: list[dict[str, Any]] = []
-    t_run, slowest, done, resumed, item_seconds = time.perf_counter(), 0.0, 0, 0, 0.0
+    t_run, slowest, done, resumed, resumed_seconds = time.perf_counter(), 0.0, 0, 0, 0.0
     for n, item in enumerate(items, 1):
         kept = _item_path(ctx, label(item), s)
         if kept.is_file():
             item = json.loads(kept.read_text())
             rows.extend(item["rows"])
-            item_seconds += item["seconds"]
+            resumed_seconds += item["seconds"]
             done, resumed = done + 1, resumed + 1
             continue
         spent = time.perf_counter() - t0
@@ -180,7 +180,6 @@ def _run_items(ctx: StageContext, items: list[Any], label: Callable[[Any], str],
         write_json_atomic(kept, {"label": label(item), "seconds": round(took, 2), "revision": git_revision(),
                                  "rows": new})  # fmt: skip
         rows.extend(new)
-        item_seconds += took
         slowest = max(slowest, took)
         done += 1
         ctx.log(f"  {ctx.name} {label(item)} ({n}/{len(items)}): {took:.1f} s")
@@ -189,7 +188,7 @@ def _run_items(ctx: StageContext, items: list[Any], label: Callable[[Any], str],
         ctx.cuts.append(f"{done} of {len(items)} items run (budget); not run: {left_items}")
     return {"rows": rows, "items": len(items), "items_run": done, "items_resumed": resumed,
             "settings_used": s, "seconds_items": round(time.perf_counter() - t_run, 2),
-            "seconds_all_items": round(item_seconds, 2)}  # fmt: skip
+            "seconds_resumed": round(resumed_seconds, 2)}  # fmt: skip
 
 
 def _seed_summary(rows: list[dict[str, Any]], keys: tuple[str, ...], metrics: tuple[str, ...]) -> list[dict]:
