@@ -54,10 +54,10 @@ class MetaKAN(nn.Module):
     (``block_elems`` numbers, and at most an eighth of the layer) is alive. Outputs and gradients are the
     same (float summation order aside); its backward is first-order. Measured by
     ``tools/bench/metakan_memory.py`` (``kan metakan memory`` gives the same rows) on ``[784, 32, 10]``,
-    batch 128, CPU: peak training memory is 0.39x / 0.28x / 0.19x / 0.15x / 0.09x the KAN's at
+    batch 128, CPU: peak training memory is 0.37x / 0.26x / 0.17x / 0.13x / 0.08x the KAN's at
     ``G = 5 / 10 / 20 / 40 / 80`` (plain path: 1.59x / 1.12x / 0.78x / 0.69x / 0.63x), at or below the
-    plain path in every row, and flat from hidden 16 to 256 at ``G = 80`` (0.087x-0.096x; plain 0.61x ->
-    1.44x). Time: one more generation and sub-layer forward per step plus a per-chunk overhead; an AdamW
+    plain path in every row, and flat from hidden 16 to 256 at ``G = 80`` (0.084x -> 0.090x; plain 0.61x
+    -> 1.44x). Time: one more generation and sub-layer forward per step plus a per-chunk overhead; an AdamW
     step (CPU time, 1 thread, on a loaded machine, so rough) took about 1.5x the plain path's at
     ``G = 80`` and about 2x at ``G = 5``. Hence ``"auto"``: a layer takes the efficient path when the
     plain one would keep at least :data:`AUTO_MIN_ELEMS` numbers (16 MiB in float32; on ``[784, 32, 10]``
