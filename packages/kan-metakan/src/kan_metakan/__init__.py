@@ -17,7 +17,14 @@ from .conv import (
     MetaKANConv2d,
     ka_conv_net,
 )
-from .counting import count_trainable, kan_count, metakan_count, table1_count
+from .counting import (
+    count_trainable,
+    kan_count,
+    metakan_count,
+    paper_kan_count,
+    paper_metakan_count,
+    table1_count,
+)
 from .mapping import weight_dim
 from .metalearner import MetaLearner
 from .models import MetaKAN
@@ -43,6 +50,8 @@ __all__ = [
     "table1_count",
     "kan_count",
     "metakan_count",
+    "paper_kan_count",
+    "paper_metakan_count",
     "weight_dim",
     "__version__",
 ]

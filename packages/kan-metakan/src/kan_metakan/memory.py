@@ -44,7 +44,8 @@ def build_model(
     block_elems: int | None = None,
 ) -> nn.Module:
     """``kan`` (plain kan-core KAN), ``metakan`` (``memory_efficient=False``: every per-edge intermediate
-    kept for backward) or ``metakan-efficient`` (``memory_efficient=True``, :mod:`kan_metakan.lean`)."""
+    kept for backward) or ``metakan-efficient`` (``memory_efficient=True``, :mod:`kan_metakan.lean`: column
+    chunks generated and recomputed one at a time; ``block_elems`` bounds a chunk)."""
     from kan_core import KAN
 
     from .models import MetaKAN

@@ -45,21 +45,24 @@ class MetaKAN(nn.Module):
     (see :mod:`kan_metakan.mapping`) - activations start different, at a plain KAN's function scale.
 
     Memory (``memory_efficient``, default ``"auto"``): the plain path keeps, per layer, the meta-learner's
-    hidden activations ``(E, hidden)``, the generated weights ``(E, d)`` and the batch's basis features
-    ``(B, n * d_in)`` for backward, so its training memory grows with ``edges x hidden`` and with ``B x G``.
-    The memory-efficient path (:mod:`kan_metakan.lean`) keeps none of them: it generates the weights in
-    blocks of output neurons and evaluates the batch in blocks of samples without a graph, and its backward
-    recomputes features and generation block by block, holding one weight-sized gradient buffer and one
-    block (``block_elems`` numbers) at a time. Outputs and gradients are the same (float summation order
-    aside); its backward is first-order. Measured by ``tools/bench/metakan_memory.py`` on ``[784, 32, 10]``,
-    batch 128, CPU (medians of 3 runs): peak training memory at ``G = 80`` is 0.225x the KAN's (plain path:
-    0.75x) and stays flat from hidden 16 to 256 (plain: 0.73x -> 1.01x); an AdamW step costs 1.38x the
-    plain path's at ``G = 80`` and 1.35x at ``G = 5`` (medians; one more feature evaluation and generation
-    per step), while at ``G = 5`` it saves little (9.4 vs 10.1 MiB: the per-edge tensors are small).
-    Hence ``"auto"``: a layer takes the efficient path when the plain one would keep at least
-    :data:`AUTO_MIN_ELEMS` numbers (16 MiB in float32; on ``[784, 32, 10]`` with batch 128 that is
-    G >= 20) *and* the model input does not require a gradient (PINNs take second derivatives through
-    the network). ``True`` / ``False`` force either path for every layer.
+    hidden activations ``(E, hidden)``, the generated weights ``(E, d)`` and the coefficients ``(E, n)``
+    (on CPU also their copy in the native kernel's layout; elsewhere the batch's basis features
+    ``(B, n * d_in)``) for backward, so its training memory grows with ``edges x hidden`` and with G.
+    The memory-efficient path (:mod:`kan_metakan.lean`) keeps none of them: it evaluates each layer in
+    chunks of input columns, generating a chunk's coefficients straight into the native kernel's layout,
+    and its backward regenerates and re-evaluates one chunk at a time, so at most one chunk
+    (``block_elems`` numbers, and at most an eighth of the layer) is alive. Outputs and gradients are the
+    same (float summation order aside); its backward is first-order. Measured by
+    ``tools/bench/metakan_memory.py`` (``kan metakan memory`` gives the same rows) on ``[784, 32, 10]``,
+    batch 128, CPU: peak training memory is 0.37x / 0.26x / 0.17x / 0.13x / 0.08x the KAN's at
+    ``G = 5 / 10 / 20 / 40 / 80`` (plain path: 1.59x / 1.12x / 0.78x / 0.69x / 0.63x), at or below the
+    plain path in every row, and flat from hidden 16 to 256 at ``G = 80`` (0.084x -> 0.090x; plain 0.61x
+    -> 1.44x). Time: one more generation and sub-layer forward per step plus a per-chunk overhead; an AdamW
+    step (CPU time, 1 thread, on a loaded machine, so rough) took about 1.5x the plain path's at
+    ``G = 80`` and about 2x at ``G = 5``. Hence ``"auto"``: a layer takes the efficient path when the
+    plain one would keep at least :data:`AUTO_MIN_ELEMS` numbers (16 MiB in float32; on ``[784, 32, 10]``
+    with batch 128 that is G >= 20) *and* the model input does not require a gradient (PINNs take second
+    derivatives through the network). ``True`` / ``False`` force either path for every layer.
 
     Args:
         spec: architecture and basis (``spec.affine`` is not supported).

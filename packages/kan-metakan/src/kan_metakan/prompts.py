@@ -10,9 +10,8 @@ from kan_core.basis import get_basis
 from kan_core.functional import layer_forward
 from kan_core.spec import KANSpec
 from torch import Tensor, nn
-from torch.utils.checkpoint import checkpoint
 
-from .lean import block_sizes, lean_forward
+from .lean import lean_forward
 from .mapping import split_weights
 from .metalearner import MetaLearner, generate
 
@@ -25,11 +24,12 @@ class MetaEdgeLayer(nn.Module):
     Holds the prompts ``z: (d_out, d_in, dim z)`` (trainable) and the fixed tensors kan-core reads (mask,
     ``scale_sp = 1/sqrt(d_in)``, B-spline grid, Gram ``beta``); the meta-learner is shared and passed in.
 
-    Memory-efficient mode (``memory_efficient = True``, set by :class:`MetaKAN`): bases linear in their
-    weights (all but wavelets) go through :func:`kan_metakan.lean.lean_forward`, which stores nothing per
-    edge for backward and evaluates in blocks of at most ``block_elems`` numbers; wavelets fall back to
-    :func:`torch.utils.checkpoint` cells of output rows x samples, *including the weight generation*.
-    Outputs and gradients equal the plain mode's (up to float summation order); the backward is first-order.
+    Memory-efficient mode (``memory_efficient = True``, set by :class:`MetaKAN`): every basis goes through
+    :func:`kan_metakan.lean.lean_forward`, which evaluates the layer in chunks of input columns, generating
+    each chunk's weights on the fly (B-spline coefficients straight into the native kernel's layout) and
+    recomputing them in backward, so nothing per edge is kept between forward and backward and at most one
+    chunk (``block_elems`` numbers) is alive at a time. Outputs and gradients equal the plain mode's (up to
+    float summation order); the backward is first-order.
 
     Shapes: ``(B, d_in) -> (B, d_out)`` (plain mode also accepts leading dims).
     """
@@ -88,36 +88,13 @@ class MetaEdgeLayer(nn.Module):
         """
         return self.params_from(self.prompt, self.learner.params(), None)
 
-    def _cell(
-        self, x: Tensor, z: Tensor, w1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor, rows: slice
-    ) -> Tensor:
-        return layer_forward(x, self.params_from(z, (w1, b1, w2, b2), rows), self.spec, self.uniform_hint())
-
     def uniform_hint(self) -> bool | None:
         return get_basis(self.spec.basis).initial_uniform
 
     def forward(self, x: Tensor) -> Tensor:
         if not self.memory_efficient:
             return layer_forward(x, self.generated(), self.spec, self.uniform_hint())
-        if get_basis(self.spec.basis).linear_in_coefficients:
-            return lean_forward(self, x, self.block_elems)
-        if x.dim() != 2:
-            raise ValueError(
-                f"memory-efficient wavelet MetaKAN layers take (B, in) inputs, got {tuple(x.shape)}"
-            )
-        _, ob = block_sizes(self, self.block_elems)
-        bb = max(1, self.block_elems // (self.in_features * ob))  # edges (bb, ob, in) per cell
-        theta = self.learner.params()
-        cols = []
-        for o0 in range(0, self.out_features, ob):
-            rows = slice(o0, min(o0 + ob, self.out_features))
-            z = self.prompt[rows]
-            parts = [
-                checkpoint(self._cell, x[b0 : b0 + bb], z, *theta, rows, use_reentrant=False)
-                for b0 in range(0, x.shape[0], bb)
-            ]
-            cols.append(torch.cat(parts, 0))
-        return torch.cat(cols, -1)
+        return lean_forward(self, x, self.block_elems)
 
     def extra_repr(self) -> str:
         return f"{self.in_features}, {self.out_features}, basis={self.spec.basis}, prompt_dim={self.learner.prompt_dim}"
