@@ -18,8 +18,6 @@ from kan_core.basis import bspline_basis_reference, uniform_grid  # noqa: E402
 from kan_core.triton import contract as tc  # noqa: E402
 from kan_core.triton import route_cpu_tensors  # noqa: E402
 
-pytestmark = pytest.mark.cuda  # also selected by `pytest -m cuda` on a GPU (tools/gpu_triton.sh)
-
 DEV = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 TOL = 2e-5  # relative L2 error of float32 results against float64
 
