@@ -185,3 +185,20 @@ def test_double_backward_uses_dense_twin():
     (h,) = torch.autograd.grad(g.square().sum(), xs[0])
     (hr,) = torch.autograd.grad(gr.square().sum(), xs[1])
     assert rel_err(h, hr) <= 1e-4
+
+
+@pytest.mark.parametrize(
+    "M,B,I,O", [(1, 1024, 784, 32), (1, 1024, 32, 10), (1000, 128, 32, 1), (3, 7, 5, 130)]
+)
+def test_gpu_plans_cover_every_input_and_sample(monkeypatch, M, B, I, O):
+    """The CUDA block plans (an H100's 132 multiprocessors): power-of-two blocks, chunks that cover every
+    input and sample exactly once, grid dimensions within CUDA's limits."""
+    monkeypatch.setattr(tc, "_sm_count", lambda device: 132)
+    p = tc.make_plan(M, B, I, O, torch.device("cuda"))
+    for block in (p.block_b, p.block_o, p.bwd_block_b):
+        assert block >= 2 and block & (block - 1) == 0
+    n_ic, n_bc = -(-I // p.i_chunk), -(-B // p.b_chunk)
+    assert (n_ic - 1) * p.i_chunk < I <= n_ic * p.i_chunk
+    assert (n_bc - 1) * p.b_chunk < B <= n_bc * p.b_chunk and p.b_chunk % p.bwd_block_b == 0
+    assert M * n_ic <= 65535 and -(-O // p.block_o) <= 65535 and n_bc <= 65535
+    assert n_ic <= -(-I // 4)  # at most one input chunk per 4 inputs

@@ -26,6 +26,11 @@ def _pow2(n: int) -> int:
     return 1 << max(0, (int(n) - 1).bit_length())
 
 
+@functools.cache
+def _sm_count(device: torch.device) -> int:
+    return torch.cuda.get_device_properties(device).multi_processor_count
+
+
 @dataclass(frozen=True)
 class Plan:
     """Block sizes and work splits of one call. ``i_chunk``: inputs per forward program (the forward sums
@@ -44,11 +49,9 @@ def make_plan(M: int, B: int, I: int, O: int, device: torch.device, **override: 
     and on CUDA at least ~4 programs per multiprocessor (chunks of inputs in forward, of samples in
     backward, where models x blocks give fewer); on CPU (the interpreter) as few programs as possible.
     ``override`` sets any field of :class:`Plan` (tests use it to cover several blocks and chunks)."""
-    block_o = min(64, _pow2(O))
+    block_o = max(2, min(64, _pow2(O)))  # >= 2: no size-1 tile dimension on a GPU
     block_b = max(16, min(128, 2048 // block_o, _pow2(B)))
-    target = (
-        4 * torch.cuda.get_device_properties(device).multi_processor_count if device.type == "cuda" else 1
-    )
+    target = 4 * _sm_count(device) if device.type == "cuda" else 1
     n_ob = _cdiv(O, block_o)
     base = _cdiv(B, block_b) * n_ob * M
     n_ic = min(_cdiv(I, 4), max(1, _cdiv(target, base)))
