@@ -121,8 +121,11 @@ def test_adam_steps_through_triton_equal_dense(calls, monkeypatch):
     _, p_wrong = _train(seed, x, target, triton=False, lr=0.021)
     assert len(calls) == 5 * 2
     assert abs(loss_t - loss_d) <= 1e-5 * abs(loss_d)
+    # Adam divides by sqrt(v): a coefficient with a near-zero gradient moves by ~lr whatever the
+    # gradient's rounding, so parameters are compared to 0.5% of one step (lr = 0.02); the 5% larger
+    # learning rate moves them by ~5% of a step per step
     for a, b in zip(p_t, p_d):
-        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
     with pytest.raises(AssertionError):  # negative control
         for a, b in zip(p_t, p_wrong):
-            torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+            torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
