@@ -155,6 +155,12 @@ def test_info_json():
     from kan_core.native import native_status
 
     assert report["native_bspline"] == native_status()  # "ok", or why the pure-torch path runs
+    from kan_core.triton import bspline_paths, triton_status
+
+    assert report["triton_bspline"] == triton_status()  # "ok", or why CUDA takes the dense path
+    assert report["bspline_paths"] == bspline_paths() and set(bspline_paths()) == {"cpu", "cuda"}
+    text = CliRunner().invoke(cli, ["info", "--device", "cpu"]).output
+    assert f"b-splines   cpu: {bspline_paths()['cpu']}; cuda: {bspline_paths()['cuda']}" in text
     assert report["packages"]["kan-core"] == metadata.version("kan-core")
     assert {"info", "quickstart"} <= set(report["commands"])
 

@@ -8,7 +8,7 @@ Usage::
     python3 tools/run.py install             # only create/update .venv
 
 The first run creates ``.venv`` (``python3 -m venv``), installs ``torch==2.13.0`` on its own, then in one
-pip call the four packages editable (kan-core with its ``pykan`` extra) and the test tools. A stamp file
+pip call the four packages editable (kan-core with its ``pykan`` and ``triton`` extras) and the test tools. A stamp file
 in ``.venv`` records a hash of the pyproject files and the requirement list, so later runs skip the install
 until one of them changes. ``KAN_SKIP_INSTALL=1`` skips the install step entirely.
 
@@ -28,7 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / ".venv"
 STAMP = VENV / ".kan-install-stamp"
 TORCH = "torch==2.13.0"
-PACKAGES = ("kan-core[pykan]", "kan-graph", "kan-metakan", "kan-ws")
+# kan-core's triton extra: the Triton kernel tests run in CI through Triton's interpreter (no GPU needed)
+PACKAGES = ("kan-core[pykan,triton]", "kan-graph", "kan-metakan", "kan-ws")
 TOOLS = ("pytest", "scipy", "ruff", "nox")
 USAGE = "usage: python3 tools/run.py {demo,test,install} [ARGS...]"
 

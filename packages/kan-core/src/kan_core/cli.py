@@ -121,7 +121,11 @@ def _static_help(ep: metadata.EntryPoint) -> str | None:
                 if name not in ("group", "command"):
                     continue  # options' help= is not the command's
                 for kw in getattr(dec, "keywords", []):
-                    if kw.arg == "help" and isinstance(kw.value, ast.Constant) and isinstance(kw.value.value, str):
+                    if (
+                        kw.arg == "help"
+                        and isinstance(kw.value, ast.Constant)
+                        and isinstance(kw.value.value, str)
+                    ):
                         return kw.value.value.strip().splitlines()[0]
             doc = ast.get_docstring(node)
             return doc.strip().splitlines()[0] if doc else None
@@ -296,6 +300,7 @@ def info(device: str, as_json: bool) -> None:
 
     from . import runtime
     from .native import cache_dir, native_status
+    from .triton import bspline_paths, triton_status
 
     try:
         resolved = str(runtime.resolve_device(device))
@@ -316,6 +321,8 @@ def info(device: str, as_json: bool) -> None:
         else [],
         "mps_available": runtime._mps_available(),
         "native_bspline": native_status(),
+        "triton_bspline": triton_status(),
+        "bspline_paths": bspline_paths(),
         "distributed": {"rank": env.rank, "world_size": env.world_size, "local_rank": env.local_rank},
         "commands": cli.list_commands(click.get_current_context()),
     }
@@ -334,6 +341,7 @@ def info(device: str, as_json: bool) -> None:
     click.echo(f"mps         {'available' if report['mps_available'] else 'not available'}")
     native = report["native_bspline"]
     click.echo(f"native      {f'B-spline kernel ok (cache {cache_dir()})' if native == 'ok' else native}")
+    click.echo(f"b-splines   {'; '.join(f'{dev}: {path}' for dev, path in report['bspline_paths'].items())}")
     click.echo(f"distributed rank {env.rank} of {env.world_size}")
     click.echo(f"commands    {', '.join(report['commands'])}")
 

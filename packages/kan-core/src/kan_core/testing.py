@@ -22,7 +22,14 @@ from typing import Any, TypeVar
 import pytest
 import torch
 
-__all__ = ["devices", "cuda_available", "only_cuda", "with_device", "assert_close"]
+__all__ = [
+    "devices",
+    "cuda_available",
+    "only_cuda",
+    "with_device",
+    "assert_close",
+    "use_triton_interpreter_without_cuda",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -34,6 +41,17 @@ def cuda_available() -> bool:
 def devices() -> list[str]:
     """Devices to parametrise tests over: ``["cpu"]`` plus ``"cuda"`` when CUDA is available."""
     return ["cpu", "cuda"] if cuda_available() else ["cpu"]
+
+
+def use_triton_interpreter_without_cuda() -> None:
+    """Without a CUDA device, set ``TRITON_INTERPRET=1`` (unless set) so that :mod:`kan_core.triton`'s
+    kernels are defined for Triton's interpreter and run on CPU tensors. Call it from a ``conftest.py``:
+    ``triton.jit`` reads the variable when the kernels are defined (the first import of
+    ``kan_core.triton.kernels``), so a test that sets it later may be too late."""
+    import os
+
+    if not torch.cuda.is_available():
+        os.environ.setdefault("TRITON_INTERPRET", "1")
 
 
 only_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")

@@ -14,9 +14,10 @@ Evaluations:
   knot spans. The innermost dimension is ``in`` so every elementwise kernel runs over long contiguous
   rows. Backward is analytic (the derivative of a B-spline is a difference of lower-order ones).
 * :func:`bspline_contract` is a layer's whole spline term, bases contracted with coefficients. On CPU and
-  uniform grids it runs the native local-support kernel (:mod:`kan_core.native`), which evaluates only
-  the ``k + 1`` non-zero bases per input in forward and backward and never builds the basis tensor;
-  elsewhere it contracts :func:`bspline_features` in one matmul.
+  uniform grids it runs the native local-support kernel (:mod:`kan_core.native`), on CUDA its Triton
+  twin (:mod:`kan_core.triton`); both evaluate only the ``k + 1`` non-zero bases per input in forward and
+  backward and never build the basis tensor. Elsewhere it contracts :func:`bspline_features` in one
+  matmul.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from ..triton import triton_contract, triton_local_applies
 from .registry import Basis, register_basis
 
 __all__ = [
@@ -462,7 +464,8 @@ def native_local_applies(x: Tensor, grid: Tensor, k: int, uniform: bool | None) 
     There is no threshold on the number of bases: ``tools/bench/layer.py --crossover`` found the local
     kernel faster than dense features + matmul (forward and backward, one thread) from the smallest grid
     on, for k = 1..5, both for a 784 -> 32 layer of one model and a 32 -> 32 layer of 32 stacked models
-    (native/dense 0.4-0.9 at G = 2, 0.2-0.4 at G + k = 30). On GPUs the dense path stays.
+    (native/dense 0.4-0.9 at G = 2, 0.2-0.4 at G + k = 30). CUDA tensors go to the Triton kernels
+    (:mod:`kan_core.triton`) or, without them, the dense path.
     """
     from ..native import local_kernels
 
@@ -488,7 +491,9 @@ def bspline_contract(
     Uniform grids on CPU (see :func:`native_local_applies`) use the native local-support
     kernel: only the ``k + 1`` non-zero bases of each input are evaluated and contracted with their
     ``(k + 1) x out`` block of coefficients, in forward and backward, so the ``(G + k)``-wide basis tensor
-    is never built and the cost does not grow with ``G``. Otherwise the dense features of
+    is never built and the cost does not grow with ``G``. On CUDA the same contraction runs as Triton
+    kernels (:mod:`kan_core.triton`, see :func:`kan_core.triton.triton_local_applies`; ``KAN_CORE_TRITON=0``
+    turns them off). Otherwise the dense features of
     :func:`bspline_features` are contracted in one matmul. Both compute the same function; derivatives in
     ``x`` of any order are available (a double backward goes through the dense path).
 
@@ -504,6 +509,8 @@ def bspline_contract(
     """
     if uniform is None:
         uniform = grid_is_uniform(grid)
+    if triton_local_applies(x, grid, k, uniform):  # CUDA: the Triton twin of the native kernel
+        return triton_contract(x, grid, coef, scale, k)
     if native_local_applies(x, grid, k, uniform):
         return _native_contract(x, grid.detach(), coef, scale, k)
     f = bspline_features(x, grid, k, uniform).flatten(-2)  # (..., B, nb * in)
