@@ -203,3 +203,23 @@ def test_lbfgs_fit_moves_a_metakan(memory_efficient):
     assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
     final = float(torch.nn.functional.mse_loss(model(x), y))
     assert final < 0.2 * losses[0], (losses, final)
+
+
+@pytest.mark.pykan
+def test_every_feynman_equation_samples_as_many_inputs_as_its_kan_takes():
+    """Each of Table 2's 17 equations draws data whose width is the KAN's input width (pykan's I.9.18 has 9
+    variables where the paper's structure has 6, I.18.4 3 where it has 4: the input layer follows pykan)."""
+    pytest.importorskip("kan.feynman")
+    from kan_metakan.tasks.feynman import FEYNMAN_WIDTHS, feynman_data, feynman_widths
+
+    assert len(FEYNMAN_WIDTHS) == 17
+    changed = {}
+    for name, paper in FEYNMAN_WIDTHS.items():
+        widths = feynman_widths(name)
+        xtr, ytr, xte, yte = feynman_data(name, 8, 4, seed=0)
+        assert xtr.shape == (8, widths[0]) and xte.shape == (4, widths[0]) and ytr.shape == (8, 1), name
+        assert torch.isfinite(ytr).all() and torch.isfinite(yte).all(), name
+        assert widths[1:] == paper[1:]
+        if widths != paper:
+            changed[name] = widths[0]
+    assert changed == {"I.9.18": 9, "I.18.4": 3}

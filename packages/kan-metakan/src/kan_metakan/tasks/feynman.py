@@ -10,7 +10,7 @@ import torch
 from ..experiments import FEYNMAN
 from .regression import fit_pair
 
-__all__ = ["FEYNMAN_WIDTHS", "feynman_data", "run_feynman"]
+__all__ = ["FEYNMAN_WIDTHS", "feynman_widths", "feynman_data", "run_feynman"]
 
 #: Structures of the paper's Table 2.
 FEYNMAN_WIDTHS: dict[str, list[int]] = {
@@ -22,19 +22,32 @@ FEYNMAN_WIDTHS: dict[str, list[int]] = {
 }  # fmt: skip
 
 
-def feynman_data(name: str, n_train: int, n_test: int, seed: int) -> tuple[torch.Tensor, ...]:
-    """Samples of pykan's Feynman equation ``name`` on its ranges: ``x (N, n_var)``, ``y (N, 1)``.
-
-    Uses pykan's formula and ranges but our own seeded generator (pykan's ``create_dataset`` seeds globally).
-    """
+def _pykan_equation(name: str) -> tuple:
     try:
         from kan.feynman import get_feynman_dataset
     except ImportError as e:  # pragma: no cover - optional extra
         raise ImportError("the feynman experiment needs pykan: pip install 'kan-metakan[pykan]'") from e
     if name not in FEYNMAN_WIDTHS:
         raise ValueError(f"unknown Feynman equation {name!r}; known: {sorted(FEYNMAN_WIDTHS)}")
-    _, _, f, ranges = get_feynman_dataset(name)
-    n_var = FEYNMAN_WIDTHS[name][0]
+    symbols, _, f, ranges = get_feynman_dataset(name)
+    n_var = len(symbols) if isinstance(symbols, (tuple, list)) else 1
+    return n_var, f, ranges
+
+
+def feynman_widths(name: str) -> list[int]:
+    """The paper's KAN structure for ``name`` with its input width set to the number of variables of pykan's
+    formula. Two differ from Table 2's: I.9.18 (pykan: 9 variables, the paper's dimensionless form 6) and
+    I.18.4 (pykan 3, the paper 4); their hidden layers are kept."""
+    return [_pykan_equation(name)[0], *FEYNMAN_WIDTHS[name][1:]]
+
+
+def feynman_data(name: str, n_train: int, n_test: int, seed: int) -> tuple[torch.Tensor, ...]:
+    """Samples of pykan's Feynman equation ``name`` on its ranges: ``x (N, n_var)``, ``y (N, 1)``
+    (``n_var`` is pykan's variable count, ``feynman_widths(name)[0]``).
+
+    Uses pykan's formula and ranges but our own seeded generator (pykan's ``create_dataset`` seeds globally).
+    """
+    n_var, f, ranges = _pykan_equation(name)
     r = torch.tensor(ranges, dtype=torch.float32)
     if r.dim() == 1:
         r = r.expand(n_var, 2)
@@ -64,8 +77,9 @@ def run_feynman(
         xtr, ytr, xte, yte = (t.to(device) for t in feynman_data(name, n_train, n_test, seed))
         lo, hi = float(torch.minimum(xtr.min(), xte.min())), float(torch.maximum(xtr.max(), xte.max()))
         for G in grid_sizes:
+            widths = feynman_widths(name)
             res = fit_pair(
-                FEYNMAN_WIDTHS[name],
+                widths,
                 xtr,
                 ytr,
                 xte,
@@ -76,5 +90,5 @@ def run_feynman(
                 seed=seed,
                 grid_range=(lo, hi),
             )
-            rows.append({"equation": name, "widths": "-".join(map(str, FEYNMAN_WIDTHS[name])), "G": G, **res})
+            rows.append({"equation": name, "widths": "-".join(map(str, widths)), "G": G, **res})
     return rows
