@@ -273,9 +273,10 @@ def kernel_isa() -> str:
     return str(_state.get("isa", "none"))
 
 
-def machine_summary(threads: int | None = None) -> str:
+def machine_summary(threads: int | str | None = None) -> str:
     """One line naming where a measurement runs: CPU model, the kernel's ISA variant and vector width, the
-    thread count (default ``torch.get_num_threads()``) and the torch version; benchmarks print it first."""
+    thread count (default ``torch.get_num_threads()``; a benchmark sweeping several passes them as text,
+    e.g. ``"1,2"``) and the torch version; every ``tools/bench`` script prints it first."""
     import torch
 
     isa = kernel_isa()
