@@ -354,7 +354,11 @@ def _working_copy(name: str, t: Tensor, spec: KANSpec, fused: bool) -> Tensor:
     """A private copy of one stacked tensor to train (``requires_grad`` unless the basis freezes it or the
     fused optimiser updates it in the kernel's backward)."""
     kernel = _kernel_layout(name, spec, t.device)
-    t = t.detach().permute(0, 2, 3, 1).contiguous() if kernel else t.detach().clone()
+    if kernel:  # a fresh tensor, never a view of t (permute().contiguous() is one where out = 1)
+        src = t.detach().permute(0, 2, 3, 1)
+        t = torch.empty_like(src, memory_format=torch.contiguous_format).copy_(src)
+    else:
+        t = t.detach().clone()
     frozen = name in get_basis(spec.basis).frozen_names(spec) or (fused and kernel)
     return t if frozen else t.requires_grad_(True)
 

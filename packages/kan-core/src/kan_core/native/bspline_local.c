@@ -33,19 +33,27 @@
 
 #define T float
 #define SFX(name) name##_f32
+#define FMA __builtin_fmaf
+#define SQRT __builtin_sqrtf
 #define SPECIALISE 1
 #include "bspline_local.h"
 #undef T
 #undef SFX
 #undef SPECIALISE
+#undef FMA
+#undef SQRT
 
 #define T double
 #define SFX(name) name##_f64
+#define FMA __builtin_fma
+#define SQRT __builtin_sqrt
 #define SPECIALISE 0
 #include "bspline_local.h"
 #undef T
 #undef SFX
 #undef SPECIALISE
+#undef FMA
+#undef SQRT
 
 int kan_local_max_order(void) { return 15; }
 int kan_local_vector_bytes(void) { return KAN_VBYTES; }

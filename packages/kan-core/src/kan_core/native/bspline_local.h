@@ -72,7 +72,8 @@ typedef T SFX(vec) __attribute__((vector_size(KAN_VBYTES), aligned(sizeof(T))));
 #define VL ((int64_t)(KAN_VBYTES / sizeof(T)))
 
 /* fwd_chunk for a full block of OCHUNK = NV * VL outputs, with the NV accumulators and the NV partial
- * sums as vector variables, which the compiler keeps in registers. */
+ * sums as vector variables, which the compiler keeps in registers. s NULL: c holds the scaled
+ * coefficients c * s (see kan_local_forward), one FMA per row and vector. */
 static inline __attribute__((always_inline)) void SFX(fwd_block4)(T *restrict y, const T *restrict c,
                                                                     const T *restrict s, const T *restrict v,
                                                                     const int64_t *restrict lo, int64_t I,
@@ -80,6 +81,23 @@ static inline __attribute__((always_inline)) void SFX(fwd_block4)(T *restrict y,
     typedef SFX(vec) V;
     V a[NV];
     UNROLL for (int q = 0; q < NV; ++q) a[q] = (V){0};
+    if (!s) {
+        for (int64_t i = 0; i < I; ++i) {
+            int64_t l = lo[i];
+            if (l == INVALID) continue;
+            int r0 = 0, r1 = R;
+            if (l < 0 || l + R > NB) SFX(clip)(l, R, NB, &r0, &r1);
+            const T *ci = c + (i * NB + l) * O;
+            for (int r = r0; r < r1; ++r) {
+                T vr = v[r * I + i];
+                const V *row = (const V *)(ci + r * O);
+                UNROLL for (int q = 0; q < NV; ++q) a[q] += vr * row[q];
+            }
+        }
+        V *yv = (V *)y;
+        UNROLL for (int q = 0; q < NV; ++q) yv[q] = a[q];
+        return;
+    }
     for (int64_t i = 0; i < I; ++i) {
         int64_t l = lo[i];
         if (l == INVALID) continue;
@@ -146,7 +164,7 @@ static inline __attribute__((always_inline)) void SFX(forward_row)(
     const T *restrict C, T *restrict t, T *restrict v, int64_t *restrict lo) {
     const int k = R - 1;
     int64_t m = mb / B, b = mb % B;
-    const T *Wm = W + m * I * NB * O, *Sm = S + m * I * O;
+    const T *Wm = W + m * I * NB * O, *Sm = S ? S + m * I * O : NULL;
     T *restrict yr = y + mb * O;
     SFX(locate)(x + m * x_stride + b * I, 1, t0 + m * g_stride, ih + m * g_stride, 1, I, NB, k, t, lo);
     SFX(polys)(C, R, R, t, I, v);
@@ -167,7 +185,7 @@ static inline __attribute__((always_inline)) void SFX(forward_row)(
     }
     for (int64_t o0 = 0; o0 < O; o0 += OCHUNK) {
         if (O - o0 >= OCHUNK)
-            SFX(fwd_block4)(yr + o0, Wm + o0, Sm + o0, v, lo, I, NB, O, R);
+            SFX(fwd_block4)(yr + o0, Wm + o0, S ? Sm + o0 : NULL, v, lo, I, NB, O, R);
         else
             SFX(fwd_chunk)(yr + o0, Wm + o0, Sm + o0, v, lo, I, NB, O, R, O - o0);
     }
@@ -231,12 +249,16 @@ static inline __attribute__((always_inline)) void SFX(bwd_bucket)(
 /* One Adam/AdamW step of the n = NB * O coefficients p of one pair from their unscaled gradient sums h
  * (gradient h * s[o], s the pair's scales), with moments mo, ve, in one pass; gs[o] (may be NULL) gets
  * sum_j h * p before the update (the scales' gradient). opt: lr, beta1, beta2, eps, weight decay,
- * decoupled (AdamW: 1), lr / (1 - beta1^t), 1 / sqrt(1 - beta2^t). Same arithmetic as torch's fused Adam. */
-static inline void SFX(adam_pair)(T *restrict p, T *restrict mo, T *restrict ve, const T *restrict h,
-                                  const T *restrict s, T *restrict gs, int64_t NB, int64_t O,
-                                  const double *restrict opt) {
-    const T b1 = (T)opt[1], b2 = (T)opt[2], eps = (T)opt[3], step = (T)opt[6], ibc2 = (T)opt[7];
-    const T decay = opt[5] != 0 ? (T)(1 - opt[0] * opt[4]) : (T)1, l2 = opt[5] != 0 ? (T)0 : (T)opt[4];
+ * decoupled (AdamW: 1), lr / (1 - beta1^t), sqrt(1 - beta2^t). The operations and their order are those of
+ * torch's fused CPU Adam (the moment's lerp one FMA, no other contraction or reassociation), so both give
+ * the same numbers: Adam's normalisation would amplify any rounding difference of a near-zero gradient. */
+static __attribute__((optimize("no-associative-math", "fp-contract=off"))) void SFX(adam_pair)(
+    T *restrict p, T *restrict mo, T *restrict ve, const T *restrict h, const T *restrict s, T *restrict gs, int64_t NB,
+    int64_t O, const double *restrict opt) {
+    const T b1c = (T)(1 - opt[1]), b2 = (T)opt[2], b2c = (T)(1 - opt[2]), eps = (T)opt[3], step = (T)opt[6],
+            bc2s = (T)opt[7];
+    const int decoupled = opt[5] != 0;
+    const T decay = (T)(1 - opt[0] * opt[4]), l2 = (T)opt[4];
     if (gs) memset(gs, 0, (size_t)O * sizeof(T));
     for (int64_t j = 0; j < NB; ++j) {
         T *restrict pj = p + j * O, *restrict mj = mo + j * O, *restrict vj = ve + j * O;
@@ -244,12 +266,18 @@ static inline void SFX(adam_pair)(T *restrict p, T *restrict mo, T *restrict ve,
         for (int64_t o = 0; o < O; ++o) {
             T hv = hj[o], pv = pj[o];
             if (gs) gs[o] += hv * pv;
-            T g = hv * s[o] + l2 * pv;
-            T mv = mj[o] + (1 - b1) * (g - mj[o]);
-            T vv = b2 * vj[o] + (1 - b2) * g * g;
+            T g = hv * s[o];
+            if (l2 != 0) {
+                if (decoupled)
+                    pv = pv * decay;
+                else
+                    g = g + pv * l2;
+            }
+            T mv = FMA(b1c, g - mj[o], mj[o]);
+            T vv = vj[o] * b2 + b2c * g * g;
             mj[o] = mv;
             vj[o] = vv;
-            pj[o] = pv * decay - step * mv / (__builtin_sqrt(vv) * ibc2 + eps);
+            pj[o] = pv - step * mv / (SQRT(vv) / bc2s + eps);
         }
     }
 }
@@ -376,13 +404,24 @@ void SFX(kan_local_forward)(const T *restrict x, const T *restrict t0, const T *
                             const T *restrict S, T *restrict y, int64_t M, int64_t B, int64_t I, int64_t NB, int64_t O, int k,
                             int64_t x_stride, int64_t g_stride, const T *restrict C, int threads) {
     const int R = k + 1;
+    /* Where every sample reads about NB rows of each input's coefficients anyway (B >= 2 NB), scale them
+     * once (cs = c * s, one pass) instead of multiplying each sample's partial sums by s: R instead of
+     * R + 1 vector FMAs per input and sample, and no loads of s. */
+    T *cs = O % OCHUNK == 0 && B >= 2 * NB ? malloc((size_t)(M * I * NB * O) * sizeof(T)) : NULL;
+    const T *Wf = cs ? cs : W, *Sf = cs ? NULL : S;
 #pragma omp parallel num_threads(threads)
     {
+        if (cs) {
+#pragma omp for schedule(static)
+            for (int64_t mi = 0; mi < M * I; ++mi)
+                for (int64_t j = 0; j < NB; ++j)
+                    for (int64_t o = 0; o < O; ++o) cs[(mi * NB + j) * O + o] = W[(mi * NB + j) * O + o] * S[mi * O + o];
+        }
         T *t = malloc((size_t)I * sizeof(T)), *v = malloc((size_t)(I * R) * sizeof(T));
         int64_t *lo = malloc((size_t)I * sizeof(int64_t));
 #pragma omp for schedule(static)
         for (int64_t mb = 0; mb < M * B; ++mb) {
-#define ROW(RR) SFX(forward_row)(mb, x, t0, ih, W, S, y, B, I, NB, O, RR, x_stride, g_stride, C, t, v, lo)
+#define ROW(RR) SFX(forward_row)(mb, x, t0, ih, Wf, Sf, y, B, I, NB, O, RR, x_stride, g_stride, C, t, v, lo)
             DISPATCH_R(R, ROW)
 #undef ROW
         }
@@ -390,6 +429,7 @@ void SFX(kan_local_forward)(const T *restrict x, const T *restrict t0, const T *
         free(v);
         free(lo);
     }
+    free(cs);
 }
 
 /* The backward; with opt non-NULL (the fused optimiser, see backward_pair) W is updated in place with its

@@ -35,7 +35,7 @@ class FusedAdam:
     applied by the native backward.
 
     Args:
-        params: contiguous float CPU tensors ``(M, in, nb, out)``, not requiring grad.
+        params: contiguous float CPU tensors ``(M, in, nb, out)`` (not views), not requiring grad.
         lr, betas, eps, weight_decay: as in :class:`torch.optim.Adam`.
         decoupled: AdamW's decoupled weight decay instead of Adam's L2 term.
     """
@@ -58,6 +58,8 @@ class FusedAdam:
                 or not p.is_contiguous()
             ):
                 raise ValueError("FusedAdam needs contiguous float32/float64 CPU tensors")
+            if p._base is not None:
+                raise ValueError("FusedAdam's tensors must own their memory (not views)")
             if p.requires_grad:
                 raise ValueError("FusedAdam's tensors are updated by the kernel: they must not require grad")
             if getattr(p, _ATTR, None) is not None:
@@ -86,7 +88,7 @@ class FusedAdam:
             self.weight_decay,
             float(self.decoupled),
             self.lr / bc1,
-            1 / math.sqrt(bc2),
+            math.sqrt(bc2),
         ]
         self._hyper.copy_(torch.tensor(h, dtype=torch.float64))
         self._pending = {id(p) for p in self.params}
