@@ -61,7 +61,9 @@ def main() -> None:
     print(f"{'variant':8s} {'function':34s} " + " ".join(f"{c:>8s}" for c in cols))
     for name in ISA_VARIANTS:
         counts = count(str(build_variant(name)))
-        rows = ["all"] + (sorted(f for f in counts if f.startswith("kan_")) if args.functions else [])
+        rows = ["all"] + (
+            sorted(f for f in counts if f.startswith(("kan_", "local_"))) if args.functions else []
+        )
         for f in rows:
             print(f"{name:8s} {f:34s} " + " ".join(f"{counts[f][c]:8d}" for c in cols))
 
