@@ -251,12 +251,12 @@ _VARIANT_SCRIPT = textwrap.dedent(
                 gy = torch.randn(M, B, n_out, generator=g)
                 outs = []
                 for dt in (torch.float32, torch.float64):
-                    leaves = [t.to(dt).requires_grad_(True) for t in (x, coef, scale)]
+                    leaves = [t.detach().to(dt).clone().requires_grad_(True) for t in (x, coef, scale)]
                     if dt == torch.float32:
                         y = bs._native_contract(leaves[0], grid, leaves[1], leaves[2], k)
                     else:  # float64 dense features for the gradients, Cox-de Boor for the values
-                        f = bs.bspline_features(leaves[0], grid.double(), k, True)
-                        y = torch.einsum("mbij,moij->mbo", f, leaves[1] * leaves[2].unsqueeze(-1))
+                        f = bs.bspline_features(leaves[0], grid.double(), k, True)  # (M, B, nb, in)
+                        y = torch.einsum("mbji,moij->mbo", f, leaves[1] * leaves[2].unsqueeze(-1))
                     (y * gy.to(dt)).sum().backward()
                     outs.append([y.detach().double()] + [t.grad.double() for t in leaves])
                 f = bspline_basis_reference(x.double(), grid.double(), k)

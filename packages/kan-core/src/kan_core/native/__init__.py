@@ -56,10 +56,10 @@ __all__ = [
 _SOURCE = Path(__file__).with_name("bspline_local.c")
 _SOURCES = (_SOURCE, _SOURCE.with_suffix(".h"))
 # -fassociative-math (with the two flags it needs) lets the dot products vectorise; no -ffinite-math-only,
-# the kernels test for NaN inputs.
+# the kernels test for NaN inputs. -fno-math-errno: sqrt is an instruction (fused Adam), never a libm call.
 _FLAGS = (
     "-O3", "-fopenmp", "-fPIC", "-shared", "-std=gnu11",
-    "-fno-trapping-math", "-fno-signed-zeros", "-fassociative-math",
+    "-fno-trapping-math", "-fno-signed-zeros", "-fassociative-math", "-fno-math-errno",
 )  # fmt: skip
 _X86 = platform.machine().lower() in ("x86_64", "amd64")
 
@@ -179,7 +179,7 @@ def _build(cc: str, variant: _Variant) -> Path:
     os.close(fd)
     try:
         proc = subprocess.run(
-            [cc, *flags, "-o", tmp, str(_SOURCE)], capture_output=True, text=True, check=False
+            [cc, *flags, "-o", tmp, str(_SOURCE), "-lm"], capture_output=True, text=True, check=False
         )
         if proc.returncode != 0:
             raise RuntimeError(f"{Path(cc).name} failed: {proc.stderr.strip().splitlines()[-1:]}")

@@ -85,9 +85,17 @@ static inline __attribute__((always_inline)) void SFX(fwd_block4)(T *restrict y,
         for (int64_t i = 0; i < I; ++i) {
             int64_t l = lo[i];
             if (l == INVALID) continue;
-            int r0 = 0, r1 = R;
-            if (l < 0 || l + R > NB) SFX(clip)(l, R, NB, &r0, &r1);
             const T *ci = c + (i * NB + l) * O;
+            if (l >= 0 && l + R <= NB) { /* all k + 1 rows inside: a constant trip count, unrolled */
+                for (int r = 0; r < R; ++r) {
+                    T vr = v[r * I + i];
+                    const V *row = (const V *)(ci + r * O);
+                    UNROLL for (int q = 0; q < NV; ++q) a[q] += vr * row[q];
+                }
+                continue;
+            }
+            int r0, r1;
+            SFX(clip)(l, R, NB, &r0, &r1);
             for (int r = r0; r < r1; ++r) {
                 T vr = v[r * I + i];
                 const V *row = (const V *)(ci + r * O);
