@@ -20,6 +20,7 @@ import time
 import torch
 from kan_core import KANSpec
 from kan_core.batched import init_stacked
+from kan_core.native import machine_summary
 from kan_graph import align_stacked, merge_many, stacked_to_graphs, to_graph
 from torch_geometric.data import Batch
 
@@ -53,6 +54,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    print(machine_summary())
     spec = KANSpec((2, 32, 32, 1), grid_size=30, spline_order=3)
     m = args.models
     layers = init_stacked(spec, m, list(range(m)))

@@ -33,6 +33,7 @@ import time
 from collections.abc import Callable
 
 import torch
+from kan_core.native import machine_summary
 
 WIDTHS = [784, 32, 32, 10]
 BATCH = 128
@@ -132,7 +133,10 @@ def _time(step: Callable[[], None], iters: int) -> float:
 
 def compare(args: argparse.Namespace) -> None:
     x = torch.rand(BATCH, WIDTHS[0], generator=torch.Generator().manual_seed(1)) * 2 - 1
-    ways: dict[str, Callable[[int, int, torch.Tensor], Callable[[], None]]] = {"ours": ours_step, "matmul": matmul_step}
+    ways: dict[str, Callable[[int, int, torch.Tensor], Callable[[], None]]] = {
+        "ours": ours_step,
+        "matmul": matmul_step,
+    }
     if not args.no_inkan and _available("inkan"):
         ways["inkan"] = inkan_step
     with_pykan = not args.no_pykan and _available("kan")
@@ -181,7 +185,9 @@ def compare(args: argparse.Namespace) -> None:
               + "".join(f" {o}" for o in others))  # fmt: skip
 
 
-def _native_and_dense(m: int, n_in: int, n_out: int, nb: int, k: int) -> tuple[Callable[[], None], Callable[[], None]]:
+def _native_and_dense(
+    m: int, n_in: int, n_out: int, nb: int, k: int
+) -> tuple[Callable[[], None], Callable[[], None]]:
     """Forward+backward of one spline term, through the native kernel and through dense features."""
     from kan_core.basis import bspline as bs
     from kan_core.basis import uniform_grid
@@ -237,6 +243,7 @@ def main() -> None:
     ap.add_argument("--no-inkan", action="store_true")
     ap.add_argument("--crossover", action="store_true", help="measure the native/dense crossover instead")
     args = ap.parse_args()
+    print(machine_summary(args.threads.split(",")[0] if args.crossover else args.threads))
     crossover(args) if args.crossover else compare(args)
 
 

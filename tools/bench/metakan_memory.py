@@ -23,6 +23,7 @@ import statistics
 import time
 
 import torch
+from kan_core.native import machine_summary
 from kan_metakan.memory import MODES, build_model, memory_rows
 
 
@@ -93,6 +94,7 @@ def main() -> None:
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    print(machine_summary())
 
     head = _median_rows([784, 32, 10], [80], args.hidden, args)
     print("== headline: [784, 32, 10], G = 80")

@@ -68,7 +68,10 @@ def workload(zoo: str) -> dict[str, float]:
     y = torch.sin(5 * torch.rand(32, 2, generator=torch.Generator().manual_seed(0)) @ x.T).unsqueeze(-1)
     s10 = KANSpec((2, 32, 32, 1), grid_size=10)
     res["train_stacked, 32 KANs G=10, 40 steps"] = timed(
-        lambda: train_stacked(s10, x, y, seeds=list(range(32)), steps=40, lr=0.01, batch_size=128, device="cpu"), 3
+        lambda: train_stacked(
+            s10, x, y, seeds=list(range(32)), steps=40, lr=0.01, batch_size=128, device="cpu"
+        ),
+        3,
     )
     res["load_zoo, 200 sine KANs"] = timed(lambda: load_zoo(zoo), 5)
     data = make_task("sine", load_zoo(zoo))
@@ -86,9 +89,14 @@ def main() -> None:
     if args._work:
         print(json.dumps(workload(args._work)))
         return
+    from kan_core.native import machine_summary
+
+    print(machine_summary(1))  # the workloads run on 1 thread
     with tempfile.TemporaryDirectory(prefix="kan-bench-") as tmp:
         base = Path(tmp) / "base"
-        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "-q", "--detach", str(base), args.base], check=True)
+        subprocess.run(
+            ["git", "-C", str(ROOT), "worktree", "add", "-q", "--detach", str(base), args.base], check=True
+        )
         try:
             zoo = args.zoo
             if zoo is None:
@@ -100,7 +108,7 @@ def main() -> None:
             times: dict[str, dict[str, list[float]]] = {"base": {}, "head": {}}
             for r in range(args.rounds):
                 got = {}
-                for name in (("base", "head") if r % 2 == 0 else ("head", "base")):
+                for name in ("base", "head") if r % 2 == 0 else ("head", "base"):
                     src = ":".join(str(trees[name] / "packages" / p / "src") for p in PACKAGES)
                     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=src)
                     out = subprocess.run([sys.executable, __file__, "--base", args.base, "--_work", zoo], env=env,
@@ -113,7 +121,9 @@ def main() -> None:
                 print(f"round {r + 1}/{args.rounds} done", flush=True)
         finally:
             subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(base)], check=False)
-    print(f"\n| path | {args.base} s | HEAD s | HEAD / base, median of per-round ratios (range) |\n|---|---|---|---|")
+    print(
+        f"\n| path | {args.base} s | HEAD s | HEAD / base, median of per-round ratios (range) |\n|---|---|---|---|"
+    )
     for k, v in ratios.items():
         print(f"| {k} | {statistics.median(times['base'][k]):.4g} | {statistics.median(times['head'][k]):.4g} | "
               f"**{statistics.median(v):.3f}** ({min(v):.3f}-{max(v):.3f}) |")  # fmt: skip

@@ -23,6 +23,7 @@ import statistics
 import time
 
 import torch
+from kan_core.native import machine_summary
 
 
 def _zoo_feats(widths, num, seed=0):
@@ -82,6 +83,7 @@ def main() -> None:
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    print(machine_summary())
     if args.quick:
         args.graphs, args.repeats, args.widths, args.hidden = 8, 1, [8, 16], 16
 

@@ -5,7 +5,9 @@ data: sin(w . x) on a 32 x 32 grid of [-1, 1]^2, minibatch 128, Adam lr 0.01. Ev
 G and in this order,
 
 * batched:  ``train_stacked`` of ``--models`` KANs for ``--steps`` steps (initialisation and the two
-  evaluations included), divided by models x steps;
+  evaluations included), divided by models x steps; on CPU the coefficients' Adam step is fused into the
+  native backward (``kan_core.native.optim``);
+* unfused:  the same with ``fuse_optimizer=False`` (``torch.optim.Adam(fused=True)`` for every tensor);
 * bmm:      the equal-FLOP dense reference, one training step of the same models as plain batched
   matmuls: per layer ``(M, B, in*(G+k)) @ (M, in*(G+k), out) + (M, B, in) @ (M, in, out)``, forward and
   backward (weight gradients, input gradients of hidden layers), no basis evaluation, no optimiser;
@@ -36,6 +38,7 @@ from collections.abc import Callable
 import torch
 from kan_core import KAN, KANSpec
 from kan_core.batched import epoch_batches, train_stacked
+from kan_core.native import machine_summary
 
 WIDTHS = (2, 32, 32, 1)
 BATCH = 128
@@ -54,12 +57,14 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def batched_step(spec: KANSpec, m: int, steps: int, device: str) -> Callable[[], float]:
+def batched_step(spec: KANSpec, m: int, steps: int, device: str, fuse: bool = True) -> Callable[[], float]:
     x, y = _data(m)
 
     def run() -> float:
         t = time.perf_counter()
-        train_stacked(spec, x, y, seeds=range(m), steps=steps, batch_size=BATCH, device=device)
+        train_stacked(
+            spec, x, y, seeds=range(m), steps=steps, batch_size=BATCH, device=device, fuse_optimizer=fuse
+        )
         _sync(device)
         return (time.perf_counter() - t) / (m * steps)
 
@@ -132,11 +137,17 @@ def pykan_step(spec: KANSpec, m: int, steps: int, device: str) -> Callable[[], f
                 for i in range(m):
                     ds = {"train_input": x.to(device), "train_label": y[i].to(device),
                           "test_input": x.to(device), "test_label": y[i].to(device)}  # fmt: skip
-                    with preserve_global_rng(), contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+                    with (
+                        preserve_global_rng(),
+                        contextlib.redirect_stdout(io.StringIO()),
+                        contextlib.redirect_stderr(io.StringIO()),
+                    ):
                         model = MultKAN(width=list(spec.widths), grid=spec.grid_size, k=spec.spline_order,
                                         symbolic_enabled=False, auto_save=False, seed=i, device=device)  # fmt: skip
                         t = time.perf_counter()
-                        model.fit(ds, opt="Adam", steps=steps, lr=0.01, batch=BATCH, update_grid=False, log=10**9)
+                        model.fit(
+                            ds, opt="Adam", steps=steps, lr=0.01, batch=BATCH, update_grid=False, log=10**9
+                        )
                         total += time.perf_counter() - t
             finally:
                 os.chdir(cwd)
@@ -156,9 +167,11 @@ def project_presets(device: str, models: int = 32) -> None:
             continue
         spec = p.spec
         bsz = p.batch_size or 10**9
-        n_points = {"sine": p.resolution**2, "inr": 1024 if p.dataset == "cifar10" else 784, "classifier": 60000}[
-            p.task
-        ]
+        n_points = {
+            "sine": p.resolution**2,
+            "inr": 1024 if p.dataset == "cifar10" else 784,
+            "classifier": 60000,
+        }[p.task]
         steps = p.epochs * math.ceil(n_points / min(bsz, n_points))
         xx = torch.rand(max(256, min(bsz, n_points)), spec.widths[0])
         if p.task == "classifier":
@@ -168,7 +181,9 @@ def project_presets(device: str, models: int = 32) -> None:
         cost = []
         for n_steps in (2, 5, 25):  # a warm-up; the difference of the last two removes initialisation
             t = time.perf_counter()
-            train_stacked(spec, xx, yy, seeds=range(models), steps=n_steps, batch_size=bsz, loss=loss, device=device)
+            train_stacked(
+                spec, xx, yy, seeds=range(models), steps=n_steps, batch_size=bsz, loss=loss, device=device
+            )
             _sync(device)
             cost.append(time.perf_counter() - t)
         per = max(cost[2] - cost[1], 1e-9) / (models * 20)
@@ -191,6 +206,7 @@ def main() -> None:
     ap.add_argument("--project", action="store_true", help="also project the paper presets' training cost")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
+    print(machine_summary())
     grids = [int(g) for g in a.grids.split(",")]
     have_pykan = a.pykan > 0
     if have_pykan:
@@ -205,6 +221,7 @@ def main() -> None:
         spec = KANSpec(WIDTHS, grid_size=G, spline_order=3)
         ways[G] = {
             "batched": batched_step(spec, a.models, a.steps, a.device),
+            "unfused": batched_step(spec, a.models, a.steps, a.device, fuse=False),
             "bmm": bmm_step(spec, a.models, a.steps, a.device),
             "loop": loop_step(spec, a.loop, a.steps, a.device),
         }
@@ -234,9 +251,16 @@ def main() -> None:
         if t.get("pykan"):
             row += f" {statistics.median(p / b for p, b in zip(t['pykan'], t['batched'])):14.0f}"
         print(row)
+    print("unfused/batched (the fused optimiser's gain): " + ", ".join(
+        f"G={G} {statistics.median(u / b for u, b in zip(times[G]['unfused'], times[G]['batched'])):.2f}"
+        for G in grids))  # fmt: skip
     if 10 in per_g and 100 in per_g:
+        unf = [a100 / a10 for a10, a100 in zip(times[10]["unfused"], times[100]["unfused"])]
+        print(f"unfused step time G=100 / G=10: {statistics.median(unf):.2f}")
         ratios = [a100 / a10 for a10, a100 in zip(times[10]["batched"], times[100]["batched"])]
-        print(f"\nbatched step time G=100 / G=10: {statistics.median(ratios):.2f} (median of per-round ratios)")
+        print(
+            f"\nbatched step time G=100 / G=10: {statistics.median(ratios):.2f} (median of per-round ratios)"
+        )
     if a.project:
         project_presets(a.device, a.models)
 

@@ -15,7 +15,9 @@ from kan_core.basis import bspline as bs
 from kan_core.basis import bspline_basis_reference, bspline_contract, uniform_grid
 from kan_core.native import native_status
 
-pytestmark = pytest.mark.skipif(native_status() != "ok", reason=f"native kernels unavailable: {native_status()}")
+pytestmark = pytest.mark.skipif(
+    native_status() != "ok", reason=f"native kernels unavailable: {native_status()}"
+)
 
 
 def _reference(x, grid, coef, scale, k):
@@ -174,14 +176,20 @@ def test_unbuildable_kernels_fall_back_with_one_warning(tmp_path):
         assert native_status().startswith("no C compiler")
         """
     )
-    env = {**os.environ, "CC": str(tmp_path / "no-such-compiler"), "KAN_CORE_CACHE_DIR": str(tmp_path / "cache")}
+    env = {
+        **os.environ,
+        "CC": str(tmp_path / "no-such-compiler"),
+        "KAN_CORE_CACHE_DIR": str(tmp_path / "cache"),
+    }
     env.pop("KAN_CORE_NATIVE", None)
     subprocess.run([sys.executable, "-c", script], env=env, check=True)
     assert not (tmp_path / "cache").exists()
 
 
 def test_cache_is_built_once_and_atomically(tmp_path):
-    script = "from kan_core.native import local_kernels, cache_dir; assert local_kernels(); print(cache_dir())"
+    script = (
+        "from kan_core.native import local_kernels, cache_dir; assert local_kernels(); print(cache_dir())"
+    )
     env = {**os.environ, "KAN_CORE_CACHE_DIR": str(tmp_path)}
     env.pop("KAN_CORE_NATIVE", None)
     for _ in range(2):
@@ -210,7 +218,9 @@ def test_non_contiguous_coefficients_of_any_layout():
     gradients as a contiguous copy (regression: a temporary contiguous copy was freed before the kernel
     read it)."""
     x, grid, coef, scale = _case("per-model", 3, 30)
-    odd = coef.transpose(-1, -2).contiguous().transpose(-1, -2).requires_grad_(True)  # (M, out, nb, in) memory
+    odd = (
+        coef.transpose(-1, -2).contiguous().transpose(-1, -2).requires_grad_(True)
+    )  # (M, out, nb, in) memory
     assert not odd.is_contiguous() and not odd.permute(0, 2, 3, 1).is_contiguous()
     plain = coef.clone().requires_grad_(True)
     a = bspline_contract(x, grid, odd, scale, 3, True)
@@ -218,3 +228,103 @@ def test_non_contiguous_coefficients_of_any_layout():
     torch.testing.assert_close(a, b)
     a.sum().backward(), b.sum().backward()
     torch.testing.assert_close(odd.grad, plain.grad)
+
+
+_VARIANT_SCRIPT = textwrap.dedent(
+    """
+    import sys, torch
+    from kan_core.basis import bspline as bs
+    from kan_core.basis import bspline_basis_reference, uniform_grid
+    from kan_core.native import kernel_isa
+    assert kernel_isa() == sys.argv[1], (kernel_isa(), sys.argv[1])
+    torch.set_num_threads(2)
+    worst = 0.0
+    for k in range(1, 6):
+        for G in (3, 30, 200):
+            for n_out in (7, 32, 64):
+                g = torch.Generator().manual_seed(100 * k + G + n_out)
+                M, B, n_in = 3, 40, 5
+                grid = torch.stack([uniform_grid(n_in, G, k, (-1.0 + 0.2 * m, 0.5 + 0.3 * m)) for m in range(M)])
+                x = torch.rand(M, B, n_in, generator=g) * 3 - 1.5
+                coef = torch.randn(M, n_out, n_in, G + k, generator=g)
+                scale = torch.randn(M, n_out, n_in, generator=g)
+                gy = torch.randn(M, B, n_out, generator=g)
+                outs = []
+                for dt in (torch.float32, torch.float64):
+                    leaves = [t.detach().to(dt).clone().requires_grad_(True) for t in (x, coef, scale)]
+                    if dt == torch.float32:
+                        y = bs._native_contract(leaves[0], grid, leaves[1], leaves[2], k)
+                    else:  # float64 dense features for the gradients, Cox-de Boor for the values
+                        f = bs.bspline_features(leaves[0], grid.double(), k, True)  # (M, B, nb, in)
+                        y = torch.einsum("mbji,moij->mbo", f, leaves[1] * leaves[2].unsqueeze(-1))
+                    (y * gy.to(dt)).sum().backward()
+                    outs.append([y.detach().double()] + [t.grad.double() for t in leaves])
+                f = bspline_basis_reference(x.double(), grid.double(), k)
+                outs[1][0] = torch.einsum("mbij,moij->mbo", f, coef.double() * scale.double().unsqueeze(-1))
+                for a, b in zip(*outs):
+                    err = float((a - b).abs().max() / b.abs().max().clamp_min(1e-12))
+                    # the float32 position u = (x - t0) / h carries ~(G + k) eps of error
+                    worst = max(worst, err / max(1e-5, 5e-7 * (G + k)))
+    assert worst < 1, worst
+    x = (torch.rand(2, 6, 4, dtype=torch.float64) * 2 - 1).requires_grad_(True)
+    grid = uniform_grid(4, 12, 3).double()
+    c = torch.randn(2, 16, 4, 15, dtype=torch.float64, requires_grad=True)
+    s = torch.randn(2, 16, 4, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda a, b, d: bs._native_contract(a, grid, b, d, 3), (x, c, s))
+    print(worst)
+    """
+)
+
+
+@pytest.mark.parametrize("isa", ["avx512", "avx2", "generic"])
+def test_every_isa_variant_matches_the_float64_reference(isa, tmp_path):
+    """Each ISA variant this CPU can run (forced with KAN_CORE_ISA) gives the float64 Cox-de Boor values and
+    gradients, k = 1..5, G in {3, 30, 200}, outputs in and out of whole register blocks, and passes gradcheck."""
+    from kan_core.native import ISA_VARIANTS, runnable_isas
+
+    if isa not in ISA_VARIANTS or isa not in runnable_isas():
+        pytest.skip(f"this CPU does not run the {isa} variant (it runs {', '.join(runnable_isas())})")
+    env = {**os.environ, "KAN_CORE_ISA": isa}
+    env.pop("KAN_CORE_NATIVE", None)
+    subprocess.run([sys.executable, "-c", _VARIANT_SCRIPT, isa], env=env, check=True)
+
+
+def test_default_variant_is_the_widest_the_cpu_runs():
+    from kan_core.native import kernel_isa, machine_summary, runnable_isas
+
+    if os.environ.get("KAN_CORE_ISA", "auto") == "auto":
+        assert kernel_isa() == runnable_isas()[0]
+    line = machine_summary(threads=3)
+    assert f"kernel ISA: {kernel_isa()}" in line and "threads: 3" in line and torch.__version__ in line
+
+
+def test_forcing_a_variant_the_cpu_lacks_is_a_clear_error():
+    """KAN_CORE_ISA naming a variant the CPU cannot run raises (never an illegal-instruction crash); an
+    unknown name raises too. The CPU's flags are replaced by SSE2's, so the check runs on every CPU."""
+    from kan_core.native import ISA_VARIANTS
+
+    if "avx2" not in ISA_VARIANTS:
+        pytest.skip("x86-64 only")
+    script = textwrap.dedent(
+        """
+        import os, sys
+        import kan_core.native as nat
+        nat._cpu_signature = lambda: "fpu sse sse2"
+        os.environ["KAN_CORE_ISA"] = sys.argv[1]
+        try:
+            nat.local_kernels()
+        except (RuntimeError, ValueError) as e:
+            print(type(e).__name__, e)
+        else:
+            raise SystemExit("no error")
+        """
+    )
+    for isa, expected in (("avx2", "RuntimeError KAN_CORE_ISA=avx2: this CPU"), ("sse9", "ValueError")):
+        out = subprocess.run(
+            [sys.executable, "-c", script, isa], capture_output=True, text=True, check=True
+        ).stdout
+        assert out.startswith(expected), out
+    out = subprocess.run(
+        [sys.executable, "-c", script, "avx512"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "lacks" in out and "avx512f" in out and "it runs generic" in out, out

@@ -284,7 +284,13 @@ def predict_stacked(spec: KANSpec, layers: AnyLayers, x: Tensor, *, batch_size: 
 
 @torch.no_grad()
 def evaluate_stacked(
-    spec: KANSpec, layers: AnyLayers, x: Tensor, y: Tensor, *, loss: str = "mse", batch_size: int | None = None
+    spec: KANSpec,
+    layers: AnyLayers,
+    x: Tensor,
+    y: Tensor,
+    *,
+    loss: str = "mse",
+    batch_size: int | None = None,
 ) -> dict[str, Tensor]:
     """Per-model mean loss over all of ``(x, y)`` and, for classification, accuracy; each ``(M,)``.
 
@@ -344,17 +350,41 @@ def _kernel_layout(name: str, spec: KANSpec, device: torch.device) -> bool:
     return name == "coef" and get_basis(spec.basis).native_kernel and device.type == "cpu"
 
 
-def _working_copy(name: str, t: Tensor, spec: KANSpec) -> Tensor:
-    """A private copy of one stacked tensor to train (``requires_grad`` unless the basis freezes it)."""
+def _working_copy(name: str, t: Tensor, spec: KANSpec, fused: bool) -> Tensor:
+    """A private copy of one stacked tensor to train (``requires_grad`` unless the basis freezes it or the
+    fused optimiser updates it in the kernel's backward)."""
     kernel = _kernel_layout(name, spec, t.device)
-    t = t.detach().permute(0, 2, 3, 1).contiguous() if kernel else t.detach().clone()
-    return t if name in get_basis(spec.basis).frozen_names(spec) else t.requires_grad_(True)
+    if kernel:  # a fresh tensor, never a view of t (permute().contiguous() is one where out = 1)
+        src = t.detach().permute(0, 2, 3, 1)
+        t = torch.empty_like(src, memory_format=torch.contiguous_format).copy_(src)
+    else:
+        t = t.detach().clone()
+    frozen = name in get_basis(spec.basis).frozen_names(spec) or (fused and kernel)
+    return t if frozen else t.requires_grad_(True)
+
+
+def _fusable(spec: KANSpec, layers: Layers, x: Tensor, optimizer: str) -> bool:
+    """Whether every layer's coefficients can take the fused Adam/AdamW step in the native backward: CPU,
+    B-splines on uniform grids that the native kernel runs (see :mod:`kan_core.native.optim`)."""
+    from .basis.bspline import native_local_applies
+
+    if (
+        optimizer not in ("adam", "adamw")
+        or not get_basis(spec.basis).native_kernel
+        or x.device.type != "cpu"
+    ):
+        return False
+    return all(
+        u is True and p["coef"].dtype == x.dtype and native_local_applies(x, p["grid"], spec.spline_order, u)
+        for p, u in zip(layers, _uniform_flags(spec, layers))
+    )
 
 
 def _model_view(work: Layers, spec: KANSpec) -> Layers:
     """The tensors as :func:`kan_forward` reads them (``(M, out, in, nb)`` views of kernel-layout ones)."""
     return [
-        {k: v.permute(0, 3, 1, 2) if _kernel_layout(k, spec, v.device) else v for k, v in p.items()} for p in work
+        {k: v.permute(0, 3, 1, 2) if _kernel_layout(k, spec, v.device) else v for k, v in p.items()}
+        for p in work
     ]
 
 
@@ -384,13 +414,28 @@ def _train_chunk(
     betas: tuple[float, float],
     batch_size: int | None,
     loss: str,
+    fuse_optimizer: bool,
 ) -> Layers:
     """Train one chunk in place of copies of ``layers``; x/y already on the device, y per model."""
+    from .native.optim import FusedAdam
+
     m = layers[0]["coef"].shape[0]
     dev = layers[0]["coef"].device
-    work = [{k: _working_copy(k, v, spec) for k, v in p.items()} for p in layers]
+    fused = fuse_optimizer and _fusable(spec, layers, x, optimizer)
+    work = [{k: _working_copy(k, v, spec, fused) for k, v in p.items()} for p in layers]
     trainable = [v for p in work for v in p.values() if v.requires_grad]
     opt = _make_optimizer(optimizer, trainable, lr, weight_decay, betas)
+    fused_opt = (
+        FusedAdam(
+            [p["coef"] for p in work],
+            lr=lr,
+            betas=betas,
+            weight_decay=weight_decay,
+            decoupled=optimizer == "adamw",
+        )
+        if fused
+        else None
+    )
     uniform = _uniform_flags(spec, work)
     shared = x.dim() == 2
     n = x.shape[-2]
@@ -413,8 +458,14 @@ def _train_chunk(
             pred = pred.expand(m, *pred.shape[1:]) if pred.shape[0] != m else pred
         obj = _per_model_loss(pred, yb, loss).sum()  # sum of per-model means: gradients never mix
         opt.zero_grad(set_to_none=True)
-        obj.backward()
+        if fused_opt is not None:
+            fused_opt.begin_step()
+        obj.backward()  # with fused_opt, the coefficients' Adam step happens here, in the native backward
+        if fused_opt is not None:
+            fused_opt.end_step()
         opt.step()
+    if fused_opt is not None:
+        fused_opt.close()
     return [{k: v.detach().contiguous() for k, v in p.items()} for p in _model_view(work, spec)]
 
 
@@ -438,6 +489,7 @@ def train_stacked(
     max_memory_bytes: int | None = None,
     chunk_size: int | None = None,
     progress: Callable[[int], None] | None = None,
+    fuse_optimizer: bool = True,
 ) -> TrainResult:
     """Train ``M`` KANs of one spec, each on its own targets, as stacked tensors.
 
@@ -458,6 +510,10 @@ def train_stacked(
         chunk_size: force a chunk size (overrides the estimate). By default the memory budget decides and,
             on CPU without an explicit budget, :func:`cache_chunk_size` caps it.
         progress: called with the number of models finished after each chunk.
+        fuse_optimizer: where the native kernel runs every layer (CPU, uniform grids, Adam/AdamW), apply the
+            coefficients' optimiser step inside the kernel's backward (:mod:`kan_core.native.optim`: each
+            coefficient touched once per step, no gradient tensor). ``False``: ``torch.optim`` for every
+            tensor. Both give the same results to float rounding.
 
     Returns:
         :class:`TrainResult` with the trained models (a :class:`StackedKAN`) and per-model metrics ``(M,)``.
@@ -515,7 +571,7 @@ def train_stacked(
         before = evaluate_stacked(spec, init, xc, yc, loss=loss, batch_size=eval_b)
         trained = _train_chunk(
             spec, init, xc, yc, gens, steps=steps, lr=lr, optimizer=optimizer, weight_decay=weight_decay,
-            betas=betas, batch_size=None if full else eff_b, loss=loss,
+            betas=betas, batch_size=None if full else eff_b, loss=loss, fuse_optimizer=fuse_optimizer,
         )  # fmt: skip
         after = evaluate_stacked(spec, trained, xc, yc, loss=loss, batch_size=eval_b)
         metrics.setdefault("initial_loss", []).append(before["loss"])

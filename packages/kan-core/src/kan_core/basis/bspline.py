@@ -450,6 +450,7 @@ def fit_noise_coefficients(values: Tensor, grid_size: int, k: int) -> Tensor:
     coef = P @ values.reshape(*lead, g1, d_out * d_in)  # (..., nb, out * in)
     return coef.reshape(*lead, -1, d_out, d_in).movedim(-3, -1).contiguous()
 
+
 # ------------------------------------------------------------------------------------ local contraction
 @functools.cache
 def _piece_tables(k: int, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
@@ -629,21 +630,27 @@ class _LocalContract(torch.autograd.Function):
             gx, gc, gs = (next(grads) if need else None for _, need in wanted)
             return gx, None, None, gc, gs, None
         from ..native import local_kernels
+        from ..native.optim import fused_optimizer_of
 
         lib = local_kernels()
         gy = gy.contiguous()
         m, n_in, nb, n_out = c.shape
         B = x.shape[1]
-        gc = torch.empty_like(c) if need_c or need_s else None
+        fused = fused_optimizer_of(c) if ctx.kernel_layout else None  # the batched engine's fused Adam
+        gc = torch.empty_like(c) if (need_c or need_s) and fused is None else None
         gs = torch.empty_like(s) if need_s else None
         gx = torch.empty(m, n_in, B, dtype=x.dtype) if need_x else None  # transposed below
         C, D = _piece_tables(ctx.k, x.dtype)
-        fn = lib.kan_local_backward_f32 if x.dtype == torch.float32 else lib.kan_local_backward_f64
-        fn(
+        args = [
             _ptr(x), _ptr(t0), _ptr(inv_h), _ptr(c), _ptr(s), _ptr(gy), _ptr(gc), _ptr(gs), _ptr(gx),
             m, B, n_in, nb, n_out, ctx.k, 0 if x.shape[0] == 1 else B * n_in, 0 if t0.shape[0] == 1 else n_in,
             _ptr(C), _ptr(D), torch.get_num_threads(),
-        )  # fmt: skip
+        ]  # fmt: skip
+        if fused is not None:  # updates c in place; no gradient for it
+            del args[6]
+            fused[0].update(lib, fused[1], args)
+        else:
+            (lib.kan_local_backward_f32 if x.dtype == torch.float32 else lib.kan_local_backward_f64)(*args)
         if gx is not None:
             gx = gx.sum(0, keepdim=True) if x.shape[0] != m else gx
             gx = gx.transpose(1, 2)

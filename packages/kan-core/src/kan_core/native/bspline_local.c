@@ -20,22 +20,40 @@
 
 #define INVALID INT64_MIN
 #define MAX_ROWS 16 /* k + 1 for the largest order, 15 */
-#define OCHUNK ((int64_t)(128 / sizeof(T))) /* outputs per register block: 4 vectors of 32 bytes */
+#define OCHUNK ((int64_t)(128 / sizeof(T))) /* outputs per register block: 128 bytes, NV vectors */
+/* The ISA variant sets KAN_VBYTES (see kan_core.native: 16 generic, 32 AVX2, 64 AVX-512) */
+#ifndef KAN_VBYTES
+#define KAN_VBYTES 32
+#endif
+#if defined(__x86_64__) && ((KAN_VBYTES == 64 && !defined(__AVX512F__)) || (KAN_VBYTES == 32 && !defined(__AVX2__)))
+#error "KAN_VBYTES needs the matching -march (x86-64-v4 for 64, x86-64-v3 for 32)"
+#endif
+#define NV (128 / KAN_VBYTES)
+#define UNROLL _Pragma("GCC unroll 8")
 
 #define T float
 #define SFX(name) name##_f32
+#define FMA __builtin_fmaf
+#define SQRT __builtin_sqrtf
 #define SPECIALISE 1
 #include "bspline_local.h"
 #undef T
 #undef SFX
 #undef SPECIALISE
+#undef FMA
+#undef SQRT
 
 #define T double
 #define SFX(name) name##_f64
+#define FMA __builtin_fma
+#define SQRT __builtin_sqrt
 #define SPECIALISE 0
 #include "bspline_local.h"
 #undef T
 #undef SFX
 #undef SPECIALISE
+#undef FMA
+#undef SQRT
 
 int kan_local_max_order(void) { return 15; }
+int kan_local_vector_bytes(void) { return KAN_VBYTES; }

@@ -66,44 +66,64 @@ static inline void SFX(clip)(int64_t lo, int R, int64_t nb, int *r0, int *r1) {
     *r1 = lo + R > nb ? (int)(nb - lo) : R;
 }
 
-/* 32-byte vectors of T (loads and stores need only T's alignment) */
-typedef T SFX(vec) __attribute__((vector_size(32), aligned(sizeof(T))));
-#define VL ((int64_t)(32 / sizeof(T)))
+/* KAN_VBYTES-byte vectors of T (loads and stores need only T's alignment): the ISA variant's register
+ * width (16 generic, 32 AVX2, 64 AVX-512); a block of OCHUNK outputs is NV of them. */
+typedef T SFX(vec) __attribute__((vector_size(KAN_VBYTES), aligned(sizeof(T))));
+#define VL ((int64_t)(KAN_VBYTES / sizeof(T)))
 
-/* fwd_chunk for a full block of OCHUNK = 4 VL outputs, with the four accumulators and the four partial
- * sums as vector variables, which the compiler keeps in registers. */
+/* fwd_chunk for a full block of OCHUNK = NV * VL outputs, with the NV accumulators and the NV partial
+ * sums as vector variables, which the compiler keeps in registers. s NULL: c holds the scaled
+ * coefficients c * s (see kan_local_forward), one FMA per row and vector. */
 static inline __attribute__((always_inline)) void SFX(fwd_block4)(T *restrict y, const T *restrict c,
                                                                     const T *restrict s, const T *restrict v,
                                                                     const int64_t *restrict lo, int64_t I,
                                                                     int64_t NB, int64_t O, const int R) {
     typedef SFX(vec) V;
-    V a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
+    V a[NV];
+    UNROLL for (int q = 0; q < NV; ++q) a[q] = (V){0};
+    if (!s) {
+        for (int64_t i = 0; i < I; ++i) {
+            int64_t l = lo[i];
+            if (l == INVALID) continue;
+            const T *ci = c + (i * NB + l) * O;
+            if (l >= 0 && l + R <= NB) { /* all k + 1 rows inside: a constant trip count, unrolled */
+                for (int r = 0; r < R; ++r) {
+                    T vr = v[r * I + i];
+                    const V *row = (const V *)(ci + r * O);
+                    UNROLL for (int q = 0; q < NV; ++q) a[q] += vr * row[q];
+                }
+                continue;
+            }
+            int r0, r1;
+            SFX(clip)(l, R, NB, &r0, &r1);
+            for (int r = r0; r < r1; ++r) {
+                T vr = v[r * I + i];
+                const V *row = (const V *)(ci + r * O);
+                UNROLL for (int q = 0; q < NV; ++q) a[q] += vr * row[q];
+            }
+        }
+        V *yv = (V *)y;
+        UNROLL for (int q = 0; q < NV; ++q) yv[q] = a[q];
+        return;
+    }
     for (int64_t i = 0; i < I; ++i) {
         int64_t l = lo[i];
         if (l == INVALID) continue;
         int r0 = 0, r1 = R;
         if (l < 0 || l + R > NB) SFX(clip)(l, R, NB, &r0, &r1);
         const T *ci = c + (i * NB + l) * O;
-        V z0 = {0}, z1 = {0}, z2 = {0}, z3 = {0};
+        V z[NV];
+        UNROLL for (int q = 0; q < NV; ++q) z[q] = (V){0};
         for (int r = r0; r < r1; ++r) {
             T vr = v[r * I + i];
             const V *row = (const V *)(ci + r * O);
-            z0 += vr * row[0];
-            z1 += vr * row[1];
-            z2 += vr * row[2];
-            z3 += vr * row[3];
+            UNROLL for (int q = 0; q < NV; ++q) z[q] += vr * row[q];
         }
         const V *sv = (const V *)(s + i * O);
-        a0 += sv[0] * z0;
-        a1 += sv[1] * z1;
-        a2 += sv[2] * z2;
-        a3 += sv[3] * z3;
+        UNROLL for (int q = 0; q < NV; ++q) a[q] += sv[q] * z[q];
     }
     V *yv = (V *)y;
-    yv[0] = a0;
-    yv[1] = a1;
-    yv[2] = a2;
-    yv[3] = a3;
+    UNROLL for (int q = 0; q < NV; ++q) yv[q] = a[q];
 }
 
 /* Outputs [o0, o0 + OW) of one row: y[o] = sum_i s[i, o] sum_r v_r(i) c[i, lo_i + r, o], with the OW <= OCHUNK
@@ -152,7 +172,7 @@ static inline __attribute__((always_inline)) void SFX(forward_row)(
     const T *restrict C, T *restrict t, T *restrict v, int64_t *restrict lo) {
     const int k = R - 1;
     int64_t m = mb / B, b = mb % B;
-    const T *Wm = W + m * I * NB * O, *Sm = S + m * I * O;
+    const T *Wm = W + m * I * NB * O, *Sm = S ? S + m * I * O : NULL;
     T *restrict yr = y + mb * O;
     SFX(locate)(x + m * x_stride + b * I, 1, t0 + m * g_stride, ih + m * g_stride, 1, I, NB, k, t, lo);
     SFX(polys)(C, R, R, t, I, v);
@@ -173,7 +193,7 @@ static inline __attribute__((always_inline)) void SFX(forward_row)(
     }
     for (int64_t o0 = 0; o0 < O; o0 += OCHUNK) {
         if (O - o0 >= OCHUNK)
-            SFX(fwd_block4)(yr + o0, Wm + o0, Sm + o0, v, lo, I, NB, O, R);
+            SFX(fwd_block4)(yr + o0, Wm + o0, S ? Sm + o0 : NULL, v, lo, I, NB, O, R);
         else
             SFX(fwd_chunk)(yr + o0, Wm + o0, Sm + o0, v, lo, I, NB, O, R, O - o0);
     }
@@ -190,45 +210,42 @@ static inline __attribute__((always_inline)) void SFX(bwd_bucket)(
     typedef SFX(vec) V;
     for (int64_t o0 = 0; o0 < O; o0 += OCHUNK) {
         if (h) {
-            V a[MAX_ROWS][4];
+            V a[MAX_ROWS][NV];
             for (int r = 0; r < R; ++r)
-                for (int q = 0; q < 4; ++q) a[r][q] = (V){0};
+                UNROLL for (int q = 0; q < NV; ++q) a[r][q] = (V){0};
             for (int64_t e = 0; e < n; ++e) {
                 int64_t b = ord[e];
                 const V *g = (const V *)(gy + (m * B + b) * O + o0);
-                V g0 = g[0], g1 = g[1], g2 = g[2], g3 = g[3];
+                V gq[NV];
+                UNROLL for (int q = 0; q < NV; ++q) gq[q] = g[q];
                 for (int r = 0; r < R; ++r) {
                     T vr = v[r * B + b];
-                    a[r][0] += vr * g0;
-                    a[r][1] += vr * g1;
-                    a[r][2] += vr * g2;
-                    a[r][3] += vr * g3;
+                    UNROLL for (int q = 0; q < NV; ++q) a[r][q] += vr * gq[q];
                 }
             }
             for (int r = 0; r < R; ++r) {
                 V *hp = (V *)(h + (l + r) * O + o0);
-                for (int q = 0; q < 4; ++q) hp[q] += a[r][q];
+                UNROLL for (int q = 0; q < NV; ++q) hp[q] += a[r][q];
             }
         }
         if (gxp) {
-            V w[MAX_ROWS][4];
+            V w[MAX_ROWS][NV];
             const V *sv = (const V *)(s + o0);
             for (int r = 0; r < R; ++r) {
                 const V *cr = (const V *)(c + (l + r) * O + o0);
-                for (int q = 0; q < 4; ++q) w[r][q] = cr[q] * sv[q];
+                UNROLL for (int q = 0; q < NV; ++q) w[r][q] = cr[q] * sv[q];
             }
             for (int64_t e = 0; e < n; ++e) {
                 int64_t b = ord[e];
                 const V *g = (const V *)(gy + (m * B + b) * O + o0);
-                V d0 = {0}, d1 = {0}, d2 = {0}, d3 = {0};
+                V d[NV];
+                UNROLL for (int q = 0; q < NV; ++q) d[q] = (V){0};
                 for (int r = 0; r < R; ++r) {
                     T dr = dv[r * B + b];
-                    d0 += dr * w[r][0];
-                    d1 += dr * w[r][1];
-                    d2 += dr * w[r][2];
-                    d3 += dr * w[r][3];
+                    UNROLL for (int q = 0; q < NV; ++q) d[q] += dr * w[r][q];
                 }
-                V p = d0 * g[0] + d1 * g[1] + d2 * g[2] + d3 * g[3];
+                V p = d[0] * g[0];
+                UNROLL for (int q = 1; q < NV; ++q) p += d[q] * g[q];
                 T sum = 0;
                 for (int64_t q = 0; q < VL; ++q) sum += p[q];
                 gxp[b] += sum;
@@ -237,16 +254,57 @@ static inline __attribute__((always_inline)) void SFX(bwd_bucket)(
     }
 }
 
-/* Backward of pair mi in [0, M * I); gW and gx may each be NULL. Scratch: t, lo of B, v, dv of B * R. */
+/* One Adam/AdamW step of the n = NB * O coefficients p of one pair from their unscaled gradient sums h
+ * (gradient h * s[o], s the pair's scales), with moments mo, ve, in one pass; gs[o] (may be NULL) gets
+ * sum_j h * p before the update (the scales' gradient). opt: lr, beta1, beta2, eps, weight decay,
+ * decoupled (AdamW: 1), lr / (1 - beta1^t), sqrt(1 - beta2^t). The operations and their order are those of
+ * torch's fused CPU Adam (the moment's lerp one FMA, no other contraction or reassociation), so both give
+ * the same numbers: Adam's normalisation would amplify any rounding difference of a near-zero gradient. */
+static __attribute__((optimize("no-associative-math", "fp-contract=off"))) void SFX(adam_pair)(
+    T *restrict p, T *restrict mo, T *restrict ve, const T *restrict h, const T *restrict s, T *restrict gs, int64_t NB,
+    int64_t O, const double *restrict opt) {
+    const T b1c = (T)(1 - opt[1]), b2 = (T)opt[2], b2c = (T)(1 - opt[2]), eps = (T)opt[3], step = (T)opt[6],
+            bc2s = (T)opt[7];
+    const int decoupled = opt[5] != 0;
+    const T decay = (T)(1 - opt[0] * opt[4]), l2 = (T)opt[4];
+    if (gs) memset(gs, 0, (size_t)O * sizeof(T));
+    for (int64_t j = 0; j < NB; ++j) {
+        T *restrict pj = p + j * O, *restrict mj = mo + j * O, *restrict vj = ve + j * O;
+        const T *restrict hj = h + j * O;
+        for (int64_t o = 0; o < O; ++o) {
+            T hv = hj[o], pv = pj[o];
+            if (gs) gs[o] += hv * pv;
+            T g = hv * s[o];
+            if (l2 != 0) {
+                if (decoupled)
+                    pv = pv * decay;
+                else
+                    g = g + pv * l2;
+            }
+            T mv = FMA(b1c, g - mj[o], mj[o]);
+            T vv = vj[o] * b2 + b2c * g * g;
+            mj[o] = mv;
+            vj[o] = vv;
+            pj[o] = pv - step * mv / (SQRT(vv) / bc2s + eps);
+        }
+    }
+}
+
+/* Backward of pair mi in [0, M * I); gW and gx may each be NULL. Scratch: t, lo of B, v, dv of B * R.
+ * With opt (fused Adam, see adam_pair): the unscaled gradient sums go to the scratch hbuf (NB * O) instead
+ * of gW, and the pair's coefficients in Wu (= W) and their moments mo, ve are updated in place, after the
+ * pair's last read of its coefficients (each pair reads only its own). */
 static inline __attribute__((always_inline)) void SFX(backward_pair)(
-    int64_t mi, const T *restrict x, const T *restrict t0, const T *restrict ih, const T *restrict W,
+    int64_t mi, const T *restrict x, const T *restrict t0, const T *restrict ih, const T *W,
     const T *restrict S, const T *restrict gy, T *restrict gW, T *restrict gS, T *restrict gx, int64_t B, int64_t I, int64_t NB, int64_t O, const int R,
     int64_t x_stride, int64_t g_stride, const T *restrict C, const T *restrict D, T *restrict t, T *restrict v,
-    T *restrict dv, int64_t *restrict lo, int64_t *restrict ord, int64_t *restrict cnt) {
+    T *restrict dv, int64_t *restrict lo, int64_t *restrict ord, int64_t *restrict cnt, T *Wu, T *restrict mo,
+    T *restrict ve, const double *restrict opt, T *restrict hbuf) {
     const int k = R - 1;
     int64_t m = mi / I, i = mi % I;
     const T *Wi = W + mi * NB * O, *Si = S + mi * O;
-    T *gWi = gW || gS ? gW + mi * NB * O : NULL; /* gS needs the unscaled gradient: gW is then required */
+    /* gS needs the unscaled gradient: gW (or, fused, hbuf) is then required */
+    T *gWi = opt ? hbuf : gW || gS ? gW + mi * NB * O : NULL;
     if (gWi) memset(gWi, 0, (size_t)(NB * O) * sizeof(T));
     T ihi = ih[m * g_stride + i];
     SFX(locate)(x + m * x_stride + i, I, t0 + m * g_stride + i, ih + m * g_stride + i, 0, B, NB, k, t, lo);
@@ -314,6 +372,11 @@ static inline __attribute__((always_inline)) void SFX(backward_pair)(
     }
 finish:
     if (!gWi) return;
+    if (opt) {
+        SFX(adam_pair)(Wu + mi * NB * O, mo + mi * NB * O, ve + mi * NB * O, gWi, Si, gS ? gS + mi * O : NULL, NB, O,
+                       opt);
+        return;
+    }
     /* h holds sum_b v g; the scale's gradient is <h, c> over the bases, the coefficients' is h * s (one pass) */
     if (gS) {
         T *restrict gs = gS + mi * O;
@@ -349,13 +412,24 @@ void SFX(kan_local_forward)(const T *restrict x, const T *restrict t0, const T *
                             const T *restrict S, T *restrict y, int64_t M, int64_t B, int64_t I, int64_t NB, int64_t O, int k,
                             int64_t x_stride, int64_t g_stride, const T *restrict C, int threads) {
     const int R = k + 1;
+    /* Where every sample reads about NB rows of each input's coefficients anyway (B >= 2 NB), scale them
+     * once (cs = c * s, one pass) instead of multiplying each sample's partial sums by s: R instead of
+     * R + 1 vector FMAs per input and sample, and no loads of s. */
+    T *cs = O % OCHUNK == 0 && B >= 2 * NB ? malloc((size_t)(M * I * NB * O) * sizeof(T)) : NULL;
+    const T *Wf = cs ? cs : W, *Sf = cs ? NULL : S;
 #pragma omp parallel num_threads(threads)
     {
+        if (cs) {
+#pragma omp for schedule(static)
+            for (int64_t mi = 0; mi < M * I; ++mi)
+                for (int64_t j = 0; j < NB; ++j)
+                    for (int64_t o = 0; o < O; ++o) cs[(mi * NB + j) * O + o] = W[(mi * NB + j) * O + o] * S[mi * O + o];
+        }
         T *t = malloc((size_t)I * sizeof(T)), *v = malloc((size_t)(I * R) * sizeof(T));
         int64_t *lo = malloc((size_t)I * sizeof(int64_t));
 #pragma omp for schedule(static)
         for (int64_t mb = 0; mb < M * B; ++mb) {
-#define ROW(RR) SFX(forward_row)(mb, x, t0, ih, W, S, y, B, I, NB, O, RR, x_stride, g_stride, C, t, v, lo)
+#define ROW(RR) SFX(forward_row)(mb, x, t0, ih, Wf, Sf, y, B, I, NB, O, RR, x_stride, g_stride, C, t, v, lo)
             DISPATCH_R(R, ROW)
 #undef ROW
         }
@@ -363,12 +437,16 @@ void SFX(kan_local_forward)(const T *restrict x, const T *restrict t0, const T *
         free(v);
         free(lo);
     }
+    free(cs);
 }
 
-void SFX(kan_local_backward)(const T *restrict x, const T *restrict t0, const T *restrict ih, const T *restrict W,
-                             const T *restrict S, const T *restrict gy, T *restrict gW, T *restrict gS, T *restrict gx, int64_t M,
-                             int64_t B, int64_t I, int64_t NB, int64_t O, int k, int64_t x_stride, int64_t g_stride, const T *restrict C,
-                             const T *restrict D, int threads) {
+/* The backward; with opt non-NULL (the fused optimiser, see backward_pair) W is updated in place with its
+ * Adam moments mo, ve and gW is not used. */
+static void SFX(local_backward)(const T *restrict x, const T *restrict t0, const T *restrict ih, T *W,
+                                const T *restrict S, const T *restrict gy, T *restrict gW, T *restrict gS, T *restrict gx,
+                                int64_t M, int64_t B, int64_t I, int64_t NB, int64_t O, int k, int64_t x_stride,
+                                int64_t g_stride, const T *restrict C, const T *restrict D, int threads, T *restrict mo,
+                                T *restrict ve, const double *restrict opt) {
     const int R = k + 1;
 #pragma omp parallel num_threads(threads)
     {
@@ -376,10 +454,12 @@ void SFX(kan_local_backward)(const T *restrict x, const T *restrict t0, const T 
         T *dv = malloc((size_t)(B * R) * sizeof(T));
         int64_t *lo = malloc((size_t)B * sizeof(int64_t)), *ord = malloc((size_t)B * sizeof(int64_t));
         int64_t *cnt = malloc((size_t)(NB + k + 2) * sizeof(int64_t));
+        T *hbuf = opt ? malloc((size_t)(NB * O) * sizeof(T)) : NULL;
 #pragma omp for schedule(static)
         for (int64_t mi = 0; mi < M * I; ++mi) {
 #define PAIR(RR)                                                                                             \
-    SFX(backward_pair)(mi, x, t0, ih, W, S, gy, gW, gS, gx, B, I, NB, O, RR, x_stride, g_stride, C, D, t, v, dv, lo, ord, cnt)
+    SFX(backward_pair)(mi, x, t0, ih, W, S, gy, gW, gS, gx, B, I, NB, O, RR, x_stride, g_stride, C, D, t, v, dv, lo, ord, \
+                       cnt, W, mo, ve, opt, hbuf)
             DISPATCH_R(R, PAIR)
 #undef PAIR
         }
@@ -389,7 +469,27 @@ void SFX(kan_local_backward)(const T *restrict x, const T *restrict t0, const T 
         free(lo);
         free(ord);
         free(cnt);
+        free(hbuf);
     }
+}
+
+void SFX(kan_local_backward)(const T *restrict x, const T *restrict t0, const T *restrict ih, const T *restrict W,
+                             const T *restrict S, const T *restrict gy, T *restrict gW, T *restrict gS, T *restrict gx, int64_t M,
+                             int64_t B, int64_t I, int64_t NB, int64_t O, int k, int64_t x_stride, int64_t g_stride, const T *restrict C,
+                             const T *restrict D, int threads) {
+    SFX(local_backward)(x, t0, ih, (T *)W, S, gy, gW, gS, gx, M, B, I, NB, O, k, x_stride, g_stride, C, D, threads, NULL, NULL,
+                        NULL);
+}
+
+/* The backward with the coefficients' Adam/AdamW step fused in (opt: see adam_pair): W, mo, ve are
+ * updated in place, the coefficients' gradient is never stored; gS and gx as in kan_local_backward. */
+void SFX(kan_local_backward_adam)(const T *restrict x, const T *restrict t0, const T *restrict ih, T *W,
+                                  const T *restrict S, const T *restrict gy, T *restrict gS, T *restrict gx, int64_t M,
+                                  int64_t B, int64_t I, int64_t NB, int64_t O, int k, int64_t x_stride, int64_t g_stride,
+                                  const T *restrict C, const T *restrict D, int threads, T *restrict mo, T *restrict ve,
+                                  const double *restrict opt) {
+    SFX(local_backward)(x, t0, ih, W, S, gy, NULL, gS, gx, M, B, I, NB, O, k, x_stride, g_stride, C, D, threads, mo, ve,
+                        opt);
 }
 
 #undef DISPATCH_R
