@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from .cli_options import device_option, force_option
+from .cli_options import device_option, force_option, threads_option
 
 __all__ = ["plot"]
 
@@ -36,8 +36,9 @@ __all__ = ["plot"]
     help="Skip layers with more edges than this (each edge is one panel).",
 )
 @device_option()
+@threads_option()
 @force_option("the layer PNGs in --out are overwritten")
-def plot(model, out, points, max_edges, device, force) -> None:
+def plot(model, out, points, max_edges, device, threads, force) -> None:
     """Draw every edge function of every layer of MODEL, one PNG per layer (pykan-style grid).
 
     MODEL is a KAN file kan-core writes (.safetensors, any basis) or a pykan checkpoint

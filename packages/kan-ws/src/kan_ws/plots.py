@@ -51,19 +51,26 @@ def _display(method: str) -> str:
 
 
 def collect_results(paths: Iterable[str | Path]) -> list[dict[str, Any]]:
-    """Every run-result JSON (keys task/method/seed/metrics) in ``paths`` (files or folders, recursive)."""
-    rows = []
+    """Every run-result JSON (keys task/method/seed/metrics) in ``paths`` (files or folders, recursive).
+
+    Reruns of one run (``kan ws train`` writes ``STEM-run2.json`` beside ``STEM.json``) count once: of
+    results with the same task, zoo, training-set size, method and seed the newest file is kept."""
+    found: dict[tuple, tuple[float, dict[str, Any]]] = {}
     for p in paths:
         p = Path(p)
         files = sorted(p.rglob("*.json")) if p.is_dir() else [p]
         for f in files:
             try:
                 d = json.loads(f.read_text())
+                mtime = f.stat().st_mtime
             except (OSError, json.JSONDecodeError):
                 continue
             if isinstance(d, dict) and {"task", "method", "metrics"} <= set(d):
-                rows.append(d)
-    return rows
+                key = (d["task"], str(d.get("zoo", "")), d.get("train_size"), d["method"], d.get("seed"), str(f)
+                       if d.get("seed") is None else "")  # fmt: skip
+                if key not in found or mtime >= found[key][0]:
+                    found[key] = (mtime, d)
+    return [d for _, d in found.values()]
 
 
 def _fmt(m: float, s: float) -> str:
