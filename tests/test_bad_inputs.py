@@ -750,3 +750,27 @@ def test_unexpected_error_is_one_line_with_a_hint(monkeypatch):
     monkeypatch.setattr(runtime, "dist_env", boom)
     res = CliRunner().invoke(cli, ["info"])
     _check(res, 1, ("unexpected ZeroDivisionError", "a bug", "--debug", "KAN_DEBUG=1"))
+
+
+# ------------------------------------------------------------------------- malformed result files
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (
+            {"task": "sine", "method": "mlp", "metrics": "oops"},
+            "'metrics' must be an object of metric name -> number, got str",
+        ),
+        (
+            {"task": "sine", "method": "mlp", "metrics": {"r2": "high"}},
+            "metric 'r2' must be a number or null, got 'high'",
+        ),
+        ({"task": 3, "method": "mlp", "metrics": {}}, "'task' must be a string, got int"),
+    ],
+    ids=["metrics-text", "metric-text", "task-number"],
+)
+def test_ws_table_names_the_malformed_result_file(tmp_path, content, message):
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(content))
+    res = CliRunner().invoke(cli, ["ws", "table", str(tmp_path)])
+    assert res.exit_code == 1
+    assert res.output == f"Error: {bad}: {message}\n"

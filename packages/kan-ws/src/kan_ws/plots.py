@@ -50,6 +50,21 @@ def _display(method: str) -> str:
     return REGISTRY[method].display if method in REGISTRY else method
 
 
+def _check_result(path: Path, d: dict[str, Any]) -> None:
+    """A run-result JSON has string task/method and metrics mapping names to numbers (or null)."""
+    for key in ("task", "method"):
+        if not isinstance(d[key], str):
+            raise ValueError(f"{path}: {key!r} must be a string, got {type(d[key]).__name__}")
+    metrics = d["metrics"]
+    if not isinstance(metrics, dict):
+        raise ValueError(
+            f"{path}: 'metrics' must be an object of metric name -> number, got {type(metrics).__name__}"
+        )
+    bad = [k for k, v in metrics.items() if isinstance(v, (str, bool))]
+    if bad:
+        raise ValueError(f"{path}: metric {bad[0]!r} must be a number or null, got {metrics[bad[0]]!r}")
+
+
 def collect_results(paths: Iterable[str | Path]) -> list[dict[str, Any]]:
     """Every run-result JSON (keys task/method/seed/metrics) in ``paths`` (files or folders, recursive).
 
@@ -66,6 +81,7 @@ def collect_results(paths: Iterable[str | Path]) -> list[dict[str, Any]]:
             except (OSError, json.JSONDecodeError):
                 continue
             if isinstance(d, dict) and {"task", "method", "metrics"} <= set(d):
+                _check_result(f, d)
                 key = (d["task"], str(d.get("zoo", "")), d.get("train_size"), d["method"], d.get("seed"), str(f)
                        if d.get("seed") is None else "")  # fmt: skip
                 if key not in found or mtime >= found[key][0]:
