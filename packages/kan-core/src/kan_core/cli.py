@@ -288,9 +288,9 @@ def cli(debug: bool) -> None:
 
     Commands that compute take --device (default auto: CUDA, then MPS, then the CPU) and --threads;
     long ones report progress on stderr (a bar on a terminal, else a line per epoch/shard/stage with
-    elapsed time and ETA; --quiet silences it, --log-file PATH keeps a copy). Only the commands of
-    the installed packages are listed: kan-graph adds 'graph', kan-ws adds 'zoo', 'ws', 'demo',
-    'prune', kan-metakan adds 'metakan'. Errors are one line; add --debug for the traceback.
+    elapsed time and ETA; --quiet silences it, --log-file PATH keeps a copy). Only the installed
+    packages' commands are listed; a known command of a package that is not installed says which one
+    to install. Errors are one line; add --debug for the traceback.
 
     \b
     Examples:
