@@ -82,7 +82,10 @@ def test_zoo_export_round_trip(runs, tmp_path):
     split = next(k for k, v in zoo.splits.items() if 3 in v.tolist())
     assert kan.metadata["split"] == split == printed["split"]
     again = CliRunner().invoke(zoo_group, ["export", str(runs["sine"]), "3", "--out", str(out)])
-    assert again.exit_code == 1 and f"Error: {out} already exists" in again.output
+    assert again.exit_code == 2
+    assert (
+        f"Error: Invalid value for --out: {out} already exists; pass --force to overwrite it" in again.output
+    )
     _ok(CliRunner().invoke(zoo_group, ["export", str(runs["sine"]), "4", "--out", str(out), "--force"]))
     assert KAN.load(out).metadata["index"] == 4
     bad = CliRunner().invoke(
@@ -223,7 +226,7 @@ def test_predict_refusals(runs, tmp_path):
         ["predict", "--checkpoint", str(runs["sine-wskan-0"]), str(wide), "--out", str(tmp_path / "p.json")],
     )
     assert (
-        res.exit_code == 1 and "already exists" in res.output and (tmp_path / "p.json").read_text() == "mine"
+        res.exit_code == 2 and "already exists" in res.output and (tmp_path / "p.json").read_text() == "mine"
     )
 
 
@@ -264,8 +267,13 @@ def test_prune_eval(runs, tmp_path):
     ]
     assert sum(int(r["models"]) for r in rows if r["method"] == "wskan") == len(test)
     assert (out / "pruning.png").read_bytes()[:8] == PNG
-    again = CliRunner().invoke(ws, args)
-    assert again.exit_code == 1 and "already exist" in again.output
+    first = (out / "pruning.json").read_text()
+    again = CliRunner().invoke(ws, args)  # a rerun keeps the first results and writes beside them
+    assert again.exit_code == 0, again.output
+    assert f"{out} already holds pruning results; they are kept and these go to {out}-run2" in again.stderr
+    assert (out / "pruning.json").read_text() == first and (
+        tmp_path / "prune-run2" / "pruning.json"
+    ).is_file()
     res = CliRunner().invoke(
         ws,
         [

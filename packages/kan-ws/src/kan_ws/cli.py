@@ -427,7 +427,7 @@ def load_any_kan(path: str | Path):
 
 
 @click.command(name="prune")
-@click.argument("model_path", metavar="MODEL", type=click.Path(exists=True))
+@click.argument("model_path", metavar="MODEL", type=click.Path())
 @checkpoint_option()
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="Pruned KAN (.safetensors).")
 @click.option(
