@@ -92,7 +92,7 @@ def test_zoo_export_round_trip(runs, tmp_path):
         zoo_group, ["export", str(runs["sine"]), "10", "--out", str(tmp_path / "x.safetensors")]
     )
     assert (
-        bad.exit_code == 1
+        bad.exit_code == 2
         and "index 10 is outside zoo" in bad.output
         and "holds 10 models (0..9)" in bad.output
     )

@@ -258,7 +258,7 @@ def check_output_file(path: str | os.PathLike | None, *, force: bool, option: st
         raise click.BadParameter(f"{p} is a folder; expected a file name", param_hint=option)
     if p.exists() and not force:
         raise click.BadParameter(f"{p} already exists; pass --force to overwrite it", param_hint=option)
-    _writable_ancestor(p, option)
+    _writable_ancestor(p.parent if p.exists() else p, option)
 
 
 def check_output_folder(
