@@ -29,3 +29,17 @@ def subprocess_env() -> dict[str, str]:
 @pytest.fixture(scope="session")
 def python() -> str:
     return sys.executable
+
+
+@pytest.fixture(scope="session")
+def sine_zoo(tmp_path_factory) -> Path:
+    """A tiny sine zoo (20 models, 1 epoch each; every split non-empty) built once per session."""
+    pytest.importorskip("kan_ws")
+    from click.testing import CliRunner
+    from kan_core.cli import cli
+
+    out = tmp_path_factory.mktemp("zoos") / "sine"
+    args = ["zoo", "build", "sine-cpu", "--models", "20", "--epochs", "1", "--device", "cpu", "--quiet"]
+    res = CliRunner().invoke(cli, [*args, "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    return out

@@ -91,6 +91,13 @@ FORWARD_CASES = [
     ("zero-d", lambda: torch.tensor(1.0), ValueError, "0-d"),
     ("features", lambda: torch.zeros(4, 3), ValueError, "2 features"),
     ("one-d-wrong", lambda: torch.zeros(5), ValueError, "2 features"),
+    (
+        "one-d-point",
+        lambda: torch.zeros(2),
+        ValueError,
+        "KAN expects a batch of points, shape (B, 2); got one point of shape (2,): pass x.unsqueeze(0) "
+        "(shape (1, ...)) for a single point",
+    ),
     ("list", lambda: [[0.0, 0.0]], TypeError, "torch.Tensor"),
     ("numpy", lambda: np.zeros((4, 2), dtype=np.float32), TypeError, "torch.Tensor"),
 ]

@@ -326,3 +326,20 @@ def test_non_bspline_rejected():
 def test_interop_import_is_lazy():
     code = "import sys, kan_core.interop; assert 'kan' not in sys.modules, 'pykan imported eagerly'"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_plot_of_a_converted_model_writes_nothing_into_the_working_directory(tmp_path, monkeypatch):
+    """pykan's plot() defaults to ./figures; a model from to_pykan draws into a private temporary folder."""
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    kan = KAN.from_widths([2, 3, 1], generator=torch.Generator().manual_seed(0))
+    model = to_pykan(kan)
+    model.plot()
+    assert list(work.iterdir()) == []
+    model.plot(folder=str(tmp_path / "mine"))  # an explicit folder is still used
+    assert any((tmp_path / "mine").iterdir())

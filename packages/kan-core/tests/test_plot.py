@@ -72,8 +72,16 @@ def test_kan_plot_command(basis, tmp_path):
     img0, img1 = (plt.imread(tmp_path / "p" / f"layer{l}.png") for l in (0, 1))
     assert (tmp_path / "p" / "layer0.png").read_bytes()[:8] == PNG
     assert img0.shape[0] > img1.shape[0]  # 4 rows of panels against 2
-    again = CliRunner().invoke(plot, [str(model), "--out", str(tmp_path / "p")])
-    assert again.exit_code == 1 and "layer0.png" in again.output and "--force" in again.output
+    first = (tmp_path / "p" / "layer0.png").read_bytes()
+    again = CliRunner().invoke(plot, [str(model), "--out", str(tmp_path / "p")])  # a rerun keeps the first
+    assert again.exit_code == 0, again.output
+    assert (
+        f"{tmp_path / 'p'} already holds figures; they are kept and these go to {tmp_path / 'p-run2'}"
+        in again.stderr
+    )
+    assert (tmp_path / "p" / "layer0.png").read_bytes() == first and (
+        tmp_path / "p-run2" / "layer0.png"
+    ).is_file()
     res = CliRunner().invoke(plot, [str(model), "--out", str(tmp_path / "p"), "--force", "--max-edges", "10"])
     assert res.exit_code == 0, res.output
     assert "layer 0: 12 edges > max_edges=10, not drawn" in res.output

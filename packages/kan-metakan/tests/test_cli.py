@@ -100,12 +100,24 @@ def test_threads_option(tmp_path):
 
     before = torch.get_num_threads()
     try:
+        seen = {}
+        import kan_metakan.cli as mk
+
+        real = mk._finish
+
+        def spy(*args, **kw):
+            seen["threads"] = torch.get_num_threads()
+            return real(*args, **kw)
+
+        mk._finish = spy
         res = CliRunner().invoke(
-            group, ["--threads", "2", "highdim", "--out", str(tmp_path), *TINY["highdim"]]
+            group, ["highdim", "--threads", "2", "--out", str(tmp_path), *TINY["highdim"]]
         )
         assert res.exit_code == 0, res.output + repr(res.exception)
-        assert torch.get_num_threads() == 2
+        assert seen["threads"] == 2  # while the command runs
+        assert torch.get_num_threads() == before  # restored after it
     finally:
+        mk._finish = real
         torch.set_num_threads(before)
-    bad = CliRunner().invoke(group, ["--threads", "0", "pde", "--help"])
-    assert bad.exit_code != 0 and "--threads" in bad.output
+    bad = CliRunner().invoke(group, ["pde", "--threads", "-1"])
+    assert bad.exit_code == 2 and "Invalid value for '--threads'" in bad.output

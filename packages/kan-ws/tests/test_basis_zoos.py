@@ -85,7 +85,8 @@ def test_zoo_build_cli_basis_options(tmp_path):
     res = runner.invoke(zoo_group, ["build", "sine-cpu", "--basis", "nope", "--out", str(tmp_path / "b")])
     assert res.exit_code == 2 and "unknown basis 'nope'" in res.output
     res = runner.invoke(
-        zoo_group, ["build", "sine-cpu", "--basis", "wavelet", "--wavelet", "haar?", "--out", str(tmp_path / "c")]
+        zoo_group,
+        ["build", "sine-cpu", "--basis", "wavelet", "--wavelet", "haar?", "--out", str(tmp_path / "c")],
     )
     assert res.exit_code == 2 and "KANSpec.wavelet must be one of" in res.output
     assert not any(tmp_path.iterdir())  # refused before any folder was created
@@ -96,7 +97,9 @@ def test_zoo_build_cli_basis_options(tmp_path):
     assert (zoo.spec.basis, zoo.spec.degree, zoo.layers[0]["coef"].shape) == ("chebyshev", 4, (4, 16, 2, 5))
     assert zoo.config["basis"] == "chebyshev" and verify_zoo(out) == []
     # the same zoo from Python is the same bytes
-    again = build_zoo(with_basis("sine-cpu", "chebyshev", degree=4), tmp_path / "py", models=4, epochs=1, device="cpu")
+    again = build_zoo(
+        with_basis("sine-cpu", "chebyshev", degree=4), tmp_path / "py", models=4, epochs=1, device="cpu"
+    )
     for f in ("manifest.json", "shard-00000.safetensors"):
         assert (out / f).read_bytes() == (again / f).read_bytes()
 
@@ -120,10 +123,24 @@ def test_every_basis_through_build_train_predict_prune(basis, tmp_path):
 
     ckpt = tmp_path / "ws" / "mask-wskan-s0.safetensors"
     model = _export(clf, 3, tmp_path / "m.safetensors")
-    pred = json.loads(_ok(CliRunner().invoke(ws, ["predict", str(ckpt), str(model), "--threshold", "0.5"])).output)
+    pred = json.loads(
+        _ok(
+            CliRunner().invoke(ws, ["predict", "--checkpoint", str(ckpt), str(model), "--threshold", "0.5"])
+        ).output
+    )
     masks = pred["predictions"][0]["masks"]
     pruned = tmp_path / "pruned.safetensors"
-    args = ["--predict", str(ckpt), str(model), "--out", str(pruned), "--threshold", "0.5", "--device", "cpu"]
+    args = [
+        str(model),
+        "--checkpoint",
+        str(ckpt),
+        "--out",
+        str(pruned),
+        "--threshold",
+        "0.5",
+        "--device",
+        "cpu",
+    ]
     out = json.loads(_ok(CliRunner().invoke(prune, args)).output)
     kan = KAN.load(pruned)
     assert kan.spec == load_zoo(clf).spec
@@ -136,13 +153,19 @@ def test_every_basis_through_build_train_predict_prune(basis, tmp_path):
     assert same == all(v == 1 for m in masks for row in m for v in row)
 
     args = ["prune-eval", "--checkpoint", str(ckpt), "--zoo", str(clf), "--out", str(tmp_path / "pe")]
-    summary = json.loads(_ok(CliRunner().invoke(ws, [*args, "--device", "cpu"])).output.strip().splitlines()[-1])
+    summary = json.loads(
+        _ok(CliRunner().invoke(ws, [*args, "--device", "cpu"])).output.strip().splitlines()[-1]
+    )
     assert summary["models"] == len(load_zoo(clf).splits["test"])
-    assert set(summary["mean"]) == {"original", "oracle", "wskan"} and summary["mean"]["original"]["kept"] == 1.0
+    assert (
+        set(summary["mean"]) == {"original", "oracle", "wskan"} and summary["mean"]["original"]["kept"] == 1.0
+    )
 
     sine_ckpt = tmp_path / "ws" / "sine-wskan-s0.safetensors"
     sine_model = _export(sine, 1, tmp_path / "s.safetensors")
-    got = json.loads(_ok(CliRunner().invoke(ws, ["predict", str(sine_ckpt), str(sine_model)])).output)
+    got = json.loads(
+        _ok(CliRunner().invoke(ws, ["predict", "--checkpoint", str(sine_ckpt), str(sine_model)])).output
+    )
     assert len(got["predictions"][0]["frequency"]) == 2
 
 
@@ -166,15 +189,23 @@ def test_prune_refuses_a_model_of_another_basis_or_degree(tmp_path):
     assert x.shape == (len(y), 64)
     other = tmp_path / "bspline.safetensors"
     KAN(KANSpec((64, 4, 4, 10), grid_size=3)).save(other)
-    res = CliRunner().invoke(prune, ["--predict", ckpt, str(other), "--out", str(tmp_path / "p1.safetensors")])
+    res = CliRunner().invoke(
+        prune, [str(other), "--checkpoint", ckpt, "--out", str(tmp_path / "p1.safetensors")]
+    )
     assert res.exit_code == 2
     out = " ".join(res.output.split())
-    assert "a bspline(grid_size=3, spline_order=3) KAN with 6 coefficients per edge; the checkpoint was trained on " \
+    assert (
+        "a bspline(grid_size=3, spline_order=3) KAN with 6 coefficients per edge; the checkpoint was trained on "
         "chebyshev(degree=3) KANs with 4" in out
+    )
     deg5 = tmp_path / "cheb5.safetensors"
     KAN(KANSpec((64, 4, 4, 10), basis="chebyshev", degree=5)).save(deg5)
-    res = CliRunner().invoke(prune, ["--predict", ckpt, str(deg5), "--out", str(tmp_path / "p2.safetensors")])
+    res = CliRunner().invoke(
+        prune, [str(deg5), "--checkpoint", ckpt, "--out", str(tmp_path / "p2.safetensors")]
+    )
     assert res.exit_code == 2
-    assert "a chebyshev(degree=5) KAN with 6 coefficients per edge; the checkpoint was trained on " \
+    assert (
+        "a chebyshev(degree=5) KAN with 6 coefficients per edge; the checkpoint was trained on "
         "chebyshev(degree=3) KANs with 4" in " ".join(res.output.split())
+    )
     assert not (tmp_path / "p1.safetensors").exists() and not (tmp_path / "p2.safetensors").exists()

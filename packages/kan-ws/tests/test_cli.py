@@ -121,9 +121,9 @@ def test_prune_predict_kan_core_model(tmp_path, tiny_zoo):
     res = CliRunner().invoke(
         prune,
         [
-            "--predict",
-            str(ckpt),
             str(tmp_path / "k.safetensors"),
+            "--checkpoint",
+            str(ckpt),
             "--out",
             str(tmp_path / "p.safetensors"),
             "--threshold",
@@ -141,7 +141,13 @@ def test_prune_predict_kan_core_model(tmp_path, tiny_zoo):
     other.save(tmp_path / "o.safetensors")
     res = CliRunner().invoke(
         prune,
-        ["--predict", str(ckpt), str(tmp_path / "o.safetensors"), "--out", str(tmp_path / "x.safetensors")],
+        [
+            str(tmp_path / "o.safetensors"),
+            "--checkpoint",
+            str(ckpt),
+            "--out",
+            str(tmp_path / "x.safetensors"),
+        ],
     )
     assert res.exit_code != 0 and "trained on" in res.output
     # so is a KAN of another basis, even with edge features of the same length (6 coefficients)
@@ -149,7 +155,13 @@ def test_prune_predict_kan_core_model(tmp_path, tiny_zoo):
     cheb.save(tmp_path / "c.safetensors")
     res = CliRunner().invoke(
         prune,
-        ["--predict", str(ckpt), str(tmp_path / "c.safetensors"), "--out", str(tmp_path / "y.safetensors")],
+        [
+            str(tmp_path / "c.safetensors"),
+            "--checkpoint",
+            str(ckpt),
+            "--out",
+            str(tmp_path / "y.safetensors"),
+        ],
     )
     assert res.exit_code != 0
     assert (
@@ -173,7 +185,8 @@ def test_prune_predict_pykan_checkpoint(tmp_path, tiny_zoo):
     model.saveckpt(str(tmp_path / "mark"))
     assert (tmp_path / "mark_state").is_file() and (tmp_path / "mark_config.yml").is_file()
     res = CliRunner().invoke(
-        prune, ["--predict", str(ckpt), str(tmp_path / "mark"), "--out", str(tmp_path / "pruned.safetensors")]
+        prune,
+        [str(tmp_path / "mark"), "--checkpoint", str(ckpt), "--out", str(tmp_path / "pruned.safetensors")],
     )
     assert res.exit_code == 0, res.output
     pruned = KAN.load(tmp_path / "pruned.safetensors")

@@ -82,14 +82,17 @@ def test_zoo_export_round_trip(runs, tmp_path):
     split = next(k for k, v in zoo.splits.items() if 3 in v.tolist())
     assert kan.metadata["split"] == split == printed["split"]
     again = CliRunner().invoke(zoo_group, ["export", str(runs["sine"]), "3", "--out", str(out)])
-    assert again.exit_code == 1 and f"Error: {out} already exists" in again.output
+    assert again.exit_code == 2
+    assert (
+        f"Error: Invalid value for --out: {out} already exists; pass --force to overwrite it" in again.output
+    )
     _ok(CliRunner().invoke(zoo_group, ["export", str(runs["sine"]), "4", "--out", str(out), "--force"]))
     assert KAN.load(out).metadata["index"] == 4
     bad = CliRunner().invoke(
         zoo_group, ["export", str(runs["sine"]), "10", "--out", str(tmp_path / "x.safetensors")]
     )
     assert (
-        bad.exit_code == 1
+        bad.exit_code == 2
         and "index 10 is outside zoo" in bad.output
         and "holds 10 models (0..9)" in bad.output
     )
@@ -106,7 +109,11 @@ def _export(zoo: Path, i: int, folder: Path) -> Path:
 def test_predict_sine_matches_the_api_json_and_csv(runs, tmp_path):
     files = [_export(runs["sine"], i, tmp_path) for i in (1, 7)]
     ckpt = runs["sine-wskan-0"]
-    _ok(CliRunner().invoke(ws, ["predict", str(ckpt), *map(str, files), "--out", str(tmp_path / "p.json")]))
+    _ok(
+        CliRunner().invoke(
+            ws, ["predict", "--checkpoint", str(ckpt), *map(str, files), "--out", str(tmp_path / "p.json")]
+        )
+    )
     got = json.loads((tmp_path / "p.json").read_text())
     assert got["task"] == "sine" and got["method"] == "wskan"
     model, header = load_checkpoint(ckpt)
@@ -118,7 +125,11 @@ def test_predict_sine_matches_the_api_json_and_csv(runs, tmp_path):
     for row, w, f in zip(got["predictions"], want, files):
         assert row["model"] == str(f) and row["widths"] == [2, 16, 16, 1]
         assert row["frequency"] == pytest.approx(w.tolist(), abs=1e-5)
-    _ok(CliRunner().invoke(ws, ["predict", str(ckpt), *map(str, files), "--out", str(tmp_path / "p.csv")]))
+    _ok(
+        CliRunner().invoke(
+            ws, ["predict", "--checkpoint", str(ckpt), *map(str, files), "--out", str(tmp_path / "p.csv")]
+        )
+    )
     with open(tmp_path / "p.csv") as fh:
         rows = list(csv.DictReader(fh))
     assert list(rows[0]) == ["model", "widths", "frequency0", "frequency1"]
@@ -128,7 +139,7 @@ def test_predict_sine_matches_the_api_json_and_csv(runs, tmp_path):
 def test_predict_inr_class_probabilities(runs, tmp_path):
     files = [_export(runs["inr"], i, tmp_path) for i in (0, 8)]
     ckpt = runs["inr-wskan-0"]
-    res = _ok(CliRunner().invoke(ws, ["predict", str(ckpt), *map(str, files)]))
+    res = _ok(CliRunner().invoke(ws, ["predict", "--checkpoint", str(ckpt), *map(str, files)]))
     got = json.loads(res.output)["predictions"]
     model, _ = load_checkpoint(ckpt)
     probs = torch.softmax(
@@ -137,7 +148,11 @@ def test_predict_inr_class_probabilities(runs, tmp_path):
     for row, p in zip(got, probs):
         assert row["probabilities"] == pytest.approx(p.tolist(), abs=1e-6)
         assert row["label"] == int(p.argmax()) and sum(row["probabilities"]) == pytest.approx(1.0)
-    _ok(CliRunner().invoke(ws, ["predict", str(ckpt), *map(str, files), "--out", str(tmp_path / "p.csv")]))
+    _ok(
+        CliRunner().invoke(
+            ws, ["predict", "--checkpoint", str(ckpt), *map(str, files), "--out", str(tmp_path / "p.csv")]
+        )
+    )
     with open(tmp_path / "p.csv") as fh:
         rows = list(csv.DictReader(fh))
     classes = len(got[0]["probabilities"])
@@ -148,7 +163,9 @@ def test_predict_inr_class_probabilities(runs, tmp_path):
 def test_predict_mask_equals_prune(runs, tmp_path):
     model_file = _export(runs["clf"], 2, tmp_path)
     ckpt = runs["mask-wskan-0"]
-    res = _ok(CliRunner().invoke(ws, ["predict", str(ckpt), str(model_file), "--threshold", "0.5"]))
+    res = _ok(
+        CliRunner().invoke(ws, ["predict", "--checkpoint", str(ckpt), str(model_file), "--threshold", "0.5"])
+    )
     pred = json.loads(res.output)["predictions"][0]
     assert [len(m) for m in pred["masks"]] == [4, 4, 10] and [len(m[0]) for m in pred["masks"]] == [64, 4, 4]
     flat = [v for m in pred["masks"] for row in m for v in row]
@@ -160,12 +177,16 @@ def test_predict_mask_equals_prune(runs, tmp_path):
     pruned = tmp_path / "pruned.safetensors"
     out = _ok(
         CliRunner().invoke(
-            prune, ["--predict", str(ckpt), str(model_file), "--out", str(pruned), "--threshold", "0.5"]
+            prune, [str(model_file), "--checkpoint", str(ckpt), "--out", str(pruned), "--threshold", "0.5"]
         )
     )
     assert json.loads(out.output)["kept_fraction"] == pytest.approx(pred["kept_fraction"])
     assert [m.int().tolist() for m in (layer.mask for layer in KAN.load(pruned).layers)] == pred["masks"]
-    _ok(CliRunner().invoke(ws, ["predict", str(ckpt), str(model_file), "--out", str(tmp_path / "m.csv")]))
+    _ok(
+        CliRunner().invoke(
+            ws, ["predict", "--checkpoint", str(ckpt), str(model_file), "--out", str(tmp_path / "m.csv")]
+        )
+    )
     with open(tmp_path / "m.csv") as fh:
         rows = list(csv.DictReader(fh))
     assert len(rows) == 64 * 4 + 4 * 4 + 4 * 10 and list(rows[0])[2:] == [
@@ -180,7 +201,7 @@ def test_predict_mask_equals_prune(runs, tmp_path):
 def test_predict_refusals(runs, tmp_path):
     other = tmp_path / "g7.safetensors"
     KAN(KANSpec((2, 16, 16, 1), grid_size=7)).save(other)
-    res = CliRunner().invoke(ws, ["predict", str(runs["sine-wskan-0"]), str(other)])
+    res = CliRunner().invoke(ws, ["predict", "--checkpoint", str(runs["sine-wskan-0"]), str(other)])
     assert res.exit_code == 1
     assert (
         "a bspline(grid_size=7, spline_order=3) KAN with 10 coefficients per edge; the checkpoint was trained "
@@ -188,22 +209,24 @@ def test_predict_refusals(runs, tmp_path):
     )
     wide = tmp_path / "wide.safetensors"
     KAN(KANSpec((2, 24, 16, 1), grid_size=10)).save(wide)
-    res = CliRunner().invoke(ws, ["predict", str(runs["sine-mlp-0"]), str(wide)])
+    res = CliRunner().invoke(ws, ["predict", "--checkpoint", str(runs["sine-mlp-0"]), str(wide)])
     assert res.exit_code == 1 and "FlatMLP reads KANs with 304 edges only" in res.output
     res = _ok(
-        CliRunner().invoke(ws, ["predict", str(runs["sine-wskan-0"]), str(wide)])
+        CliRunner().invoke(ws, ["predict", "--checkpoint", str(runs["sine-wskan-0"]), str(wide)])
     )  # WS-KAN reads any width
     assert json.loads(res.output)["predictions"][0]["widths"] == [2, 24, 16, 1]
     res = CliRunner().invoke(
-        ws, ["predict", str(runs["sine-wskan-0"]), str(wide), "--out", str(tmp_path / "p.txt")]
+        ws,
+        ["predict", "--checkpoint", str(runs["sine-wskan-0"]), str(wide), "--out", str(tmp_path / "p.txt")],
     )
     assert res.exit_code == 2 and "must end in .json or .csv" in res.output
     (tmp_path / "p.json").write_text("mine")
     res = CliRunner().invoke(
-        ws, ["predict", str(runs["sine-wskan-0"]), str(wide), "--out", str(tmp_path / "p.json")]
+        ws,
+        ["predict", "--checkpoint", str(runs["sine-wskan-0"]), str(wide), "--out", str(tmp_path / "p.json")],
     )
     assert (
-        res.exit_code == 1 and "already exists" in res.output and (tmp_path / "p.json").read_text() == "mine"
+        res.exit_code == 2 and "already exists" in res.output and (tmp_path / "p.json").read_text() == "mine"
     )
 
 
@@ -244,8 +267,13 @@ def test_prune_eval(runs, tmp_path):
     ]
     assert sum(int(r["models"]) for r in rows if r["method"] == "wskan") == len(test)
     assert (out / "pruning.png").read_bytes()[:8] == PNG
-    again = CliRunner().invoke(ws, args)
-    assert again.exit_code == 1 and "already exist" in again.output
+    first = (out / "pruning.json").read_text()
+    again = CliRunner().invoke(ws, args)  # a rerun keeps the first results and writes beside them
+    assert again.exit_code == 0, again.output
+    assert f"{out} already holds pruning results; they are kept and these go to {out}-run2" in again.stderr
+    assert (out / "pruning.json").read_text() == first and (
+        tmp_path / "prune-run2" / "pruning.json"
+    ).is_file()
     res = CliRunner().invoke(
         ws,
         [
@@ -313,8 +341,10 @@ def test_predict_reads_a_pykan_checkpoint(runs, tmp_path, monkeypatch):
     mine = tmp_path / "mine.safetensors"
     from_pykan(model).save(mine)
     ckpt = str(runs["sine-wskan-0"])
-    from_ckpt = json.loads(_ok(CliRunner().invoke(ws, ["predict", ckpt, str(tmp_path / "pk_state")])).output)
-    from_file = json.loads(_ok(CliRunner().invoke(ws, ["predict", ckpt, str(mine)])).output)
+    from_ckpt = json.loads(
+        _ok(CliRunner().invoke(ws, ["predict", "--checkpoint", ckpt, str(tmp_path / "pk_state")])).output
+    )
+    from_file = json.loads(_ok(CliRunner().invoke(ws, ["predict", "--checkpoint", ckpt, str(mine)])).output)
     assert from_ckpt["predictions"][0]["frequency"] == pytest.approx(
         from_file["predictions"][0]["frequency"], abs=1e-6
     )

@@ -31,7 +31,7 @@ from typing import Any
 
 import click
 
-from .cli_options import POSITIVE, POSITIVE_FLOAT, device_option
+from .cli_options import POSITIVE, POSITIVE_FLOAT, device_option, quiet_option, seed_option, threads_option
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -46,6 +46,15 @@ __all__ = [
 _TRUE = {"1", "true", "yes", "on"}
 
 ENTRY_POINT_GROUP = "kan.commands"
+#: Commands of the sibling packages, and the package that brings each (for a hint when it is missing).
+KNOWN_COMMANDS = {
+    "graph": "kan-graph",
+    "metakan": "kan-metakan",
+    "ws": "kan-ws",
+    "zoo": "kan-ws",
+    "demo": "kan-ws",
+    "prune": "kan-ws",
+}
 _KAN_DISTRIBUTIONS = ("kan-core", "kan-graph", "kan-metakan", "kan-ws")
 _OTHER_DISTRIBUTIONS = ("torch", "torch-geometric", "numpy", "scipy", "safetensors", "click", "pykan")
 
@@ -163,9 +172,16 @@ class KanGroup(click.Group):
     of duplicate entry points the first one found wins.
     """
 
-    def __init__(self, *args: Any, entry_point_group: str = ENTRY_POINT_GROUP, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        entry_point_group: str = ENTRY_POINT_GROUP,
+        known: dict[str, str] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.entry_point_group = entry_point_group
+        self.known = dict(KNOWN_COMMANDS if known is None else known)
         self._eps: dict[str, metadata.EntryPoint] | None = None
         self._loaded: dict[str, click.Command] = {}
 
@@ -210,6 +226,13 @@ class KanGroup(click.Group):
             return self._loaded[cmd_name]
         ep = self.entry_points().get(cmd_name)
         if ep is None:
+            package = self.known.get(cmd_name)
+            if package is not None and not ctx.resilient_parsing:
+                raise click.UsageError(
+                    f"'{ctx.command_path} {cmd_name}' comes with the {package} package, which is not installed "
+                    f"here; install it with: pip install {package}",
+                    ctx,
+                )
             return None
         try:
             obj = ep.load()
@@ -263,28 +286,36 @@ def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> 
 def cli(debug: bool) -> None:
     """Kolmogorov-Arnold Networks toolkit: KAN layers, model zoos, weight-space learning, MetaKAN.
 
-    Commands that compute take --device (default auto: CUDA, then MPS, then the CPU); see each
-    command's --help for its options, seeds and an example. Errors are one line; add --debug for the
-    traceback.
+    Commands that compute take --device (default auto: CUDA, then MPS, then the CPU) and --threads;
+    long ones report progress on stderr (a bar on a terminal, else a line per epoch/shard/stage with
+    elapsed time and ETA; --quiet silences it, --log-file PATH keeps a copy). Only the installed
+    packages' commands are listed; a known command of a package that is not installed says which one
+    to install. Errors are one line; add --debug for the traceback.
 
     \b
     Examples:
       kan quickstart
-      kan zoo build sine-cpu --out runs/zoos/sine-cpu
-      kan demo --quick --out runs/demo
+      kan info --json
     """
+    from .progress import configure_logging, reset_logging
+
+    configure_logging()
+    click.get_current_context().call_on_close(reset_logging)
 
 
 def command_available(name: str) -> bool:
     """True when ``kan NAME`` exists and its module loads (used by ``tools/run.py demo``)."""
     ctx = click.Context(cli)
-    cmd = cli.get_command(ctx, name)
+    try:
+        cmd = cli.get_command(ctx, name)
+    except click.UsageError:  # a sibling package's command, not installed
+        return False
     return cmd is not None and not isinstance(cmd, UnavailableCommand)
 
 
 # ------------------------------------------------------------------------------------------------ info
 @cli.command()
-@device_option(what="Device to resolve")
+@device_option()
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
 def info(device: str, as_json: bool) -> None:
     """Versions, device, threads and CUDA availability of this installation.
@@ -349,20 +380,14 @@ def info(device: str, as_json: bool) -> None:
 # ------------------------------------------------------------------------------------------ quickstart
 @cli.command()
 @device_option()
-@click.option("--seed", default=0, show_default=True, type=int, help="Seed of data and initialisation.")
+@seed_option()
 @click.option("--steps", default=600, show_default=True, type=POSITIVE, help="Adam steps.")
 @click.option("--lr", default=0.02, show_default=True, type=POSITIVE_FLOAT, help="Adam learning rate.")
 @click.option("--points", default=3000, show_default=True, type=click.IntRange(min=10), help="Train points.")
 @click.option("--grid-size", default=5, show_default=True, type=POSITIVE, help="B-spline grid intervals G.")
-@click.option(
-    "--threads",
-    default=1,
-    show_default=True,
-    type=POSITIVE,
-    help="torch intra-op threads (the problem is tiny: more threads only add overhead).",
-)
-@click.option("--log-every", default=100, show_default=True, type=POSITIVE, help="Print RMSE every N steps.")
-@click.option("--quiet", "-q", is_flag=True, help="Print only the first and the final lines.")
+@threads_option()
+@click.option("--log-every", default=100, show_default=True, type=POSITIVE, help="Log RMSE every N steps.")
+@quiet_option()
 def quickstart(
     device: str,
     seed: int,
@@ -395,52 +420,53 @@ def quickstart(
         dev = runtime.resolve_device(device)
     except (RuntimeError, ValueError, TypeError) as exc:
         raise click.BadParameter(str(exc), param_hint="--device") from exc
-    previous_threads = runtime.set_threads(threads)
-    try:
-        gen = runtime.make_generator(seed)
+    from .progress import format_seconds, log
 
-        def target(x: torch.Tensor) -> torch.Tensor:  # (B, 2) -> (B, 1)
-            return torch.exp(torch.sin(math.pi * x[:, :1]) + x[:, 1:] ** 2)
+    gen = runtime.make_generator(seed)
 
-        n_test = max(points // 3, 10)
-        x = torch.rand(points + n_test, 2, generator=gen) * 2 - 1
-        y = target(x)
-        x, y = x.to(dev), y.to(dev)
-        x_train, y_train, x_test, y_test = x[:points], y[:points], x[points:], y[points:]
-        model = KAN.from_widths([2, 5, 1], grid_size=grid_size, spline_order=3, generator=gen).to(dev)
-        opt = torch.optim.Adam(model.parameters(), lr=lr)
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps, eta_min=lr * 0.05)
+    def target(x: torch.Tensor) -> torch.Tensor:  # (B, 2) -> (B, 1)
+        return torch.exp(torch.sin(math.pi * x[:, :1]) + x[:, 1:] ** 2)
 
-        def rmse(xs: torch.Tensor, ys: torch.Tensor) -> float:
-            with torch.no_grad():
-                return float((model(xs) - ys).pow(2).mean().sqrt())
+    n_test = max(points // 3, 10)
+    x = torch.rand(points + n_test, 2, generator=gen) * 2 - 1
+    y = target(x)
+    x, y = x.to(dev), y.to(dev)
+    x_train, y_train, x_test, y_test = x[:points], y[:points], x[points:], y[points:]
+    model = KAN.from_widths([2, 5, 1], grid_size=grid_size, spline_order=3, generator=gen).to(dev)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps, eta_min=lr * 0.05)
 
-        baseline = float((y_test - y_train.mean()).pow(2).mean().sqrt())
-        n_params = sum(p.numel() for p in model.parameters())
-        click.echo(
-            f"KAN [2, 5, 1], B-spline G={grid_size} k=3, {n_params} parameters, {points} train / {n_test} test "
-            f"points, device {dev}, seed {seed}"
-        )
-        click.echo(f"mean-predictor test RMSE {baseline:.4f}")
-        start = time.perf_counter()
-        for step in range(1, steps + 1):
-            opt.zero_grad(set_to_none=True)
-            loss = (model(x_train) - y_train).pow(2).mean()
-            loss.backward()
-            opt.step()
-            sched.step()
-            if not quiet and (step % log_every == 0 or step == steps):
-                click.echo(
-                    f"step {step:5d}  train RMSE {rmse(x_train, y_train):.4f}  test RMSE {rmse(x_test, y_test):.4f}"
-                )
-        elapsed = time.perf_counter() - start
-        train_rmse, test_rmse = rmse(x_train, y_train), rmse(x_test, y_test)
-        click.echo(
-            f"final: train RMSE {train_rmse:.4f}  test RMSE {test_rmse:.4f}  "
-            f"({baseline / max(test_rmse, 1e-12):.1f}x better than the mean predictor, {elapsed:.1f} s)"
-        )
-    finally:
-        runtime.set_threads(previous_threads)
+    def rmse(xs: torch.Tensor, ys: torch.Tensor) -> float:
+        with torch.no_grad():
+            return float((model(xs) - ys).pow(2).mean().sqrt())
+
+    baseline = float((y_test - y_train.mean()).pow(2).mean().sqrt())
+    n_params = sum(p.numel() for p in model.parameters())
+    click.echo(
+        f"KAN [2, 5, 1], B-spline G={grid_size} k=3, {n_params} parameters, {points} train / {n_test} test "
+        f"points, device {dev}, seed {seed}"
+    )
+    click.echo(f"mean-predictor test RMSE {baseline:.4f}")
+    start = time.perf_counter()
+    for step in range(1, steps + 1):
+        opt.zero_grad(set_to_none=True)
+        loss = (model(x_train) - y_train).pow(2).mean()
+        loss.backward()
+        opt.step()
+        sched.step()
+        if step % log_every == 0 or step == steps:
+            done = time.perf_counter() - start
+            log(
+                f"step {step:5d}/{steps}  train RMSE {rmse(x_train, y_train):.4f}  "
+                f"test RMSE {rmse(x_test, y_test):.4f} | {format_seconds(done)} elapsed, "
+                f"ETA {format_seconds(done / step * (steps - step))}"
+            )
+    elapsed = time.perf_counter() - start
+    train_rmse, test_rmse = rmse(x_train, y_train), rmse(x_test, y_test)
+    click.echo(
+        f"final: train RMSE {train_rmse:.4f}  test RMSE {test_rmse:.4f}  "
+        f"({baseline / max(test_rmse, 1e-12):.1f}x better than the mean predictor, {elapsed:.1f} s)"
+    )
 
 
 def main(argv: list[str] | None = None) -> Any:

@@ -8,14 +8,17 @@ at import time, so ``kan --help`` stays fast).
   :data:`PROBABILITY` -- click types for counts, sizes, rates.
 * :func:`check_output_file`, :func:`check_output_folder` -- refuse to overwrite what the command did not
   make (unless ``--force``) and unwritable places, before work starts.
-* :func:`progress` -- a progress bar on stderr, shown only on a terminal and without ``--quiet``.
+* :func:`checkpoint_option`, :func:`models_option` -- the one way to name a checkpoint and models.
+* :func:`lock_output` -- one writer per output folder; :func:`free_path` -- a rerun's numbered file.
+* :func:`progress` -- :class:`kan_core.progress.Progress`: a bar on a terminal, else log lines with ETA.
+
+Each shared option has ONE help text (the ``*_HELP`` constants; ``--force`` adds what it replaces), and
+``tests/test_cli_options.py`` walks every command to check it.
 """
 
 from __future__ import annotations
 
-import io
 import os
-import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -41,6 +44,20 @@ __all__ = [
     "progress",
     "show_progress",
     "EpochProgress",
+    "DEVICE_HELP",
+    "THREADS_HELP",
+    "QUIET_HELP",
+    "LOG_FILE_HELP",
+    "SEED_HELP",
+    "FORCE_HELP",
+    "CHECKPOINT_HELP",
+    "MODELS_HELP",
+    "checkpoint_option",
+    "models_option",
+    "parse_models",
+    "logging_options",
+    "lock_output",
+    "free_path",
 ]
 
 POSITIVE = click.IntRange(min=1)
@@ -68,47 +85,156 @@ def check_device(ctx: click.Context | None, param: click.Parameter | None, value
     return text
 
 
-def device_option(default: str = "auto", what: str = "Device") -> Callable:
-    """``--device``, checked against this machine; its help reads ``"{what}: auto (CUDA, ...) ..."``."""
+DEVICE_HELP = f"Device: {DEVICE_CHOICES}"
+THREADS_HELP = (
+    "CPU threads of torch; 0: torch's choice (one per core). The toolkit's tensors are small: 1 is as "
+    "fast on an idle machine and much faster on a busy one. Default: $KAN_THREADS, else 1."
+)
+QUIET_HELP = "No progress on stderr (errors and results are still printed; --log-file still gets it)."
+LOG_FILE_HELP = "Also append the progress lines, with timestamps, to this file."
+SEED_HELP = "Base seed: every random choice (data, initialisation, order) derives from it."
+FORCE_HELP = "Replace earlier results instead of keeping them"
+CHECKPOINT_HELP = "A checkpoint written by 'kan ws train' (.safetensors)."
+MODELS_HELP = "Models of the zoo: indices and ranges like 0,3,5-9 (default: all)."
+
+
+def device_option(default: str = "auto") -> Callable:
+    """``--device``, checked against this machine while the command line is parsed."""
     return click.option(
         "--device",
         default=default,
         show_default=True,
         callback=check_device,
         metavar="DEVICE",
-        help=f"{what}: {DEVICE_CHOICES}",
+        help=DEVICE_HELP,
     )
 
 
-def threads_option(default: int | None = None, help: str | None = None) -> Callable:  # noqa: A002
-    text = help or "torch intra-op CPU threads (default: torch's choice; 1 is fastest on a busy machine)."
+def _apply_threads_callback(ctx: click.Context, _param: click.Parameter, value: int | None) -> int:
+    """Set torch's thread count for the command (restored when it ends); 0 leaves torch's choice."""
+    if value is None:
+        value = 0
+    if ctx.resilient_parsing or value == 0:
+        return value
+    from .runtime import set_threads
+
+    previous = set_threads(value)
+    ctx.call_on_close(lambda: set_threads(previous))
+    return value
+
+
+def threads_option() -> Callable:
+    """``--threads N`` (default ``$KAN_THREADS`` or 1; 0 = torch's choice), applied while parsing."""
     return click.option(
-        "--threads", type=POSITIVE, default=default, show_default=default is not None, help=text
+        "--threads",
+        type=NON_NEGATIVE,
+        default=1,
+        envvar="KAN_THREADS",
+        show_default=False,
+        metavar="N",
+        callback=_apply_threads_callback,
+        help=THREADS_HELP,
     )
 
 
 def apply_threads(threads: int | None) -> None:
-    """Set torch's intra-op thread count when ``threads`` is given."""
-    if threads is not None:
+    """Set torch's intra-op thread count when ``threads`` is given and not 0."""
+    if threads:
         from .runtime import set_threads
 
         set_threads(threads)
 
 
+def _logging_callback(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    if ctx.resilient_parsing:
+        return value
+    settings = ctx.meta.setdefault("kan.logging", {"quiet": False, "log_file": None})
+    settings["quiet" if param.name == "quiet" else "log_file"] = value
+    from .progress import configure_logging, reset_logging
+
+    configure_logging(quiet=settings["quiet"], log_file=settings["log_file"])
+    if not settings.get("close_registered"):
+        settings["close_registered"] = True
+        ctx.call_on_close(reset_logging)
+    return value
+
+
 def quiet_option() -> Callable:
+    """``--quiet/-q`` and ``--log-file PATH``: they set up the ``kan`` logger (see ``kan_core.progress``)."""
+
+    def decorate(f: Callable) -> Callable:
+        f = click.option(
+            "--log-file",
+            type=click.Path(dir_okay=False, path_type=Path),
+            default=None,
+            expose_value=False,
+            callback=_logging_callback,
+            help=LOG_FILE_HELP,
+        )(f)
+        return click.option("--quiet", "-q", is_flag=True, callback=_logging_callback, help=QUIET_HELP)(f)
+
+    return decorate
+
+
+logging_options = quiet_option
+
+
+def force_option(what: str) -> Callable:
+    """``--force``; its help is the shared sentence plus ``what`` it replaces in this command."""
+    return click.option("--force", is_flag=True, help=f"{FORCE_HELP}: {what}")
+
+
+def seed_option() -> Callable:
+    return click.option("--seed", type=int, default=0, show_default=True, help=SEED_HELP)
+
+
+def checkpoint_option(*, multiple: bool = False, required: bool = True) -> Callable:
+    """``--checkpoint PATH`` (repeatable with ``multiple``): the one way to name a trained model; the
+    value is ``checkpoint`` (a string), or ``checkpoints`` (a tuple) with ``multiple``."""
     return click.option(
-        "--quiet", "-q", is_flag=True, help="No progress bars or per-epoch lines (results are still printed)."
+        "--checkpoint",
+        "checkpoints" if multiple else "checkpoint",
+        type=click.Path(exists=True, dir_okay=False),
+        required=required,
+        multiple=multiple,
+        help=CHECKPOINT_HELP + (" Repeat for several." if multiple else ""),
     )
 
 
-def force_option(what: str = "--out") -> Callable:
+def parse_models(text: str | None, *, option: str = "--models") -> list[int] | None:
+    """``"0,3,5-9"`` -> ``[0, 3, 5, 6, 7, 8, 9]``; ``None`` -> ``None`` (all)."""
+    if text is None:
+        return None
+    out: list[int] = []
+    for part in (t.strip() for t in str(text).split(",")):
+        if not part:
+            continue
+        lo, dash, hi = part.partition("-")
+        try:
+            a = int(lo)
+            b = int(hi) if dash else a
+        except ValueError:
+            raise click.BadParameter(
+                f"{part!r} is not an index or a range like 5-9", param_hint=option
+            ) from None
+        if a < 0 or b < a:
+            raise click.BadParameter(f"{part!r}: indices start at 0 and ranges go up", param_hint=option)
+        out.extend(range(a, b + 1))
+    if not out:
+        raise click.BadParameter("expected at least one index", param_hint=option)
+    return out
+
+
+def models_option() -> Callable:
+    """``--models 0,3,5-9``: the one way to name models of a zoo (parsed to a list of indices)."""
     return click.option(
-        "--force", is_flag=True, help=f"Overwrite {what} even if it holds files this command did not write."
+        "--models",
+        "models",
+        default=None,
+        metavar="INDICES",
+        callback=lambda ctx, param, value: value if ctx.resilient_parsing else parse_models(value),
+        help=MODELS_HELP,
     )
-
-
-def seed_option(help: str = "Base seed of every random choice (data, initialisation, order).") -> Callable:  # noqa: A002
-    return click.option("--seed", type=int, default=0, show_default=True, help=help)
 
 
 def _writable_ancestor(path: Path, option: str) -> None:
@@ -132,7 +258,7 @@ def check_output_file(path: str | os.PathLike | None, *, force: bool, option: st
         raise click.BadParameter(f"{p} is a folder; expected a file name", param_hint=option)
     if p.exists() and not force:
         raise click.BadParameter(f"{p} already exists; pass --force to overwrite it", param_hint=option)
-    _writable_ancestor(p, option)
+    _writable_ancestor(p.parent if p.exists() else p, option)
 
 
 def check_output_folder(
@@ -162,47 +288,58 @@ def check_output_folder(
 
 def show_progress(quiet: bool = False) -> bool:
     """Progress bars are drawn only on a terminal (stderr) and never with ``--quiet``."""
-    if quiet:
-        return False
-    stream = sys.stderr
-    return bool(getattr(stream, "isatty", lambda: False)())
+    from .progress import is_terminal
+
+    return not quiet and is_terminal()
 
 
 def progress(
-    iterable: Iterable | None = None, *, length: int | None = None, label: str = "", quiet: bool = False
+    iterable: Iterable | None = None,
+    *,
+    length: int | None = None,
+    label: str = "",
+    quiet: bool = False,
+    unit: str = "step",
 ) -> Any:
-    """``click.progressbar`` on stderr showing items done, or a silent one (same interface: ``update``,
-    iteration, context manager) when :func:`show_progress` is false."""
-    visible = show_progress(quiet)
-    return click.progressbar(
-        iterable,
-        length=length,
-        label=label,
-        file=sys.stderr if visible else io.StringIO(),
-        show_pos=True,
-        show_eta=True,
-    )
+    """A :class:`kan_core.progress.Progress`: a bar on a terminal, rate-bounded log lines with elapsed
+    time and ETA otherwise (same interface as ``click.progressbar``: ``update``, iteration, ``with``)."""
+    from .progress import Progress
+
+    return Progress(length, label, unit=unit, iterable=iterable, quiet=quiet)
 
 
-class EpochProgress:
-    """A progress bar over ``total`` epochs fed by a training loop's per-epoch log lines.
+def EpochProgress(total: int, label: str = "", quiet: bool = False) -> Any:  # noqa: N802 - kept name
+    """Progress over ``total`` epochs; its ``log(line)`` is a training loop's per-epoch callback."""
+    from .progress import Progress
 
-    Use as a context manager; :meth:`log` is the ``log`` callback: each call advances the bar by one
-    and shows the line's text. Silent when :func:`show_progress` is false.
-    """
+    return Progress(total, label, unit="epoch", quiet=quiet)
 
-    def __init__(self, total: int, label: str = "", quiet: bool = False) -> None:
-        self._last = ""
-        self._bar = progress(length=total, label=label, quiet=quiet)
-        self._bar.item_show_func = lambda _item: self._last or None
 
-    def __enter__(self) -> EpochProgress:
-        self._bar.__enter__()
-        return self
+def lock_output(folder: str | os.PathLike, option: str = "--out") -> Path:
+    """Hold ``folder``'s one-writer lock (:func:`kan_core.locks.folder_lock`) until the command ends;
+    a folder another live run holds is refused (exit 2) naming the folder and that run's PID."""
+    from .locks import FolderBusyError, folder_lock
 
-    def __exit__(self, *exc: Any) -> None:
-        self._bar.__exit__(*exc)
+    ctx = click.get_current_context()
+    try:
+        return ctx.with_resource(folder_lock(folder))
+    except FolderBusyError as exc:
+        raise click.BadParameter(str(exc), ctx=ctx, param_hint=option) from None
 
-    def log(self, line: str) -> None:
-        self._last = line
-        self._bar.update(1)
+
+def free_path(path: str | os.PathLike, *, force: bool = False, companions: Iterable[str] = ()) -> Path:
+    """Where a run writes ``path`` without losing an earlier run: ``path`` itself when it (and its
+    ``companions``, other suffixes of the same stem) does not exist or ``force`` is on; else the first of
+    ``STEM-run2.SUFFIX``, ``STEM-run3.SUFFIX``, ... that is free (Lightning's ``version_N``, beside it)."""
+    p = Path(path)
+    suffixes = (p.suffix, *companions)
+
+    def taken(candidate: Path) -> bool:
+        return any(candidate.with_suffix(s).exists() for s in suffixes)
+
+    if force or not taken(p):
+        return p
+    n = 2
+    while taken(p.with_name(f"{p.stem}-run{n}{p.suffix}")):
+        n += 1
+    return p.with_name(f"{p.stem}-run{n}{p.suffix}")

@@ -46,7 +46,8 @@ class KAN(nn.Module):
         self.spec = spec
         cls = layer_class(spec.basis)
         self.layers = nn.ModuleList(
-            cls(i, o, spec=spec, generator=generator, device=device, dtype=dtype) for o, i in spec.layer_shapes()
+            cls(i, o, spec=spec, generator=generator, device=device, dtype=dtype)
+            for o, i in spec.layer_shapes()
         )
 
     @classmethod
@@ -83,7 +84,9 @@ class KAN(nn.Module):
         **spec_kwargs: Any,
     ) -> KAN:
         """Build from widths; extra keywords go to :class:`KANSpec` (``degree``, ``grid_range``, ...)."""
-        spec = KANSpec(tuple(widths), basis=basis, grid_size=grid_size, spline_order=spline_order, **spec_kwargs)
+        spec = KANSpec(
+            tuple(widths), basis=basis, grid_size=grid_size, spline_order=spline_order, **spec_kwargs
+        )
         return cls(spec, generator=generator, device=device, dtype=dtype)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -100,6 +103,11 @@ class KAN(nn.Module):
             raise ValueError(f"KAN expects inputs of shape (..., {d0}), got a 0-d tensor")
         if x.shape[-1] != d0:
             raise ValueError(f"KAN expects inputs with {d0} features, got shape {tuple(x.shape)}")
+        if x.dim() == 1:
+            raise ValueError(
+                f"KAN expects a batch of points, shape (B, {d0}); got one point of shape {tuple(x.shape)}: "
+                "pass x.unsqueeze(0) (shape (1, ...)) for a single point"
+            )
         dtype = self.layers[0].coef.dtype
         if x.dtype != dtype:
             raise TypeError(

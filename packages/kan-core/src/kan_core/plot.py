@@ -140,7 +140,7 @@ def plot_activations(
     existing = [str(p) for p in targets if p.exists()]
     if existing and not force:
         raise FileExistsError(
-            f"{', '.join(existing)} already exist(s); pass force=True (--force) to overwrite"
+            f"{', '.join(existing)} already exist(s); allow overwriting (--force on the command line)"
         )
     from .io import atomic_write_bytes
 

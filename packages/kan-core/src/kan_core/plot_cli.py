@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 
-from .cli_options import device_option
+from .cli_options import device_option, force_option, threads_option
 
 __all__ = ["plot"]
 
@@ -17,7 +18,8 @@ __all__ = ["plot"]
     "--out",
     required=True,
     type=click.Path(file_okay=False),
-    help="Folder for layer0.png, layer1.png, ... (created if missing).",
+    help="Folder for layer0.png, layer1.png, ... (created if missing); when it already holds figures, "
+    "a rerun writes OUT-run2 and so on beside it.",
 )
 @click.option(
     "--points",
@@ -33,9 +35,10 @@ __all__ = ["plot"]
     type=click.IntRange(min=1),
     help="Skip layers with more edges than this (each edge is one panel).",
 )
-@device_option(what="Where the edge functions are evaluated")
-@click.option("--force", is_flag=True, help="Overwrite existing layer PNGs in --out.")
-def plot(model, out, points, max_edges, device, force) -> None:
+@device_option()
+@threads_option()
+@force_option("the layer PNGs in --out are overwritten")
+def plot(model, out, points, max_edges, device, threads, force) -> None:
     """Draw every edge function of every layer of MODEL, one PNG per layer (pykan-style grid).
 
     MODEL is a KAN file kan-core writes (.safetensors, any basis) or a pykan checkpoint
@@ -54,10 +57,16 @@ def plot(model, out, points, max_edges, device, force) -> None:
         import matplotlib  # noqa: F401 - checked before any work
     except ImportError as e:
         raise click.ClickException(PLOT_EXTRA_HINT) from e
+    from .cli_options import free_path, lock_output
     from .interop import load_any_kan
     from .plot import plot_activations
     from .runtime import resolve_device
 
+    out_dir = Path(out)
+    if not force and out_dir.is_dir() and any(out_dir.glob("*.png")):
+        out = free_path(out_dir)
+        click.echo(f"{out_dir} already holds figures; they are kept and these go to {out}", err=True)
+    lock_output(out)
     try:
         kan = load_any_kan(model).to(resolve_device(device))
         written, skipped = plot_activations(kan, out, num_points=points, max_edges=max_edges, force=force)

@@ -30,6 +30,8 @@ from typing import Any
 
 import click
 
+from .cli_options import device_option, force_option, lock_output, quiet_option, threads_option
+
 __all__ = [
     "Stage",
     "StageContext",
@@ -471,7 +473,7 @@ def pipeline_command(
         show_default=True,
         help="tiny: CI smoke run; cpu: about an hour on 2 cores; paper: the paper's sizes (GPU).",
     )
-    @click.option("--device", default="auto", show_default=True, help="auto|cpu|cuda|cuda:N.")
+    @device_option()
     @click.option(
         "--out",
         type=click.Path(file_okay=False, path_type=Path),
@@ -488,14 +490,17 @@ def pipeline_command(
         "--stages", "only", default=None, help="Comma-separated stages to run (with what they need)."
     )
     @click.option("--seeds", default=None, help=f"Comma-separated seeds (default: {seeds_help}).")
-    @click.option("--force", is_flag=True, help="Rerun stages whose records were made with other settings.")
+    @force_option(
+        "stages of --out whose records were made with other settings are rerun and their records replaced"
+    )
     @click.option(
         "--report-only", is_flag=True, help="Run nothing; write the report from the finished stages."
     )
-    @click.option("--threads", type=click.IntRange(min=0), default=1, show_default=True,
-                  help="torch CPU threads (0: torch's choice).")  # fmt: skip
-    def command(scale, device, out, budget_min, only, seeds, force, report_only, threads) -> None:
-        from .runtime import resolve_device, set_threads
+    @threads_option()
+    @quiet_option()
+    def command(scale, device, out, budget_min, only, seeds, force, report_only, threads, quiet) -> None:
+        from .progress import Progress
+        from .runtime import resolve_device
 
         all_stages = stages()
         names = [s.name for s in all_stages]
@@ -511,21 +516,27 @@ def pipeline_command(
             dev = str(resolve_device(device))
         except (RuntimeError, ValueError, TypeError) as exc:
             raise click.BadParameter(str(exc), param_hint="--device") from exc
-        if threads:
-            set_threads(threads)
         folder = out or Path("runs") / f"repro-{name}-{scale}"
+        lock_output(folder)
+        todo = stage_order(all_stages, selected)
+        bar = Progress(len(todo), f"repro {name}", unit="stage", quiet=quiet)
 
         def log(msg: str) -> None:
-            click.echo(msg, err=True)
+            from .progress import log as log_line
+
+            log_line(msg)
+            if msg.startswith("stage ") and ": done in " in msg:  # one stage finished: elapsed, ETA
+                bar.update(1, msg.split(": ", 1)[0])
 
         t0 = time.perf_counter()
         ran: set[str] = set()
         try:
             if not report_only:
                 budget_s = None if budget_min is None else budget_min * 60
-                run_stages(all_stages, out=folder, scale=scale, device=dev, seeds=seed_list, plan=plan(scale),
-                           selected=selected, budget_s=budget_s, force=force, log=log, ran=ran,
-                           provenance=provenance())  # fmt: skip
+                with bar:
+                    run_stages(all_stages, out=folder, scale=scale, device=dev, seeds=seed_list,
+                               plan=plan(scale), selected=selected, budget_s=budget_s, force=force, log=log,
+                               ran=ran, provenance=provenance())  # fmt: skip
         except StageSettingsError as e:
             raise click.ClickException(str(e)) from e
         done = {n: read_record(folder, n) for n in names}

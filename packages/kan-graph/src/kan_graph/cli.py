@@ -13,9 +13,12 @@ from kan_core.cli_options import (
     check_output_folder,
     device_option,
     force_option,
+    free_path,
+    lock_output,
     progress,
     quiet_option,
     seed_option,
+    threads_option,
 )
 
 __all__ = ["group"]
@@ -65,9 +68,19 @@ def _device(device: str):
     help="Also sample each edge function's derivative (functional encoding).",
 )
 @device_option()
-@force_option()
+@threads_option()
+@force_option("--out and its .json sidecar are overwritten if they exist")
+@quiet_option()
 def convert(
-    path: Path, out: Path | None, encoding: str, num_points: int, derivative: str, device: str, force: bool
+    path: Path,
+    out: Path | None,
+    encoding: str,
+    num_points: int,
+    derivative: str,
+    device: str,
+    threads: int,
+    force: bool,
+    quiet: bool,
 ) -> None:
     """Convert a saved KAN (.safetensors) or a zoo folder to KAN-graphs and print statistics.
 
@@ -121,7 +134,8 @@ def convert(
     "out",
     required=True,
     type=click.Path(file_okay=False, path_type=Path),
-    help="Folder for the aligned zoo (same format); must not exist or be empty unless --force.",
+    help="Folder for the aligned zoo (same format); when it already holds a zoo, a rerun writes OUT-run2 "
+    "and so on beside it.",
 )
 @click.option(
     "--reference",
@@ -140,8 +154,9 @@ def convert(
 @click.option("--tol", type=POSITIVE_FLOAT, default=1e-3, show_default=True, help="MergeMany tolerance.")
 @click.option("--max-iter", type=POSITIVE, default=100, show_default=True, help="Weight-matching sweeps.")
 @device_option()
-@seed_option("Seed of MergeMany's subset and of the matching order.")
-@force_option("--out (its content is replaced)")
+@threads_option()
+@seed_option()
+@force_option("the content of --out is replaced")
 @quiet_option()
 def align_cmd(
     zoo_path: Path,
@@ -152,6 +167,7 @@ def align_cmd(
     tol: float,
     max_iter: int,
     device: str,
+    threads: int,
     seed: int,
     force: bool,
     quiet: bool,
@@ -172,7 +188,12 @@ def align_cmd(
 
     if out.exists() and out.resolve() == zoo_path.resolve():
         raise click.BadParameter("must differ from the input zoo", param_hint="--out")
-    check_output_folder(out, force=force)
+    check_output_folder(out, force=True)  # only its type and access: a full folder is kept (below)
+    if not force and out.is_dir() and any(out.iterdir()):
+        kept = out
+        out = free_path(out)
+        click.echo(f"{kept} already holds files; they are kept and this run writes {out}", err=True)
+    lock_output(out)
     if reference != "merge-many":
         try:
             int(reference)
@@ -188,9 +209,10 @@ def align_cmd(
     if reference == "merge-many":
         click.echo(f"MergeMany on {min(m, max_models)} of {m} models (tol {tol:g})")
 
+        from kan_core.progress import log
+
         def report(r: int, rel: float) -> None:
-            if not quiet:
-                click.echo(f"  round {r}: relative change of the mean {rel:.2e}")
+            log(f"MergeMany round {r}: relative change of the mean {rel:.2e}")
 
         res = merge_many(
             spec,
@@ -218,7 +240,7 @@ def align_cmd(
             )
         ref = [{k: v[idx] for k, v in p.items()} for p in layers]
         info["index"] = idx
-    with progress(length=m, label="aligning models", quiet=quiet) as bar:
+    with progress(length=m, label="aligning models", unit="model", quiet=quiet) as bar:
         aligned, perms = align_stacked(
             spec,
             ref,
@@ -236,10 +258,16 @@ def align_cmd(
     empty = out.is_dir() and not any(out.iterdir())
     with staged_folder(out, replace=force or empty) as stage:
         write_stacked_zoo(
-            zoo, stage, aligned, perms, extra_files={"alignment.json": (json.dumps(info, indent=2) + "\n").encode()}
+            zoo,
+            stage,
+            aligned,
+            perms,
+            extra_files={"alignment.json": (json.dumps(info, indent=2) + "\n").encode()},
         )
         save_tensors(
-            stage / "alignment.safetensors", tensors, {"format": "kan-graph-alignment/1", "spec": spec.to_json()}
+            stage / "alignment.safetensors",
+            tensors,
+            {"format": "kan-graph-alignment/1", "spec": spec.to_json()},
         )
     moved = sum(int((p != p.new_tensor(range(p.shape[1]))).any(1).sum()) for p in perms) if perms else 0
     click.echo(

@@ -11,11 +11,14 @@ import click
 from kan_core.cli_options import (
     POSITIVE,
     POSITIVE_FLOAT,
-    check_output_file,
     device_option,
     force_option,
+    free_path,
+    lock_output,
     progress,
     quiet_option,
+    seed_option,
+    threads_option,
 )
 
 from .experiments import CONV, FEYNMAN, HIGHDIM, IMAGES, PDE, SYMBOLIC, csv
@@ -56,7 +59,8 @@ def _names(known: Callable[[], Iterable[str]], allow_all: bool = False) -> Calla
         bad = [v for v in vals if v not in choices]
         if not vals or bad:
             raise click.BadParameter(
-                f"unknown {bad or text!r}; choose from {', '.join(choices)}" + (" or 'all'" if allow_all else ""),
+                f"unknown {bad or text!r}; choose from {', '.join(choices)}"
+                + (" or 'all'" if allow_all else ""),
                 ctx,
                 param,
             )
@@ -99,10 +103,11 @@ _MODELS = _names(lambda: ("kan", "metakan"))
 
 
 def _setup(device: str, seed: int, out: Path, name: str, force: bool):
+    from kan_core.cli_options import check_output_folder
     from kan_core.runtime import resolve_device
 
-    for suffix in (".csv", ".png"):
-        check_output_file(out / f"{name}{suffix}", force=force, option="--out")
+    check_output_folder(out, force=True)  # shared by the experiments: only its type and access
+    lock_output(out)
     return resolve_device(device)
 
 
@@ -113,7 +118,7 @@ def _rows(
     each; the rows concatenated. With ``per_model`` the last entry of each item is one model name and
     consecutive items differing only in it fill one row (the experiment's row of all its models)."""
     rows: list[dict[str, Any]] = []
-    with progress(length=len(grid), label=label, quiet=quiet) as bar:
+    with progress(length=len(grid), label=label, unit="run", quiet=quiet) as bar:
         previous = None
         for item in grid:
             got = run(*item)
@@ -132,8 +137,10 @@ def _finish(out: Path, name: str, rows, draw) -> None:
 
     out.mkdir(parents=True, exist_ok=True)
     click.echo(format_table(rows))
-    csv_path = write_csv(out / f"{name}.csv", rows)
-    png_path = write_figure(out / f"{name}.png", lambda fig: draw(fig, rows))
+    force = bool(click.get_current_context().params.get("force"))
+    target = free_path(out / f"{name}.csv", force=force, companions=(".png",))  # a rerun: NAME-run2.csv
+    csv_path = write_csv(target, rows)
+    png_path = write_figure(target.with_suffix(".png"), lambda fig: draw(fig, rows))
     click.echo(f"wrote {csv_path} and {png_path}")
 
 
@@ -157,11 +164,13 @@ common = [
         type=click.Path(file_okay=False, path_type=Path),
         default=Path("runs/metakan"),
         show_default=True,
-        help="Output folder: <experiment>.csv and <experiment>.png are written into it.",
+        help="Output folder: <experiment>.csv and <experiment>.png are written into it; a rerun writes "
+        "<experiment>-run2.csv/.png and so on beside them.",
     ),
     device_option(),
-    click.option("--seed", default=0, show_default=True, type=int, help="Seed of data and initialisation."),
-    force_option("this experiment's .csv/.png in --out"),
+    seed_option(),
+    threads_option(),
+    force_option("this experiment's <experiment>.csv and .png in --out are overwritten"),
     quiet_option(),
 ]
 
@@ -173,24 +182,14 @@ def with_common(f):
 
 
 @click.group(name="metakan")
-@click.option(
-    "--threads",
-    type=POSITIVE,
-    default=None,
-    help="torch intra-op threads (default: torch's); 1 is much faster on a busy machine.",
-)
-def group(threads) -> None:
+def group() -> None:
     """MetaKAN experiments (Zhao et al., ICML 2025).
 
     \b
     Examples:
       kan metakan feynman --equations I.12.5 --out runs/metakan
-      kan metakan --threads 1 pde --equations poisson --dims 20 --out runs/metakan
+      kan metakan pde --equations poisson --dims 2 --steps 100 --threads 1 --out runs/metakan
     """
-    if threads is not None:
-        from kan_core.runtime import set_threads
-
-        set_threads(threads)
 
 
 @group.command()
@@ -202,11 +201,23 @@ def group(threads) -> None:
     callback=_names(_feynman_names, allow_all=True),
     help="Comma-separated Feynman equation names; 'all' = Table 2.",
 )
-@click.option("--grids", default=csv(FEYNMAN.grid_sizes), show_default=True, callback=_positive_ints, help="Grid sizes G.")
-@click.option("--steps", default=FEYNMAN.steps, show_default=True, type=POSITIVE, help="LBFGS steps (paper-like: 200).")
-@click.option("--hidden", default=FEYNMAN.hidden, show_default=True, type=POSITIVE, help="Meta-learner hidden width.")
-@click.option("--n-train", default=FEYNMAN.n_train, show_default=True, type=POSITIVE, help="Train (and test) points.")
-def feynman(out, device, seed, force, quiet, equations, grids, steps, hidden, n_train):
+@click.option(
+    "--grids",
+    default=csv(FEYNMAN.grid_sizes),
+    show_default=True,
+    callback=_positive_ints,
+    help="Grid sizes G.",
+)
+@click.option(
+    "--steps", default=FEYNMAN.steps, show_default=True, type=POSITIVE, help="LBFGS steps (paper-like: 200)."
+)
+@click.option(
+    "--hidden", default=FEYNMAN.hidden, show_default=True, type=POSITIVE, help="Meta-learner hidden width."
+)
+@click.option(
+    "--n-train", default=FEYNMAN.n_train, show_default=True, type=POSITIVE, help="Train (and test) points."
+)
+def feynman(out, device, seed, threads, force, quiet, equations, grids, steps, hidden, n_train):
     """Feynman equations: KAN vs MetaKAN test MSE and parameters (LBFGS, lr 1).
 
     \b
@@ -235,15 +246,25 @@ def feynman(out, device, seed, force, quiet, equations, grids, steps, hidden, n_
 @group.command()
 @with_common
 @click.option(
-    "--functions", default=csv(HIGHDIM.functions), show_default=True, callback=_names(_highdim_names), help="Test functions."
+    "--functions",
+    default=csv(HIGHDIM.functions),
+    show_default=True,
+    callback=_names(_highdim_names),
+    help="Test functions.",
 )
 @click.option(
-    "--dims", default=csv(HIGHDIM.dims), show_default=True, callback=_positive_ints, help="Input dimensions n (paper: 10,20,50,100,500,1000)."
+    "--dims",
+    default=csv(HIGHDIM.dims),
+    show_default=True,
+    callback=_positive_ints,
+    help="Input dimensions n (paper: 10,20,50,100,500,1000).",
 )
 @click.option("--steps", default=HIGHDIM.steps, show_default=True, type=POSITIVE, help="LBFGS steps.")
 @click.option("--grid-size", default=HIGHDIM.grid_size, show_default=True, type=POSITIVE, help="Grid size G.")
-@click.option("--n-train", default=HIGHDIM.n_train, show_default=True, type=POSITIVE, help="Train (and test) points.")
-def highdim(out, device, seed, force, quiet, functions, dims, steps, grid_size, n_train):
+@click.option(
+    "--n-train", default=HIGHDIM.n_train, show_default=True, type=POSITIVE, help="Train (and test) points."
+)
+def highdim(out, device, seed, threads, force, quiet, functions, dims, steps, grid_size, n_train):
     """f1-f3 on [n, 1, 1] KANs vs MetaKANs.
 
     \b
@@ -279,23 +300,62 @@ def highdim(out, device, seed, force, quiet, functions, dims, steps, grid_size, 
     help="Comma-separated: digits, mnist, fashion-mnist, ...",
 )
 @click.option(
-    "--hiddens", default=csv(IMAGES.hiddens, ";"), show_default=True, help="';'-separated hidden lists, e.g. '32;32,32'."
+    "--hiddens",
+    default=csv(IMAGES.hiddens, ";"),
+    show_default=True,
+    help="';'-separated hidden lists, e.g. '32;32,32'.",
 )
-@click.option("--grids", default=csv(IMAGES.grid_sizes), show_default=True, callback=_positive_ints, help="Grid sizes (paper: 3,5,10).")
+@click.option(
+    "--grids",
+    default=csv(IMAGES.grid_sizes),
+    show_default=True,
+    callback=_positive_ints,
+    help="Grid sizes (paper: 3,5,10).",
+)
 @click.option("--epochs", default=IMAGES.epochs, show_default=True, type=POSITIVE, help="Training epochs.")
-@click.option("--meta-hidden", default=IMAGES.meta_hidden, show_default=True, type=POSITIVE, help="Meta-learner hidden width.")
+@click.option(
+    "--meta-hidden",
+    default=IMAGES.meta_hidden,
+    show_default=True,
+    type=POSITIVE,
+    help="Meta-learner hidden width.",
+)
 @click.option("--max-train", default=IMAGES.max_train, type=POSITIVE, help="Use the first N training images.")
 @click.option(
-    "--data-root", default=None, type=click.Path(exists=True, file_okay=False), help="Folder searched first for datasets."
+    "--data-root",
+    default=None,
+    type=click.Path(exists=True, file_okay=False),
+    help="Folder searched first for datasets.",
 )
-@click.option("--lr-prompt", default=IMAGES.lr_prompt, show_default=True, type=POSITIVE_FLOAT, help="AdamW lr of the prompts.")
-@click.option("--lr-meta", default=IMAGES.lr_meta, show_default=True, type=POSITIVE_FLOAT, help="AdamW lr of the meta-learner.")
-@click.option("--prompt-dim", default=IMAGES.prompt_dim, show_default=True, type=POSITIVE, help="Prompt (layer embedding) size.")
-@click.option("--models", default=csv(IMAGES.models), show_default=True, callback=_MODELS, help="kan and/or metakan.")
+@click.option(
+    "--lr-prompt",
+    default=IMAGES.lr_prompt,
+    show_default=True,
+    type=POSITIVE_FLOAT,
+    help="AdamW lr of the prompts.",
+)
+@click.option(
+    "--lr-meta",
+    default=IMAGES.lr_meta,
+    show_default=True,
+    type=POSITIVE_FLOAT,
+    help="AdamW lr of the meta-learner.",
+)
+@click.option(
+    "--prompt-dim",
+    default=IMAGES.prompt_dim,
+    show_default=True,
+    type=POSITIVE,
+    help="Prompt (layer embedding) size.",
+)
+@click.option(
+    "--models", default=csv(IMAGES.models), show_default=True, callback=_MODELS, help="kan and/or metakan."
+)
 def images(
     out,
     device,
     seed,
+    threads,
     force,
     quiet,
     datasets,
@@ -318,7 +378,9 @@ def images(
     """
     hid = [_ints(h) for h in hiddens.split(";") if h.strip()]
     if not hid or any(w < 1 for h in hid for w in h) or any(not h for h in hid):
-        raise click.BadParameter(f"expected ';'-separated lists of widths >= 1, got {hiddens!r}", param_hint="--hiddens")
+        raise click.BadParameter(
+            f"expected ';'-separated lists of widths >= 1, got {hiddens!r}", param_hint="--hiddens"
+        )
     dev = _setup(device, seed, out, "images", force)
     from .tasks.images import run_images
 
@@ -369,23 +431,63 @@ def images(
     "--kinds", default=csv(CONV.kinds), show_default=True, callback=_names(_conv_names), help="KA-conv kinds."
 )
 @click.option(
-    "--channels", default=csv(CONV.channels), show_default=True, callback=_positive_ints, help="Channels per layer (paper 4-layer: 32,64,128,512)."
+    "--channels",
+    default=csv(CONV.channels),
+    show_default=True,
+    callback=_positive_ints,
+    help="Channels per layer (paper 4-layer: 32,64,128,512).",
 )
 @click.option("--epochs", default=CONV.epochs, show_default=True, type=POSITIVE, help="Training epochs.")
 @click.option("--batch-size", default=CONV.batch, show_default=True, type=POSITIVE, help="Images per batch.")
-@click.option("--lr", default=CONV.lr, show_default=True, type=POSITIVE_FLOAT, help="Learning rate of the plain KA-convs.")
-@click.option("--lr-prompt", default=CONV.lr_prompt, show_default=True, type=POSITIVE_FLOAT, help="Learning rate of the prompts.")
-@click.option("--lr-meta", default=CONV.lr_meta, show_default=True, type=POSITIVE_FLOAT, help="Learning rate of the meta-learners.")
-@click.option("--clusters", default=CONV.clusters, show_default=True, type=POSITIVE, help="Meta-learners (layer clusters).")
-@click.option("--max-train", default=CONV.max_train, show_default=True, type=POSITIVE, help="Use the first N training images.")
-@click.option("--max-test", default=CONV.max_test, show_default=True, type=POSITIVE, help="Use the first N test images.")
 @click.option(
-    "--data-root", default=None, type=click.Path(exists=True, file_okay=False), help="Folder searched first for datasets."
+    "--lr",
+    default=CONV.lr,
+    show_default=True,
+    type=POSITIVE_FLOAT,
+    help="Learning rate of the plain KA-convs.",
+)
+@click.option(
+    "--lr-prompt",
+    default=CONV.lr_prompt,
+    show_default=True,
+    type=POSITIVE_FLOAT,
+    help="Learning rate of the prompts.",
+)
+@click.option(
+    "--lr-meta",
+    default=CONV.lr_meta,
+    show_default=True,
+    type=POSITIVE_FLOAT,
+    help="Learning rate of the meta-learners.",
+)
+@click.option(
+    "--clusters",
+    default=CONV.clusters,
+    show_default=True,
+    type=POSITIVE,
+    help="Meta-learners (layer clusters).",
+)
+@click.option(
+    "--max-train",
+    default=CONV.max_train,
+    show_default=True,
+    type=POSITIVE,
+    help="Use the first N training images.",
+)
+@click.option(
+    "--max-test", default=CONV.max_test, show_default=True, type=POSITIVE, help="Use the first N test images."
+)
+@click.option(
+    "--data-root",
+    default=None,
+    type=click.Path(exists=True, file_okay=False),
+    help="Folder searched first for datasets.",
 )
 def conv(
     out,
     device,
     seed,
+    threads,
     force,
     quiet,
     dataset,
@@ -448,9 +550,27 @@ def conv(
     callback=_names(_pde_names),
     help="Comma-separated PDEs.",
 )
-@click.option("--dims", default=csv(PDE.dims), show_default=True, callback=_positive_ints, help="Dimensions d (paper: 20,50,100).")
-@click.option("--steps", default=PDE.steps, show_default=True, type=POSITIVE, help="Adam steps of the KAN (cosine schedule).")
-@click.option("--metakan-steps", default=PDE.metakan_steps, show_default=True, type=POSITIVE, help="Adam steps of the MetaKAN.")
+@click.option(
+    "--dims",
+    default=csv(PDE.dims),
+    show_default=True,
+    callback=_positive_ints,
+    help="Dimensions d (paper: 20,50,100).",
+)
+@click.option(
+    "--steps",
+    default=PDE.steps,
+    show_default=True,
+    type=POSITIVE,
+    help="Adam steps of the KAN (cosine schedule).",
+)
+@click.option(
+    "--metakan-steps",
+    default=PDE.metakan_steps,
+    show_default=True,
+    type=POSITIVE,
+    help="Adam steps of the MetaKAN.",
+)
 @click.option(
     "--lbfgs-steps",
     default=PDE.lbfgs_steps,
@@ -459,11 +579,25 @@ def conv(
     help="LBFGS steps after Adam, on one fixed sample of points (no gain measured).",
 )
 @click.option(
-    "--n-interior", default=PDE.n_interior, show_default=True, type=POSITIVE, help="KAN: fresh points per step; paper: 2000-12000."
+    "--n-interior",
+    default=PDE.n_interior,
+    show_default=True,
+    type=POSITIVE,
+    help="KAN: fresh points per step; paper: 2000-12000.",
 )
-@click.option("--metakan-n-interior", default=PDE.metakan_n_interior, show_default=True, type=POSITIVE, help="MetaKAN: fresh points per step.")
 @click.option(
-    "--metakan-warmup", default=PDE.metakan_warmup, show_default=True, type=click.IntRange(min=0), help="MetaKAN: linear lr warm-up steps."
+    "--metakan-n-interior",
+    default=PDE.metakan_n_interior,
+    show_default=True,
+    type=POSITIVE,
+    help="MetaKAN: fresh points per step.",
+)
+@click.option(
+    "--metakan-warmup",
+    default=PDE.metakan_warmup,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="MetaKAN: linear lr warm-up steps.",
 )
 @click.option(
     "--basis",
@@ -474,19 +608,52 @@ def conv(
 )
 @click.option("--grid-size", default=PDE.grid_size, show_default=True, type=POSITIVE, help="Grid size G.")
 @click.option("--lr", default=PDE.lr, show_default=True, type=POSITIVE_FLOAT, help="Adam lr of the KAN.")
-@click.option("--lr-prompt", default=PDE.lr_prompt, show_default=True, type=POSITIVE_FLOAT, help="MetaKAN prompts' lr.")
-@click.option("--lr-meta", default=PDE.lr_meta, show_default=True, type=POSITIVE_FLOAT, help="MetaKAN meta-learner's lr.")
 @click.option(
-    "--hidden-widths", default=csv(PDE.widths_hidden), show_default=True, callback=_positive_ints, help="KAN hidden layers [d, ..., 1]."
+    "--lr-prompt", default=PDE.lr_prompt, show_default=True, type=POSITIVE_FLOAT, help="MetaKAN prompts' lr."
 )
-@click.option("--meta-hidden", default=PDE.meta_hidden, show_default=True, type=POSITIVE, help="Meta-learner hidden width.")
-@click.option("--prompt-dim", default=PDE.prompt_dim, show_default=True, type=POSITIVE, help="Prompt (layer embedding) size.")
-@click.option("--clusters", default=PDE.clusters, show_default=True, type=POSITIVE, help="MetaKAN meta-learners (layer clusters).")
-@click.option("--models", default=csv(PDE.models), show_default=True, callback=_MODELS, help="kan and/or metakan.")
+@click.option(
+    "--lr-meta",
+    default=PDE.lr_meta,
+    show_default=True,
+    type=POSITIVE_FLOAT,
+    help="MetaKAN meta-learner's lr.",
+)
+@click.option(
+    "--hidden-widths",
+    default=csv(PDE.widths_hidden),
+    show_default=True,
+    callback=_positive_ints,
+    help="KAN hidden layers [d, ..., 1].",
+)
+@click.option(
+    "--meta-hidden",
+    default=PDE.meta_hidden,
+    show_default=True,
+    type=POSITIVE,
+    help="Meta-learner hidden width.",
+)
+@click.option(
+    "--prompt-dim",
+    default=PDE.prompt_dim,
+    show_default=True,
+    type=POSITIVE,
+    help="Prompt (layer embedding) size.",
+)
+@click.option(
+    "--clusters",
+    default=PDE.clusters,
+    show_default=True,
+    type=POSITIVE,
+    help="MetaKAN meta-learners (layer clusters).",
+)
+@click.option(
+    "--models", default=csv(PDE.models), show_default=True, callback=_MODELS, help="kan and/or metakan."
+)
 def pde(
     out,
     device,
     seed,
+    threads,
     force,
     quiet,
     equations,
@@ -558,15 +725,29 @@ def pde(
 @group.command()
 @with_common
 @click.option(
-    "--hiddens", default="8,16,32", show_default=True, callback=_positive_ints, help="Connections sweep: [784, h, 10]."
+    "--hiddens",
+    default="8,16,32",
+    show_default=True,
+    callback=_positive_ints,
+    help="Connections sweep: [784, h, 10].",
 )
 @click.option(
-    "--grids", default="5,20,80", show_default=True, callback=_positive_ints, help="Grid sweep on [784, 32, 10]."
+    "--grids",
+    default="5,20,80",
+    show_default=True,
+    callback=_positive_ints,
+    help="Grid sweep on [784, 32, 10].",
 )
-@click.option("--batch", default=128, show_default=True, type=POSITIVE, help="Batch size of the measured step.")
-@click.option("--meta-hidden", default=32, show_default=True, type=POSITIVE, help="Meta-learner hidden width.")
-@click.option("--in-features", default=784, show_default=True, type=POSITIVE, help="Input width (784: MNIST-sized).")
-def memory(out, device, seed, force, quiet, hiddens, grids, batch, meta_hidden, in_features):
+@click.option(
+    "--batch", default=128, show_default=True, type=POSITIVE, help="Batch size of the measured step."
+)
+@click.option(
+    "--meta-hidden", default=32, show_default=True, type=POSITIVE, help="Meta-learner hidden width."
+)
+@click.option(
+    "--in-features", default=784, show_default=True, type=POSITIVE, help="Input width (784: MNIST-sized)."
+)
+def memory(out, device, seed, threads, force, quiet, hiddens, grids, batch, meta_hidden, in_features):
     """Peak training memory, KAN vs MetaKAN (plain and memory-efficient), vs connections and vs G.
 
     \b
@@ -618,12 +799,20 @@ def memory(out, device, seed, force, quiet, hiddens, grids, batch, meta_hidden, 
 
 @group.command()
 @with_common
-@click.option("--steps", default=SYMBOLIC.steps, show_default=True, type=POSITIVE, help="Full-batch Adam steps.")
 @click.option(
-    "--n-train", default=SYMBOLIC.n_train, show_default=True, type=POSITIVE, help="Fitting points (pykan's fits scale with it)."
+    "--steps", default=SYMBOLIC.steps, show_default=True, type=POSITIVE, help="Full-batch Adam steps."
 )
-@click.option("--lib", default=csv(SYMBOLIC.lib), show_default=True, help="pykan symbolic library (comma-separated).")
-def symbolic(out, device, seed, force, quiet, steps, n_train, lib):
+@click.option(
+    "--n-train",
+    default=SYMBOLIC.n_train,
+    show_default=True,
+    type=POSITIVE,
+    help="Fitting points (pykan's fits scale with it).",
+)
+@click.option(
+    "--lib", default=csv(SYMBOLIC.lib), show_default=True, help="pykan symbolic library (comma-separated)."
+)
+def symbolic(out, device, seed, threads, force, quiet, steps, n_train, lib):
     """Fit a tiny MetaKAN on x1*x2, export to pykan, print pykan's symbolic formula.
 
     \b
@@ -636,8 +825,9 @@ def symbolic(out, device, seed, force, quiet, steps, n_train, lib):
 
         res = run_symbolic(steps=steps, seed=seed, n_train=n_train, lib=tuple(_strs(lib)))
     except ImportError as e:
-        click.echo(f"symbolic: skipped, pykan interop unavailable ({e}); pip install 'kan-metakan[pykan]'")
-        return
+        raise click.ClickException(
+            f"pykan interop is unavailable ({e}); install it with: pip install 'kan-metakan[pykan]'"
+        ) from None
     click.echo(f"MetaKAN fit MSE {res['mse']:.3g}; pykan symbolic formula: {res['formula']}")
     rows = [res]
 

@@ -7,7 +7,7 @@ Examples::
     kan ws eval --checkpoint runs/ws/sine-wskan-s0.safetensors --zoo runs/zoos/sine-cpu
     kan ws table runs/ws
     kan ws plot runs/ws --out runs/ws/figures
-    kan prune --predict runs/ws/mask-wskan-s0.safetensors my_kan.safetensors --out pruned.safetensors
+    kan prune my_kan.safetensors --checkpoint runs/ws/mask-wskan-s0.safetensors --out pruned.safetensors
 """
 
 from __future__ import annotations
@@ -25,9 +25,14 @@ from kan_core.cli_options import (
     EpochProgress,
     check_output_file,
     check_output_folder,
+    checkpoint_option,
     device_option,
     force_option,
+    free_path,
+    lock_output,
     quiet_option,
+    seed_option,
+    threads_option,
 )
 
 from .checkpoints import write_json
@@ -103,11 +108,13 @@ def group() -> None:
     type=click.Choice(list(method_names("wskan", "ablation") + method_names("baseline"))),
     help="WS-KAN, its ablations (no positional encoding / no backward messages) or a baseline.",
 )
-@click.option("--seed", default=0, show_default=True, type=int, help="Seed of initialisation, order and subset.")
+@seed_option()
 @click.option("--epochs", default=50, show_default=True, type=POSITIVE, help="Training epochs (>= 1).")
 @click.option("--batch-size", default=32, show_default=True, type=POSITIVE, help="Zoo models per batch.")
 @click.option("--lr", default=1e-3, show_default=True, type=POSITIVE_FLOAT, help="AdamW learning rate.")
-@click.option("--weight-decay", default=0.01, show_default=True, type=NON_NEGATIVE_FLOAT, help="AdamW weight decay.")
+@click.option(
+    "--weight-decay", default=0.01, show_default=True, type=NON_NEGATIVE_FLOAT, help="AdamW weight decay."
+)
 @click.option("--hidden", default=128, show_default=True, type=POSITIVE, help="Hidden width of the model.")
 @click.option("--depth", default=4, show_default=True, type=POSITIVE, help="Layers (message-passing rounds).")
 @click.option(
@@ -119,13 +126,15 @@ def group() -> None:
 )
 @click.option("--train-size", default=None, type=POSITIVE, help="Random subset of the training split.")
 @device_option()
+@threads_option()
 @click.option(
     "--out",
     required=True,
     type=click.Path(file_okay=False),
-    help="Results folder: <task>-<model>-s<seed>.json and .safetensors are written into it.",
+    help="Results folder: <task>-<model>-s<seed>.json and .safetensors are written into it; a rerun "
+    "writes <...>-run2.json and so on beside them.",
 )
-@force_option("this run's result files in --out")
+@force_option("this run's <task>-<model>-s<seed>.json and .safetensors in --out are overwritten")
 @quiet_option()
 def train(
     task,
@@ -142,6 +151,7 @@ def train(
     train_size,
     device,
     out,
+    threads,
     force,
     quiet,
 ) -> None:
@@ -161,14 +171,15 @@ def train(
 
     stem = f"{task}-{method}-s{seed}" + (f"-n{train_size}" if train_size else "")
     check_output_folder(out, force=True)  # a results folder is shared by runs: only its type and access
-    for suffix in (".json", ".safetensors"):
-        check_output_file(Path(out) / f"{stem}{suffix}", force=force)
+    result_path = free_path(Path(out) / f"{stem}.json", force=force, companions=(".safetensors",))
     sizes = check_zoo_task(zoo_dir, task, ("train", "val", "test"))
     if train_size is not None and train_size > sizes["train"]:
         raise click.BadParameter(
             f"{train_size} is more than the zoo's {sizes['train']} training models", param_hint="--train-size"
         )
     env = init_distributed(device if device != "auto" else None)
+    if env.rank == 0:
+        lock_output(out)
     dev = resolve_device(device)
     if dev.type == "cuda" and env.is_distributed:
         import torch
@@ -180,7 +191,7 @@ def train(
     cap = get_method(method).max_hidden
     if cap is not None:
         model_cfg["hidden"] = min(hidden, cap)
-    with EpochProgress(epochs, label=f"{task}/{method}/s{seed} epochs", quiet=quiet or env.rank != 0) as bar:
+    with EpochProgress(epochs, label=f"{task}/{method}/s{seed}", quiet=quiet or env.rank != 0) as bar:
         model, data, result = run_experiment(
             task,
             zoo,
@@ -194,11 +205,14 @@ def train(
         )
     result.update(zoo=str(zoo_dir), world_size=env.world_size)
     if env.rank == 0:
-        outp = Path(out)
-        outp.mkdir(parents=True, exist_ok=True)
-        write_json(outp / f"{stem}.json", result)
-        save_checkpoint(outp / f"{stem}.safetensors", model.cpu(), data, result)
-        click.echo(json.dumps({"task": task, "method": method, "seed": seed, **result["metrics"]}))
+        result_path.parent.mkdir(parents=True, exist_ok=True)
+        write_json(result_path, result)
+        save_checkpoint(result_path.with_suffix(".safetensors"), model.cpu(), data, result)
+        click.echo(
+            json.dumps(
+                {"task": task, "method": method, "seed": seed, **result["metrics"], "out": str(result_path)}
+            )
+        )
     if env.is_distributed:
         import torch.distributed as dist
 
@@ -207,12 +221,7 @@ def train(
 
 
 @group.command(name="eval")
-@click.option(
-    "--checkpoint",
-    required=True,
-    type=click.Path(exists=True, dir_okay=False),
-    help="A checkpoint written by kan ws train (.safetensors).",
-)
+@checkpoint_option()
 @click.option(
     "--zoo",
     "zoo_dir",
@@ -228,9 +237,11 @@ def train(
     help="Which of the zoo's splits to evaluate on (all: every model).",
 )
 @device_option()
+@threads_option()
 @click.option("--out", default=None, type=click.Path(dir_okay=False), help="Write the metrics JSON here.")
-@force_option()
-def eval_cmd(checkpoint, zoo_dir, split, device, out, force) -> None:
+@force_option("--out is overwritten if it exists")
+@quiet_option()
+def eval_cmd(checkpoint, zoo_dir, split, device, threads, out, force, quiet) -> None:
     """Evaluate a trained checkpoint on a zoo (any width for WS-KAN: out-of-distribution evaluation).
 
     \b
@@ -274,14 +285,7 @@ def eval_cmd(checkpoint, zoo_dir, split, device, out, force) -> None:
 
 
 @group.command()
-@click.option(
-    "--checkpoint",
-    "checkpoints",
-    required=True,
-    multiple=True,
-    type=click.Path(exists=True, dir_okay=False),
-    help="Trained WS-KAN checkpoints (repeat: one per seed/method).",
-)
+@checkpoint_option(multiple=True)
 @click.option(
     "--zoo",
     "zoos",
@@ -291,9 +295,11 @@ def eval_cmd(checkpoint, zoo_dir, split, device, out, force) -> None:
     help="Zoos of KANs of other hidden widths (repeat).",
 )
 @device_option()
+@threads_option()
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="ood.json (read by kan ws plot).")
-@force_option()
-def ood(checkpoints, zoos, device, out, force) -> None:
+@force_option("--out is overwritten if it exists")
+@quiet_option()
+def ood(checkpoints, zoos, device, threads, out, force, quiet) -> None:
     """Out-of-distribution evaluation of trained models on zoos of wider KANs (all their models).
 
     \b
@@ -341,7 +347,7 @@ def ood(checkpoints, zoos, device, out, force) -> None:
     "--out", default=None, type=click.Path(dir_okay=False),
     help="Also write the table: PATH's stem with .md, .csv and .json.",
 )  # fmt: skip
-@force_option()
+@force_option("the three table files of --out are overwritten if they exist")
 def table(paths, out, force) -> None:
     """A paper-style table (mean +- std over seeds) from result JSON files or folders holding them.
 
@@ -354,7 +360,9 @@ def table(paths, out, force) -> None:
     """
     from .plots import collect_results, results_table, write_table
 
-    check_output_file(out, force=force)
+    if out:
+        for suffix in (".md", ".csv", ".json"):
+            check_output_file(Path(out).with_suffix(suffix), force=force)
     rows = collect_results(paths)
     if not rows:
         raise click.UsageError(f"no result JSON files (with 'task', 'method', 'metrics') under {list(paths)}")
@@ -366,8 +374,13 @@ def table(paths, out, force) -> None:
 
 @group.command()
 @click.argument("results", type=click.Path(exists=True, file_okay=False))
-@click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder for the PNG figures.")
-@force_option()
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Folder for the PNG figures; when it already holds figures, a rerun writes into OUT-run2 and so on.",
+)
+@force_option("the PNG figures in --out are overwritten")
 def plot(results, out, force) -> None:
     """PNG figures from a results folder: test metrics per method and learning curves of every
     `kan ws train` run, pruning trade-off, sine training-set-size curve, OOD curve.
@@ -379,6 +392,12 @@ def plot(results, out, force) -> None:
     from .plots import plot_all
 
     check_output_folder(out, force=force, owned=lambda e: e.is_file() and e.suffix == ".png")
+    if not force and Path(out).is_dir() and any(Path(out).glob("*.png")):
+        out = str(free_path(Path(out), force=False))
+        click.echo(
+            f"{Path(out).name}: the figures of the earlier run are kept; writing these to {out}", err=True
+        )
+    lock_output(out)
     written = plot_all(results, out)
     if not written:
         raise click.UsageError(
@@ -408,15 +427,8 @@ def load_any_kan(path: str | Path):
 
 
 @click.command(name="prune")
-@click.option(
-    "--predict",
-    "predict_args",
-    nargs=2,
-    required=True,
-    type=(click.Path(exists=True), str),
-    metavar="CHECKPOINT MODEL",
-    help="A trained mask predictor (kan ws train --task mask) and a KAN (.safetensors or pykan ckpt).",
-)
+@click.argument("model_path", metavar="MODEL", type=click.Path())
+@checkpoint_option()
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="Pruned KAN (.safetensors).")
 @click.option(
     "--threshold",
@@ -425,13 +437,17 @@ def load_any_kan(path: str | Path):
     help="Probability threshold in [0, 1] (default: the one chosen on the validation split).",
 )
 @device_option()
-@force_option()
-def prune(predict_args, out, threshold, device, force) -> None:
+@threads_option()
+@force_option("--out is overwritten if it exists")
+def prune(model_path, checkpoint, out, threshold, device, threads, force) -> None:
     """Prune a KAN in one forward pass of a trained mask predictor (no data needed).
+
+    MODEL is a KAN (.safetensors or a pykan checkpoint); --checkpoint a mask predictor from
+    'kan ws train --task mask'.
 
     \b
     Example:
-      kan prune --predict runs/ws/mask-wskan-s0.safetensors my_kan.safetensors --out pruned.safetensors
+      kan prune my_kan.safetensors --checkpoint runs/ws/mask-wskan-s0.safetensors --out pruned.safetensors
     """
     import time
 
@@ -441,7 +457,7 @@ def prune(predict_args, out, threshold, device, force) -> None:
 
     from .predict import predict_kans
 
-    ckpt, model_path = predict_args
+    ckpt = checkpoint
     check_output_file(out, force=force)
     kan = load_any_kan(model_path)
     t0 = time.perf_counter()

@@ -6,14 +6,21 @@ from __future__ import annotations
 import json
 
 import click
-from kan_core.cli_options import PROBABILITY, device_option
+from kan_core.cli_options import (
+    PROBABILITY,
+    checkpoint_option,
+    device_option,
+    force_option,
+    lock_output,
+    quiet_option,
+    threads_option,
+)
 
 __all__ = ["predict", "prune_eval"]
 
 
-
 @click.command("predict")
-@click.argument("checkpoint", type=click.Path(exists=True, dir_okay=False))
+@checkpoint_option()
 @click.argument("models", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option(
     "--out",
@@ -28,12 +35,14 @@ __all__ = ["predict", "prune_eval"]
     type=PROBABILITY,
     help="Mask task: keep edges whose probability exceeds this (default: the one chosen on validation).",
 )
-@device_option(what="Where the model runs")
-@click.option("--force", is_flag=True, help="Overwrite --out if it exists.")
-def predict(checkpoint, models, out, threshold, device, force) -> None:
-    """Predict a property or a pruning mask of each KAN in MODELS with a trained CHECKPOINT.
+@device_option()
+@threads_option()
+@force_option("--out is overwritten if it exists")
+@quiet_option()
+def predict(checkpoint, models, out, threshold, device, threads, force, quiet) -> None:
+    """Predict a property or a pruning mask of each KAN in MODELS with a trained --checkpoint.
 
-    CHECKPOINT is a `kan ws train` checkpoint (WS-KAN or a baseline). Each MODEL is a KAN file kan-core
+    The checkpoint is a `kan ws train` checkpoint (WS-KAN or a baseline). Each MODEL is a KAN file kan-core
     writes (.safetensors, e.g. from `kan zoo export`) or a pykan checkpoint (PREFIX_state or
     PREFIX_config.yml; needs the pykan extra). The prediction follows the checkpoint's task: inr -> class
     label and probabilities, sine -> frequency, accuracy -> test accuracy, mask -> a 0/1 mask per layer
@@ -42,7 +51,7 @@ def predict(checkpoint, models, out, threshold, device, force) -> None:
     Example:
 
     \b
-        kan ws predict runs/ws/accuracy-wskan-s0.safetensors a.safetensors b.safetensors \\
+        kan ws predict --checkpoint runs/ws/accuracy-wskan-s0.safetensors a.safetensors b.safetensors \\
             --out pred.csv
     """
     from kan_core.interop import load_any_kan
@@ -52,6 +61,9 @@ def predict(checkpoint, models, out, threshold, device, force) -> None:
 
     if out is not None and not out.endswith((".json", ".csv")):
         raise click.BadParameter(f"{out}: must end in .json or .csv", param_hint="--out")
+    from kan_core.cli_options import check_output_file
+
+    check_output_file(out, force=force)
     try:
         kans = [load_any_kan(m) for m in models]
         result = predict_kans(
@@ -68,14 +80,7 @@ def predict(checkpoint, models, out, threshold, device, force) -> None:
 
 
 @click.command("prune-eval")
-@click.option(
-    "--checkpoint",
-    "checkpoints",
-    required=True,
-    multiple=True,
-    type=click.Path(exists=True, dir_okay=False),
-    help="A mask predictor from `kan ws train --task mask` (repeat for several methods or seeds).",
-)
+@checkpoint_option(multiple=True)
 @click.option(
     "--zoo",
     "zoo_dir",
@@ -87,7 +92,8 @@ def predict(checkpoint, models, out, threshold, device, force) -> None:
     "--out",
     required=True,
     type=click.Path(file_okay=False),
-    help="Folder for pruning.json, pruning.csv and pruning.png.",
+    help="Folder for pruning.json, pruning.csv and pruning.png; when it already holds them, a rerun "
+    "writes OUT-run2 and so on beside it.",
 )
 @click.option(
     "--max-models",
@@ -102,9 +108,11 @@ def predict(checkpoint, models, out, threshold, device, force) -> None:
     type=click.Path(file_okay=False),
     help="Folder searched first for the zoo's image data set.",
 )
-@device_option(what="Where the model runs")
-@click.option("--force", is_flag=True, help="Overwrite the three output files if they exist.")
-def prune_eval(checkpoints, zoo_dir, out, max_models, data_root, device, force) -> None:
+@device_option()
+@threads_option()
+@force_option("pruning.json, pruning.csv and pruning.png in --out are overwritten")
+@quiet_option()
+def prune_eval(checkpoints, zoo_dir, out, max_models, data_root, device, threads, force, quiet) -> None:
     """Downstream pruning: prune a zoo's test classifiers with trained mask predictors and score them.
 
     For every --checkpoint, next to the unpruned models and the zoo's oracle masks: test accuracy and
@@ -117,10 +125,19 @@ def prune_eval(checkpoints, zoo_dir, out, max_models, data_root, device, force) 
         kan ws prune-eval --checkpoint runs/mask/mask-wskan-s0.safetensors \\
             --zoo runs/zoos/digits-clf-cpu --out runs/prune
     """
+    from pathlib import Path
+
+    from kan_core.cli_options import check_output_folder, free_path
     from kan_core.runtime import resolve_device
 
+    from .prune_eval import OUTPUT_FILES
     from .prune_eval import prune_eval as run
 
+    check_output_folder(out, force=True)  # only its type and access; earlier results are kept (below)
+    if not force and any((Path(out) / f).exists() for f in OUTPUT_FILES):
+        kept, out = out, str(free_path(Path(out)))
+        click.echo(f"{kept} already holds pruning results; they are kept and these go to {out}", err=True)
+    lock_output(out)
     try:
         res = run(
             checkpoints,

@@ -17,7 +17,15 @@ from pathlib import Path
 from typing import Any
 
 import click
-from kan_core.cli_options import check_output_folder, device_option, force_option, quiet_option
+from kan_core.cli_options import (
+    check_output_folder,
+    device_option,
+    force_option,
+    lock_output,
+    quiet_option,
+    seed_option,
+    threads_option,
+)
 
 from .models import REGISTRY, get_method, method_names
 
@@ -129,10 +137,14 @@ def sweep_epochs_for(epochs: int, full_size: int, train_size: int) -> int:
 
 
 def _echo(msg: str) -> None:
-    click.echo(msg, err=True)
+    from kan_core.progress import log
+
+    log(msg)
 
 
-def _build(preset: str, out: Path, budget: DemoBudget, device: str, seed: int, _log: Callable[[str], None]) -> Any:
+def _build(
+    preset: str, out: Path, budget: DemoBudget, device: str, seed: int, _log: Callable[[str], None]
+) -> Any:
     from .zoo import build_zoo, load_zoo
 
     t0 = time.perf_counter()
@@ -325,17 +337,12 @@ def _pruning_summary(pruning: dict[str, Any]) -> str:
     help="Folder for zoos, checkpoints, results and figures (reused: finished steps are skipped).",
 )
 @device_option()
-@click.option("--seed", default=0, show_default=True, type=int, help="Base seed (zoos and runs).")
+@seed_option()
 @click.option("--quick", is_flag=True, help="A tiny setting (< 60 s) for smoke tests.")
-@click.option(
-    "--threads",
-    default=1,
-    show_default=True,
-    type=click.IntRange(min=0),
-    help="torch CPU threads. The demo's tensors are small: one thread is as fast on an idle 2-core machine "
-    "and ~10x faster than two on a busy one (OpenMP contention); 0 keeps torch's choice.",
+@threads_option()
+@force_option(
+    "--out is used although it holds files the demo did not write (finished steps are still reused)"
 )
-@force_option("--out (write there although it holds other files)")
 @quiet_option()
 def demo(out, device, seed, quick, threads, force, quiet) -> None:
     """Build the CPU zoos, train WS-KAN and six baselines on three weight-space tasks, print tables, plot.
@@ -347,15 +354,14 @@ def demo(out, device, seed, quick, threads, force, quiet) -> None:
       kan demo --quick --out runs/demo-quick
       kan demo --out runs/demo --threads 1
     """
-    from kan_core.runtime import resolve_device, set_threads
+    from kan_core.runtime import resolve_device
 
     check_output_folder(out, force=force, owned=demo_entry)
-    if threads:
-        set_threads(threads)
     dev = str(resolve_device(device))
     budget = BUDGETS["quick" if quick else "full"]
     t0 = time.perf_counter()
-    res = run_demo(out, budget=budget, device=dev, seed=seed, log=None if quiet else _echo)
+    lock_output(out)
+    res = run_demo(out, budget=budget, device=dev, seed=seed, log=_echo)
     click.echo(res["tables"])
     if res["pruning"]:
         click.echo(_pruning_summary(res["pruning"]))

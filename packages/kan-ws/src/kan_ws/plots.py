@@ -50,20 +50,43 @@ def _display(method: str) -> str:
     return REGISTRY[method].display if method in REGISTRY else method
 
 
+def _check_result(path: Path, d: dict[str, Any]) -> None:
+    """A run-result JSON has string task/method and metrics mapping names to numbers (or null)."""
+    for key in ("task", "method"):
+        if not isinstance(d[key], str):
+            raise ValueError(f"{path}: {key!r} must be a string, got {type(d[key]).__name__}")
+    metrics = d["metrics"]
+    if not isinstance(metrics, dict):
+        raise ValueError(
+            f"{path}: 'metrics' must be an object of metric name -> number, got {type(metrics).__name__}"
+        )
+    bad = [k for k, v in metrics.items() if isinstance(v, (str, bool))]
+    if bad:
+        raise ValueError(f"{path}: metric {bad[0]!r} must be a number or null, got {metrics[bad[0]]!r}")
+
+
 def collect_results(paths: Iterable[str | Path]) -> list[dict[str, Any]]:
-    """Every run-result JSON (keys task/method/seed/metrics) in ``paths`` (files or folders, recursive)."""
-    rows = []
+    """Every run-result JSON (keys task/method/seed/metrics) in ``paths`` (files or folders, recursive).
+
+    Reruns of one run (``kan ws train`` writes ``STEM-run2.json`` beside ``STEM.json``) count once: of
+    results with the same task, zoo, training-set size, method and seed the newest file is kept."""
+    found: dict[tuple, tuple[float, dict[str, Any]]] = {}
     for p in paths:
         p = Path(p)
         files = sorted(p.rglob("*.json")) if p.is_dir() else [p]
         for f in files:
             try:
                 d = json.loads(f.read_text())
+                mtime = f.stat().st_mtime
             except (OSError, json.JSONDecodeError):
                 continue
             if isinstance(d, dict) and {"task", "method", "metrics"} <= set(d):
-                rows.append(d)
-    return rows
+                _check_result(f, d)
+                key = (d["task"], str(d.get("zoo", "")), d.get("train_size"), d["method"], d.get("seed"), str(f)
+                       if d.get("seed") is None else "")  # fmt: skip
+                if key not in found or mtime >= found[key][0]:
+                    found[key] = (mtime, d)
+    return [d for _, d in found.values()]
 
 
 def _fmt(m: float, s: float) -> str:

@@ -176,7 +176,7 @@ def write_predictions(result: dict[str, Any], path: str | os.PathLike, *, force:
     if path.suffix not in (".json", ".csv"):
         raise ValueError(f"{path}: write predictions to a .json or .csv file")
     if path.exists() and not force:
-        raise FileExistsError(f"{path} already exists; pass force=True (--force) to overwrite it")
+        raise FileExistsError(f"{path} already exists; allow overwriting it (--force on the command line)")
     if path.suffix == ".json":
         data = json.dumps(result, indent=2) + "\n"
     else:

@@ -78,7 +78,7 @@ def prune_eval(
     existing = [str(out / f) for f in OUTPUT_FILES if (out / f).exists()]
     if existing and not force:
         raise FileExistsError(
-            f"{', '.join(existing)} already exist(s); pass force=True (--force) to overwrite"
+            f"{', '.join(existing)} already exist(s); allow overwriting (--force on the command line)"
         )
     if not checkpoints:
         raise ValueError("give at least one mask-predictor checkpoint")

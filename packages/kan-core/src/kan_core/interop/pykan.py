@@ -252,7 +252,8 @@ def to_pykan(kan: KAN, *, sample: Tensor | None = None, **kwargs: Any) -> Any:
             input's grid). Not used with ``save_act=False``.
         **kwargs: passed to ``MultKAN``; defaults are ``symbolic_enabled=False``, ``auto_save=False``,
             ``save_act=True``, ``seed=0`` (pykan's constructor seeds the global RNGs; their states are
-            restored before returning). With ``auto_save=False`` pykan writes no files.
+            restored before returning). With ``auto_save=False`` pykan writes no files, and the model's
+            ``plot()`` draws into a temporary folder instead of ``./figures`` (pass ``folder=`` to keep them).
 
     Returns:
         ``kan.MultKAN`` on ``kan``'s device, its tensors in ``kan``'s dtype, with the activations of
@@ -302,7 +303,30 @@ def to_pykan(kan: KAN, *, sample: Tensor | None = None, **kwargs: Any) -> Any:
             raise ValueError(f"sample must be (N, {spec.widths[0]}), got {tuple(x.shape)}")
         with torch.no_grad():
             model(x.to(device=device, dtype=ref.dtype))
+    _plot_into_temporary_folder(model)
     return model
+
+
+def _plot_into_temporary_folder(model: Any) -> None:
+    """pykan's ``plot()`` writes its per-edge PNGs into ``./figures`` of the working directory; give this
+    model's ``plot`` a private temporary folder instead (removed with the model). ``folder=`` still wins."""
+    import functools
+    import shutil
+    import tempfile
+    import weakref
+
+    plot = getattr(type(model), "plot", None)
+    if plot is None:
+        return
+    folder = tempfile.mkdtemp(prefix="kan-pykan-plot-")
+    weakref.finalize(model, shutil.rmtree, folder, True)
+
+    @functools.wraps(plot)
+    def plot_here(*args: Any, **kw: Any) -> Any:
+        kw.setdefault("folder", folder)
+        return plot(model, *args, **kw)
+
+    model.plot = plot_here  # an instance attribute: other MultKANs keep pykan's default
 
 
 def load_pykan_checkpoint(path: Any) -> KAN:

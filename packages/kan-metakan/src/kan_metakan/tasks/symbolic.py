@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import torch
@@ -48,5 +49,9 @@ def run_symbolic(
     model.save_act = True
     model(x)  # pykan caches activations for auto_symbolic
     model.auto_symbolic(lib=list(lib), verbose=0)
-    formula = model.symbolic_formula()[0][0]
+    with warnings.catch_warnings():  # pykan hands sympy tensors that require grad: torch warns, harmlessly
+        warnings.filterwarnings(
+            "ignore", message="Converting a tensor with requires_grad=True", category=UserWarning
+        )
+        formula = model.symbolic_formula()[0][0]
     return {"mse": mse, "formula": str(formula)}

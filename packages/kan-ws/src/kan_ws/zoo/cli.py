@@ -9,10 +9,10 @@ from pathlib import Path
 import click
 from kan_core.cli_options import (
     POSITIVE,
-    apply_threads,
     check_output_folder,
     device_option,
     force_option,
+    lock_output,
     progress,
     quiet_option,
     seed_option,
@@ -21,7 +21,9 @@ from kan_core.cli_options import (
 
 __all__ = ["group", "zoo_entry"]
 
-_ZOO_ENTRY = re.compile(r"^(manifest\.json|shard-\d{5}\.safetensors|\.shard-\d{5}\.safetensors\..*\.tmp|\.manifest\.json\..*\.tmp)$")
+_ZOO_ENTRY = re.compile(
+    r"^(manifest\.json|shard-\d{5}\.safetensors|\.shard-\d{5}\.safetensors\..*\.tmp|\.manifest\.json\..*\.tmp)$"
+)
 
 
 def zoo_entry(path: Path) -> bool:
@@ -107,9 +109,11 @@ def list_presets() -> None:
     help="Folder searched first for the preset's image dataset.",
 )
 @device_option()
-@seed_option("Base seed: model i's initialisation, data and order derive from (seed, i).")
+@seed_option()
 @click.option("--shard-size", type=POSITIVE, default=None, help="Models per shard (default: the preset's).")
-@click.option("--epochs", type=POSITIVE, default=None, help="Training epochs per model (default: the preset's).")
+@click.option(
+    "--epochs", type=POSITIVE, default=None, help="Training epochs per model (default: the preset's)."
+)
 @click.option(
     "--basis",
     default=None,
@@ -123,7 +127,9 @@ def list_presets() -> None:
 )
 @click.option("--wavelet", default=None, help="Wavelet family for --basis wavelet (e.g. mexican_hat).")
 @threads_option()
-@force_option("--out (shards of another zoo are rebuilt)")
+@force_option(
+    "shards in --out that belong to another zoo are rebuilt (a matching build is resumed without it)"
+)
 @quiet_option()
 def build(
     preset, out, models, data_root, device, seed, shard_size, epochs, basis, degree, grid_size, wavelet, threads,
@@ -147,7 +153,7 @@ def build(
 
     p = _with_basis(preset, basis, degree, grid_size, wavelet)
     check_output_folder(out, force=force, owned=zoo_entry)
-    apply_threads(threads)
+    lock_output(out)
     n = models if models is not None else p.num_models
     shards = plan_shards(n, shard_size or p.shard_size)
     from kan_core.runtime import dist_env
@@ -156,7 +162,9 @@ def build(
     mine = sum(count for _, count in shards[env.rank :: env.world_size])
     show = env.rank == 0
     t0 = time.perf_counter()
-    with progress(length=mine, label=f"{p.name}: models trained", quiet=quiet or not show) as bar:
+    with progress(
+        length=mine, label=f"zoo {p.name}", unit="model", quiet=quiet or not show
+    ) as bar:
         path = build_zoo(p, out, models=models, data_root=data_root, device=device, seed=seed,
                          progress=bar.update, shard_size=shard_size, epochs=epochs,
                          overwrite=force)  # fmt: skip
@@ -164,14 +172,32 @@ def build(
         click.echo(f"built {path} in {time.perf_counter() - t0:.1f} s")
 
 
+def _ranges(indices: list[int]) -> str:
+    """``[0, 1, 2, 5, 7, 8]`` -> ``"0-2,5,7-8"`` (the form --models and the docs use)."""
+    parts: list[str] = []
+    for i in sorted(indices):
+        if parts and i == int(parts[-1].split("-")[-1]) + 1:
+            parts[-1] = f"{parts[-1].split('-')[0]}-{i}"
+        else:
+            parts.append(str(i))
+    return ",".join(parts)
+
+
 @group.command("info")
 @click.argument("path", type=click.Path(exists=True, file_okay=False))
-def info(path) -> None:
+@click.option(
+    "--split",
+    type=click.Choice(["train", "val", "test"]),
+    default=None,
+    help="Also list the zoo indices of this split's models (test: the held-out ones).",
+)
+def info(path, split) -> None:
     """Summarise a zoo folder (from its validated manifest).
 
     \b
-    Example:
+    Examples:
       kan zoo info runs/zoos/sine-cpu
+      kan zoo info runs/zoos/sine-cpu --split test
     """
     import statistics
 
@@ -190,6 +216,11 @@ def info(path) -> None:
             click.echo(
                 f"{key + ':':13s} mean {statistics.fmean(vals):.4g}  min {min(vals):.4g}  max {max(vals):.4g}"
             )
+    if split is not None:
+        members = [int(i) for i in m["splits"].get(split, [])]
+        click.echo(f"{split} models ({len(members)}; zoo indices): {_ranges(members) or 'none'}")
+        if members:
+            click.echo(f"  export one: kan zoo export {path} 0 --split {split} --out {split}0.safetensors")
 
 
 @group.command("verify")
@@ -216,7 +247,9 @@ from .export_cli import export  # noqa: E402 - the command lives in its own modu
 
 group.add_command(export)
 
-if __name__ == "__main__":  # python -m kan_ws.zoo.cli build ... (torchrun entry), through kan's error boundary
+if (
+    __name__ == "__main__"
+):  # python -m kan_ws.zoo.cli build ... (torchrun entry), through kan's error boundary
     from kan_core.cli import main
 
     main(["zoo", *sys.argv[1:]])

@@ -43,7 +43,7 @@ def export_kan(
     if out.suffix != ".safetensors":
         raise ValueError(f"{out}: the output must be a .safetensors file")
     if out.exists() and not force:
-        raise FileExistsError(f"{out} already exists; pass force=True (--force) to overwrite it")
+        raise FileExistsError(f"{out} already exists; allow overwriting it (--force on the command line)")
     from .store import load_zoo
 
     zoo = load_zoo(zoo_dir)
