@@ -29,6 +29,16 @@
 #error "KAN_VBYTES needs the matching -march (x86-64-v4 for 64, x86-64-v3 for 32)"
 #endif
 #define NV (128 / KAN_VBYTES)
+/* OPAQUE(x): x unchanged, but GCC can no longer see how it was computed, so it neither contracts a product
+ * into a following add (FMA) nor reassociates across it (fused Adam: torch's exact operations per lane) */
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define OPAQUE(x) __asm__("" : "+v"(x))
+#elif defined(__aarch64__)
+#define OPAQUE(x) __asm__("" : "+w"(x))
+#else
+#define OPAQUE(x) __asm__("" : "+m"(x))
+#endif
 #define UNROLL _Pragma("GCC unroll 8")
 
 #define T float
@@ -36,7 +46,19 @@
 #define FMA __builtin_fmaf
 #define SQRT __builtin_sqrtf
 #define SPECIALISE 1
+/* per-lane exact vector sqrt and FMA (a scalar, b, c vectors of type V) for the fused Adam pass */
+#if KAN_VBYTES == 64 && defined(__AVX512F__)
+#define ADAM_SQRT(x) ((V)_mm512_sqrt_ps((__m512)(x)))
+#define ADAM_FMA(a, b, c) ((V)_mm512_fmadd_ps(_mm512_set1_ps(a), (__m512)(b), (__m512)(c)))
+#elif KAN_VBYTES == 32 && defined(__AVX__) && defined(__FMA__)
+#define ADAM_SQRT(x) ((V)_mm256_sqrt_ps((__m256)(x)))
+#define ADAM_FMA(a, b, c) ((V)_mm256_fmadd_ps(_mm256_set1_ps(a), (__m256)(b), (__m256)(c)))
+#elif KAN_VBYTES == 16 && defined(__SSE2__)
+#define ADAM_SQRT(x) ((V)_mm_sqrt_ps((__m128)(x)))
+#endif
 #include "bspline_local.h"
+#undef ADAM_SQRT
+#undef ADAM_FMA
 #undef T
 #undef SFX
 #undef SPECIALISE
@@ -48,7 +70,18 @@
 #define FMA __builtin_fma
 #define SQRT __builtin_sqrt
 #define SPECIALISE 0
+#if KAN_VBYTES == 64 && defined(__AVX512F__)
+#define ADAM_SQRT(x) ((V)_mm512_sqrt_pd((__m512d)(x)))
+#define ADAM_FMA(a, b, c) ((V)_mm512_fmadd_pd(_mm512_set1_pd(a), (__m512d)(b), (__m512d)(c)))
+#elif KAN_VBYTES == 32 && defined(__AVX__) && defined(__FMA__)
+#define ADAM_SQRT(x) ((V)_mm256_sqrt_pd((__m256d)(x)))
+#define ADAM_FMA(a, b, c) ((V)_mm256_fmadd_pd(_mm256_set1_pd(a), (__m256d)(b), (__m256d)(c)))
+#elif KAN_VBYTES == 16 && defined(__SSE2__)
+#define ADAM_SQRT(x) ((V)_mm_sqrt_pd((__m128d)(x)))
+#endif
 #include "bspline_local.h"
+#undef ADAM_SQRT
+#undef ADAM_FMA
 #undef T
 #undef SFX
 #undef SPECIALISE

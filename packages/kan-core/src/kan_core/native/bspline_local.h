@@ -254,38 +254,104 @@ static inline __attribute__((always_inline)) void SFX(bwd_bucket)(
     }
 }
 
+/* Lane by lane (where the ISA variant has no vector instruction, see bspline_local.c): sqrt, and the FMA
+ * a * b + c with one rounding (a libm call without hardware FMA, as in the scalar code). */
+#ifndef ADAM_SQRT
+static inline SFX(vec) SFX(vsqrt_lanes)(SFX(vec) x) {
+    for (int64_t l = 0; l < VL; ++l) x[l] = SQRT(x[l]);
+    return x;
+}
+#define ADAM_SQRT(x) SFX(vsqrt_lanes)(x)
+#endif
+#ifndef ADAM_FMA
+static inline SFX(vec) SFX(vfma_lanes)(T a, SFX(vec) b, SFX(vec) c) {
+    for (int64_t l = 0; l < VL; ++l) c[l] = FMA(a, b[l], c[l]);
+    return c;
+}
+#define ADAM_FMA(a, b, c) SFX(vfma_lanes)(a, b, c)
+#endif
+
 /* One Adam/AdamW step of the n = NB * O coefficients p of one pair from their unscaled gradient sums h
  * (gradient h * s[o], s the pair's scales), with moments mo, ve, in one pass; gs[o] (may be NULL) gets
  * sum_j h * p before the update (the scales' gradient). opt: lr, beta1, beta2, eps, weight decay,
  * decoupled (AdamW: 1), lr / (1 - beta1^t), sqrt(1 - beta2^t). The operations and their order are those of
  * torch's fused CPU Adam (the moment's lerp one FMA, no other contraction or reassociation), so both give
- * the same numbers: Adam's normalisation would amplify any rounding difference of a near-zero gradient. */
-static __attribute__((optimize("no-associative-math", "fp-contract=off"))) void SFX(adam_pair)(
-    T *restrict p, T *restrict mo, T *restrict ve, const T *restrict h, const T *restrict s, T *restrict gs, int64_t NB,
-    int64_t O, const double *restrict opt) {
+ * the same numbers: Adam's normalisation would amplify any rounding difference of a near-zero gradient.
+ * Vectorised with explicit VL-lane vectors (each lane computes what the scalar code computes): OPAQUE
+ * after each product keeps GCC (-fassociative-math, contraction on) from fusing or reassociating it, the
+ * moment's FMA and the sqrt are per-lane exact (ADAM_FMA, ADAM_SQRT); gs is a per-column sum over j, a
+ * vector accumulator in memory (not a reduction across lanes). The O % VL last columns take the same
+ * operations on scalars. noinline: one copy, not one per order R. */
+static __attribute__((noinline)) void SFX(adam_pair)(T *restrict p, T *restrict mo, T *restrict ve,
+                                                      const T *restrict h, const T *restrict s, T *restrict gs,
+                                                      int64_t NB, int64_t O, const double *restrict opt) {
+    typedef SFX(vec) V;
     const T b1c = (T)(1 - opt[1]), b2 = (T)opt[2], b2c = (T)(1 - opt[2]), eps = (T)opt[3], step = (T)opt[6],
             bc2s = (T)opt[7];
     const int decoupled = opt[5] != 0;
-    const T decay = (T)(1 - opt[0] * opt[4]), l2 = (T)opt[4];
+    double lw = opt[0] * opt[4]; /* torch: 1 - lr * weight_decay, not contracted */
+    OPAQUE(lw);
+    const T decay = (T)(1 - lw), l2 = (T)opt[4];
+    const int mode = l2 == 0 ? 0 : decoupled ? 1 : 2; /* no decay, AdamW's, Adam's L2 */
+    const int64_t OV = O - O % VL;
     if (gs) memset(gs, 0, (size_t)O * sizeof(T));
     for (int64_t j = 0; j < NB; ++j) {
         T *restrict pj = p + j * O, *restrict mj = mo + j * O, *restrict vj = ve + j * O;
         const T *restrict hj = h + j * O;
-        for (int64_t o = 0; o < O; ++o) {
+        for (int64_t o = 0; o < OV; o += VL) {
+            V hv = *(const V *)(hj + o), pv = *(const V *)(pj + o), m0 = *(const V *)(mj + o),
+              v0 = *(const V *)(vj + o);
+            if (gs) *(V *)(gs + o) += hv * pv;
+            V g = hv * *(const V *)(s + o);
+            OPAQUE(g);
+            if (mode == 1) {
+                pv = pv * decay;
+                OPAQUE(pv);
+            } else if (mode == 2) {
+                V d = pv * l2;
+                OPAQUE(d);
+                g = g + d;
+            }
+            V dm = g - m0;
+            V mv = ADAM_FMA(b1c, dm, m0);
+            V a = v0 * b2, b = b2c * g;
+            OPAQUE(a);
+            OPAQUE(b);
+            b = b * g;
+            OPAQUE(b);
+            V vv = a + b;
+            *(V *)(mj + o) = mv;
+            *(V *)(vj + o) = vv;
+            V den = ADAM_SQRT(vv) / bc2s + eps;
+            V num = step * mv;
+            OPAQUE(num);
+            *(V *)(pj + o) = pv - num / den;
+        }
+        for (int64_t o = OV; o < O; ++o) {
             T hv = hj[o], pv = pj[o];
             if (gs) gs[o] += hv * pv;
             T g = hv * s[o];
-            if (l2 != 0) {
-                if (decoupled)
-                    pv = pv * decay;
-                else
-                    g = g + pv * l2;
+            OPAQUE(g);
+            if (mode == 1) {
+                pv = pv * decay;
+                OPAQUE(pv);
+            } else if (mode == 2) {
+                T d = pv * l2;
+                OPAQUE(d);
+                g = g + d;
             }
             T mv = FMA(b1c, g - mj[o], mj[o]);
-            T vv = vj[o] * b2 + b2c * g * g;
+            T a = vj[o] * b2, b = b2c * g;
+            OPAQUE(a);
+            OPAQUE(b);
+            b = b * g;
+            OPAQUE(b);
+            T vv = a + b;
             mj[o] = mv;
             vj[o] = vv;
-            pj[o] = pv - step * mv / (SQRT(vv) / bc2s + eps);
+            T num = step * mv;
+            OPAQUE(num);
+            pj[o] = pv - num / (SQRT(vv) / bc2s + eps);
         }
     }
 }
