@@ -67,6 +67,7 @@ SMOKE = {
             "kan",
             "ws",
             "predict",
+            "--checkpoint",
             "demo/results/sine-wskan-s0.safetensors",
             "sine0.safetensors",
             "--out",
