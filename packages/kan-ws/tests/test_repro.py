@@ -24,7 +24,7 @@ def test_paper_numbers_are_transcribed_with_table_and_row():
 
 def test_plans_name_existing_stages_and_fall_back_to_digits():
     names = {s.name for s in STAGES}
-    for scale in ("tiny", "cpu", "paper"):
+    for scale in ("tiny", "cpu", "cpu-full", "paper"):
         plan = make_plan(scale, available=lambda name: False)
         assert set(plan) == names
         assert plan["zoo-inr"]["preset"].startswith("digits") and plan["inr"]["dataset"] == "digits"
@@ -33,8 +33,11 @@ def test_plans_name_existing_stages_and_fall_back_to_digits():
     fm = make_plan("cpu", available=lambda name: name == "fashion-mnist")
     assert fm["zoo-inr"]["preset"] == "fmnist-inr-cpu-large" and fm["zoo-ood"]["widths"][0] == 16
     assert make_plan("paper", available=lambda n: True)["zoo-inr"]["preset"] == "fmnist-inr-paper"
+    full = make_plan("cpu-full", available=lambda n: True)
+    assert full["zoo-inr"]["preset"] == "fmnist-inr-paper" and full["zoo-inr"]["models"] == 22000
+    assert full["zoo-inr"]["overrides"]["splits"] == (10000, 2000, 10000) and full["zoo-sine"]["models"] == 1000
     assert make_plan("tiny", available=lambda n: True)["zoo-inr"]["preset"] == "digits-inr-cpu"
-    with pytest.raises(ValueError, match="unknown scale 'huge'; choose from tiny, cpu, paper"):
+    with pytest.raises(ValueError, match="unknown scale 'huge'; choose from tiny, cpu, cpu-full, paper"):
         make_plan("huge")
 
 

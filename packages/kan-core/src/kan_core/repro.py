@@ -48,7 +48,6 @@ __all__ = [
 ]
 
 ENTRY_POINT_GROUP = "kan.repro"
-SCALES = ("tiny", "cpu", "paper")
 
 
 class StageSettingsError(RuntimeError):
@@ -457,10 +456,12 @@ def pipeline_command(
     plan: Callable[[str], dict[str, dict[str, Any]]],
     report: Callable[[Path, str, list[Stage], dict[str, dict[str, Any]], set[str]], list[Path]],
     default_seeds: dict[str, str],
+    scale_help: str = "tiny: CI smoke run; cpu: about an hour on 2 cores; paper: the paper's sizes (GPU).",
 ) -> click.Command:
     """A ``kan repro NAME`` command running ``stages()`` with ``plan(scale)``, then ``report(...)``.
 
     ``report(out, scale, stages, records, ran)`` writes the tables and figures and returns their paths.
+    ``default_seeds`` maps each scale the pipeline knows (the ``--scale`` choices, in order) to its seeds.
     """
 
     seeds_help = "; ".join(f"{k} {v}" for k, v in default_seeds.items())
@@ -468,10 +469,10 @@ def pipeline_command(
     @click.command(name=name, help=help_text)
     @click.option(
         "--scale",
-        type=click.Choice(SCALES),
+        type=click.Choice(list(default_seeds)),
         default="tiny",
         show_default=True,
-        help="tiny: CI smoke run; cpu: about an hour on 2 cores; paper: the paper's sizes (GPU).",
+        help=scale_help,
     )
     @device_option()
     @click.option(

@@ -43,5 +43,8 @@ wskan = pipeline_command(
     stages=_stages,
     plan=_plan,
     report=_report,
-    default_seeds={"tiny": "0", "cpu": "0,1,2", "paper": "0,1,2"},
+    default_seeds={"tiny": "0", "cpu": "0,1,2", "cpu-full": "0,1,2", "paper": "0,1,2"},
+    scale_help="tiny: CI smoke run; cpu: about an hour on 2 cores; cpu-full: the paper's data sizes and KAN "
+    "architectures, with INR epochs and weight-space training cut to fit a 2-core CPU (hours, stage by stage); "
+    "paper: the paper's sizes (GPU).",
 )

@@ -3,6 +3,12 @@
 ``tiny``: a CI smoke run (about a minute on one CPU thread): 6-wide INRs of 8x8 digits, 2-3 epochs.
 ``cpu``: the largest setting this toolkit's 2-core reference machine does in about an hour: the CPU zoo
 presets (Fashion-MNIST INRs when the data set is on disk, else 8x8 digits), 3 seeds, a 4-point grid.
+``cpu-full``: the paper's data sizes and KAN architectures (Fashion-MNIST INRs [2,32,32,1] of 10,000
+training, 2,000 validation and all 10,000 test images; 1,000 sine INRs [2,32,32,1] at G=30), with the
+INR epochs and the weight-space models' size and epochs cut to what a 2-core CPU does in about an hour a
+stage (measured: one epoch of WS-KAN, hidden 128, depth 4, dropout 0.2 over 10,000 INRs of [2,32,32,1] is about 10
+minutes there; hidden 64, depth 3, no dropout about 3). Its ``inr-curve`` stage is WS-KAN's learning
+curve in the number of training INRs.
 ``paper``: the appendix's zoos and training settings; on a GPU, ``--budget-min`` then cuts the number of
 zoo models and epochs to what fits, and the report says what was cut.
 
@@ -19,7 +25,7 @@ from ..models.registry import method_names
 
 __all__ = ["SCALES", "STAGE_WEIGHTS", "make_plan", "inr_dataset", "dataset_available"]
 
-SCALES = ("tiny", "cpu", "paper")
+SCALES = ("tiny", "cpu", "cpu-full", "paper")
 ALL_METHODS = method_names("baseline", "wskan")
 
 #: share of a --budget-min each stage gets (relative)
@@ -31,6 +37,7 @@ STAGE_WEIGHTS = {
     "sine": 1.0,
     "sine-sweep": 1.0,
     "inr": 2.0,
+    "inr-curve": 1.0,
     "accuracy": 2.0,
     "mask": 2.0,
     "ablation": 1.5,
@@ -120,6 +127,20 @@ def make_plan(scale: str, available: Callable[[str], bool] = dataset_available) 
         epochs = {"sine": 25, "inr": 30, "accuracy": 12, "mask": 6}
         batch = 32
         prune_models = 100
+    elif scale == "cpu-full":
+        zoos = {
+            "zoo-sine": _zoo("sine-paper", 1000, 200, 200, "sine-paper"),
+            "zoo-inr": _zoo("fmnist-inr-paper" if fm else "digits-inr-cpu", 22000 if fm else 300, 30 if fm else 300,
+                            500, "fmnist-inr-paper", splits=(10000, 2000, 10000) if fm else (150, 50, 100)),
+            "zoo-clf": _zoo("fmnist-clf-paper" if fm else "digits-clf-cpu", 1000 if fm else 200, 10, 200,
+                            "fmnist-clf-paper"),
+            "zoo-ood": {"widths": [32, 48, 64, 80, 96] if fm else [16, 24, 32, 40, 48], "models": 1000 if fm else 100,
+                        "epochs": 30 if fm else 300, "paper_widths": [48, 64, 80, 96]},
+        }  # fmt: skip
+        grid = _grid((64, 3, 0.0, 2e-3))
+        epochs = {"sine": 30, "inr": 10, "accuracy": 20, "mask": 10}
+        batch = 32
+        prune_models = 100
     else:
         inr_preset = "fmnist-inr-paper" if fm else "digits-inr-cpu"
         zoos = {
@@ -142,6 +163,13 @@ def make_plan(scale: str, available: Callable[[str], bool] = dataset_available) 
     plan["sine"] = _train("sine", "zoo-sine", epochs["sine"], batch, grid, paper_sine)
     plan["sine-sweep"] = {"sizes": [8, 16] if scale == "tiny" else [100, 200, 500, 800]}
     plan["inr"] = _train("inr", "zoo-inr", epochs["inr"], batch, grid, paper_inr, dataset=ds, save=["wskan"])
+    plan["inr-curve"] = {
+        "sizes": [8, 16] if scale == "tiny" else [1000, 2500, 5000, 10000],
+        "method": "wskan",
+        "config": {"hidden": 64, "depth": 3, "dropout": 0.0, "lr": 2e-3},
+        "epochs": epochs["inr"],
+        "batch_size": batch,
+    }
     plan["accuracy"] = _train("accuracy", "zoo-clf", epochs["accuracy"], clf_batch, grid, paper_clf)
     plan["mask"] = _train(
         "mask", "zoo-clf", epochs["mask"], clf_batch, grid, paper_clf, save=list(ALL_METHODS)

@@ -10,6 +10,7 @@ zoo-ood        builds test-image INR zoos of wider hidden layers               5
 sine           frequency regression, WS-KAN + six baselines                    C.1.3 (Figure 8)
 sine-sweep     the same on 100-800 training INRs                               C.1.3 (Figure 8)
 inr            INR classification                                              Table 1
+inr-curve      WS-KAN's test accuracy against the number of training INRs      (C.1; ours)
 accuracy       accuracy prediction                                             Table 3
 mask           pruning-mask prediction                                         Table 4
 ablation       WS-KAN without PE / without backward pass on inr/accuracy/mask  Tables 6-10
@@ -376,6 +377,45 @@ def sine_sweep_stage(ctx: StageContext) -> dict[str, Any]:
     return {"sizes": done, "full_size": ntr, "r2": r2, "r2_full": full}
 
 
+def inr_curve_stage(ctx: StageContext) -> dict[str, Any]:
+    """Stage ``inr-curve``: one method at fixed settings, seed ``ctx.seeds[0]``, trained on random subsets of
+    the ``zoo-inr`` training INRs of growing size (same epochs each), tested on every test INR: whether the
+    number of training INRs limits the accuracy. Each finished size is kept in ``ctx.work`` (a rerun resumes).
+    """
+    import hashlib
+    import json
+
+    from kan_core.repro import write_json_atomic
+
+    from ..tasks import make_task
+
+    s = ctx.settings
+    zrec = ctx.results["zoo-inr"]
+    data = make_task("inr", _load(zrec["path"]))
+    ntr = len(data.splits["train"])
+    sizes = [n for n in s["sizes"] if n <= ntr]
+    if len(sizes) < len(s["sizes"]):
+        ctx.cuts.append(f"training sizes {sizes} (the zoo has {ntr} training INRs)")
+    seed, rows = ctx.seeds[0], []
+    key = hashlib.sha256(json.dumps([s, zrec], sort_keys=True).encode()).hexdigest()[:12]
+    for n in sizes:
+        kept = ctx.work / f"n{n}-s{seed}-{key}.json"
+        if kept.is_file():
+            rows.append(json.loads(kept.read_text()))
+            ctx.log(f"  inr-curve n={n}: kept ({rows[-1]['accuracy']:.4f})")
+            continue
+        _, _, res = _one_run("inr", data, s["method"], s["config"], seed, int(s["epochs"]), int(s["batch_size"]),
+                             ctx.device, 2048, train_size=n if n < ntr else None)  # fmt: skip
+        row = {"train_inrs": n, "accuracy": res["metrics"]["accuracy"], "best_val": res["best_val"],
+               "best_epoch": res["best_epoch"], "train_seconds": round(res["train_seconds"], 1)}  # fmt: skip
+        write_json_atomic(kept, row)
+        rows.append(row)
+        ctx.log(f"  inr-curve n={n}: test accuracy {row['accuracy']:.4f} ({row['train_seconds']:.0f} s)")
+    return {"method": s["method"], "config": s["config"], "epochs": int(s["epochs"]), "seed": seed,
+            "val_inrs": len(data.splits["val"]), "test_inrs": len(data.splits["test"]), "rows": rows,
+            "zoo": zrec}  # fmt: skip
+
+
 def ood_stage(ctx: StageContext) -> dict[str, Any]:
     """Stage ``ood``: the ``inr`` stage's seed-0 WS-KAN evaluated on every ``zoo-ood`` width."""
     from ..tasks import evaluate_ood, load_checkpoint
@@ -427,6 +467,8 @@ STAGES: list[Stage] = [
     Stage("sine-sweep", sine_sweep_stage, ("sine",), STAGE_WEIGHTS["sine-sweep"],
           "training-set-size sweep on sine (Figure 8)"),
     Stage("inr", train_stage, ("zoo-inr",), STAGE_WEIGHTS["inr"], "INR classification (Table 1)"),
+    Stage("inr-curve", inr_curve_stage, ("zoo-inr",), STAGE_WEIGHTS["inr-curve"],
+          "WS-KAN accuracy vs training INRs"),
     Stage("accuracy", train_stage, ("zoo-clf",), STAGE_WEIGHTS["accuracy"], "accuracy prediction (Table 3)"),
     Stage("mask", train_stage, ("zoo-clf",), STAGE_WEIGHTS["mask"], "pruning-mask prediction (Table 4)"),
     Stage("ablation", ablation_stage, ("inr", "accuracy", "mask"), STAGE_WEIGHTS["ablation"],
