@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 from kan_core.cli import cli
 
-WSKAN_STAGES = ["zoo-sine", "zoo-inr", "zoo-clf", "zoo-ood", "sine", "sine-sweep", "inr", "accuracy", "mask", "ablation", "ood",
+WSKAN_STAGES = ["inr-curve", "inr-quality", "zoo-sine", "zoo-inr", "zoo-clf", "zoo-ood", "sine", "sine-sweep", "inr", "accuracy", "mask", "ablation", "ood",
                 "pruning"]  # fmt: skip
 METAKAN_STAGES = ["feynman", "highdim", "images", "conv", "pde", "memory"]
 
@@ -36,9 +36,15 @@ def test_wskan_tiny_end_to_end(tmp_path):
     md = (out / "report" / "tables.md").read_text()
     for title in ("Table 1: INR classification", "Table 3: accuracy prediction", "Table 4: pruning-mask",
                   "Tables 6-10", "Table 2: OOD", "Figure 5: downstream pruning", "Sine-wave frequency",
-                  "Sine-wave regression vs training-set size"):  # fmt: skip
+                  "Sine-wave regression vs training-set size",
+                  "INR classification: WS-KAN test accuracy against the number of training INRs",
+                  "INR reconstruction quality"):  # fmt: skip
         assert f"## {title}" in md
-    assert md.count("**Verdict.**") == 8
+    assert md.count("**Verdict.**") == 10
+    curve = json.loads((out / "stages" / "inr-curve.json").read_text())["result"]
+    assert [r["train_inrs"] for r in curve["rows"]] == [8, 16] and len(curve["zoo"]["manifest_sha256"]) == 64
+    quality = json.loads((out / "stages" / "inr-quality.json").read_text())["result"]
+    assert quality["psnr_long"] > quality["psnr_zoo_same"]  # 60 epochs reconstruct better than 30
     assert "| WS-KAN | " in md and "| 94.30 | 0.50 |" in md  # the paper's MNIST number beside ours
     csv_lines = (out / "report" / "tables.csv").read_text().splitlines()
     assert csv_lines[0] == "table,row,column,value" and any(
@@ -103,7 +109,7 @@ def test_kan_from_source_registers_the_entry_points(tmp_path, repo_root, python,
     assert "wskan" in r.stdout and "metakan" in r.stdout
     r = subprocess.run([python, "-S", script, "repro", "wskan", "--scale", "huge"], env=env, capture_output=True,
                        text=True, timeout=120)  # fmt: skip
-    assert r.returncode == 2 and "'huge' is not one of 'tiny', 'cpu', 'paper'" in r.stderr
+    assert r.returncode == 2 and "'huge' is not one of 'tiny', 'cpu', 'cpu-full', 'paper'" in r.stderr
 
 
 @pytest.mark.slow

@@ -38,6 +38,7 @@ STAGE_WEIGHTS = {
     "sine-sweep": 1.0,
     "inr": 2.0,
     "inr-curve": 1.0,
+    "inr-quality": 0.3,
     "accuracy": 2.0,
     "mask": 2.0,
     "ablation": 1.5,
@@ -170,6 +171,8 @@ def make_plan(scale: str, available: Callable[[str], bool] = dataset_available) 
         "epochs": epochs["inr"],
         "batch_size": batch,
     }
+    plan["inr-quality"] = {"inr": plan["zoo-ood"]["inr"], "models": 8 if scale == "tiny" else 100,
+                           "epochs": 60 if scale == "tiny" else 1000}  # fmt: skip
     plan["accuracy"] = _train("accuracy", "zoo-clf", epochs["accuracy"], clf_batch, grid, paper_clf)
     plan["mask"] = _train(
         "mask", "zoo-clf", epochs["mask"], clf_batch, grid, paper_clf, save=list(ALL_METHODS)

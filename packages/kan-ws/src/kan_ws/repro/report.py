@@ -181,6 +181,10 @@ def build_tables(records: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
         tables.append(_method_table("inr", "Table 1: INR classification, test accuracy (%)", res["inr"],
                                     [("accuracy", "inr", 100.0, "acc %")], paper, col, METHOD_ORDER,
                                     CLAIMS["inr"], records["inr"], note))  # fmt: skip
+    if "inr-curve" in res:
+        tables.append(_curve_table(res["inr-curve"], paper))
+    if "inr-quality" in res:
+        tables.append(_quality_table(res["inr-quality"]))
     if "accuracy" in res:
         col, note = note_for(res["accuracy"]["zoo"])
         tables.append(_method_table("accuracy", "Table 3: accuracy prediction (MSE x 10^3, R^2 x 10^2)",
@@ -204,6 +208,38 @@ def build_tables(records: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     if "pruning" in res:
         tables.append(_pruning_table(res["pruning"]))
     return tables
+
+
+def _curve_table(r: dict[str, Any], paper: dict[str, Any]) -> dict[str, Any]:
+    col = paper_column(r["zoo"].get("dataset"))
+    target = _paper_vals(paper, "inr", col).get(r["method"], (math.nan,))[0]
+    rows = [[row["train_inrs"], row["accuracy"] * 100, row["best_val"] * 100, row["best_epoch"], row["train_seconds"]]
+            for row in r["rows"]]  # fmt: skip
+    c = r["config"]
+    verdict = f"{NAMES[r['method']]} (h{c['hidden']} d{c['depth']} p{c['dropout']} lr{c['lr']:g}, {r['epochs']} epochs, seed {r['seed']}): "
+    if len(rows) > 1:
+        steps = "; ".join(f"{a[0]} -> {b[0]}: {b[1] - a[1]:+.1f}" for a, b in zip(rows, rows[1:]))
+        verdict += (f"test accuracy {rows[0][1]:.1f}% at {rows[0][0]} training INRs to {rows[-1][1]:.1f}% at "
+                    f"{rows[-1][0]} (points per step: {steps}); the paper's {col} value with 10000 is {target:.1f}%.")  # fmt: skip
+    elif rows:
+        verdict += f"{rows[0][1]:.1f}% at {rows[0][0]} training INRs (paper {col}: {target:.1f}% with 10000)."
+    return {"key": "inr-curve", "title": "INR classification: WS-KAN test accuracy against the number of training INRs",
+            "columns": ["training INRs", "test acc %", "best val acc %", "best epoch", "train s"], "rows": rows,
+            "verdict": verdict,
+            "note": f"Random subsets of the zoo's training INRs, every one of its {r['test_inrs']} test INRs, "
+            f"validation on {r['val_inrs']} INRs, the same epochs at every size."}  # fmt: skip
+
+
+def _quality_table(r: dict[str, Any]) -> dict[str, Any]:
+    rows = [[f"zoo-inr, all {r['zoo']['models']} INRs", r["zoo_epochs"], r["psnr_zoo_all"]],
+            [f"zoo-inr, its first {r['models']} training INRs", r["zoo_epochs"], r["psnr_zoo_same"]],
+            [f"the same {r['models']} INRs retrained", r["epochs"], r["psnr_long"]]]  # fmt: skip
+    verdict = (f"Cutting the INRs from {r['epochs']} to {r['zoo_epochs']} epochs costs "
+               f"{r['psnr_long'] - r['psnr_zoo_same']:.1f} dB of mean reconstruction PSNR on the same {r['models']} "
+               f"images ({r['psnr_zoo_same']:.1f} vs {r['psnr_long']:.1f} dB).")  # fmt: skip
+    return {"key": "inr-quality", "title": "INR reconstruction quality: the zoo's epochs vs the paper's",
+            "columns": ["INRs", "epochs", "mean PSNR dB"], "rows": rows, "verdict": verdict,
+            "note": "PSNR over the 28x28 pixels of intensities in [0, 1] after each INR's last epoch."}  # fmt: skip
 
 
 def _sine_table(r: dict[str, Any], rec: dict[str, Any]) -> dict[str, Any]:

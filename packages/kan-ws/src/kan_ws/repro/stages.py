@@ -11,6 +11,7 @@ sine           frequency regression, WS-KAN + six baselines                    C
 sine-sweep     the same on 100-800 training INRs                               C.1.3 (Figure 8)
 inr            INR classification                                              Table 1
 inr-curve      WS-KAN's test accuracy against the number of training INRs      (C.1; ours)
+inr-quality    INR reconstruction PSNR at the zoo's epochs vs the paper's 1000 (C.1.1; ours)
 accuracy       accuracy prediction                                             Table 3
 mask           pruning-mask prediction                                         Table 4
 ablation       WS-KAN without PE / without backward pass on inr/accuracy/mask  Tables 6-10
@@ -140,6 +141,15 @@ def _load(path: str) -> Any:
     from ..zoo import load_zoo
 
     return load_zoo(path)
+
+
+def _zoo_used(zrec: dict[str, Any]) -> dict[str, Any]:
+    """A zoo stage's result plus the SHA-256 of its ``manifest.json`` (which holds every shard's SHA-256): a
+    rerun that built the same zoo shows the same digest."""
+    import hashlib
+
+    digest = hashlib.sha256((Path(zrec["path"]) / "manifest.json").read_bytes()).hexdigest()
+    return {**zrec, "manifest_sha256": digest}
 
 
 def _score_better(kind: str, a: float, b: float) -> bool:
@@ -314,7 +324,7 @@ def train_stage(ctx: StageContext) -> dict[str, Any]:
                         batch=int(s["batch_size"]), settrans_max_edges=int(s["settrans_max_edges"]),
                         save=s.get("save", []), grid_limit=s.get("grid_limit"))  # fmt: skip
     _paper_cuts(ctx, s, res["methods"])
-    res.update(task=s["task"], zoo=zrec, checkpoints=str(ctx.work))
+    res.update(task=s["task"], zoo=_zoo_used(zrec), checkpoints=str(ctx.work))
     return res
 
 
@@ -413,7 +423,29 @@ def inr_curve_stage(ctx: StageContext) -> dict[str, Any]:
         ctx.log(f"  inr-curve n={n}: test accuracy {row['accuracy']:.4f} ({row['train_seconds']:.0f} s)")
     return {"method": s["method"], "config": s["config"], "epochs": int(s["epochs"]), "seed": seed,
             "val_inrs": len(data.splits["val"]), "test_inrs": len(data.splits["test"]), "rows": rows,
-            "zoo": zrec}  # fmt: skip
+            "zoo": _zoo_used(zrec)}  # fmt: skip
+
+
+def inr_quality_stage(ctx: StageContext) -> dict[str, Any]:
+    """Stage ``inr-quality``: what the INR-epoch cut costs in reconstruction. Rebuilds the zoo's first
+    ``models`` training-image INRs (same images, same seeds) with ``epochs`` epochs (the paper's 1000) and
+    compares their mean PSNR with the same INRs in ``zoo-inr`` and with the whole zoo's mean."""
+    from ..zoo import build_zoo
+
+    s = ctx.settings
+    zrec = ctx.results["zoo-inr"]
+    zoo = _load(zrec["path"])
+    n, epochs = int(s["models"]), int(s["epochs"])
+    p = _preset(s["inr"]).replace(splits=(n, 0, 0), epochs=epochs)
+    long = _load(str(build_zoo(p, ctx.out / "zoos" / "inr-quality", models=n, epochs=epochs, device=ctx.device,
+                               seed=0)))  # fmt: skip
+
+    def mean_psnr(z: Any, k: int) -> float:
+        return sum(float(m["psnr"]) for m in z.meta[:k]) / k
+
+    return {"models": n, "epochs": epochs, "zoo_epochs": zrec["epochs"], "psnr_long": mean_psnr(long, n),
+            "psnr_zoo_same": mean_psnr(zoo, n), "psnr_zoo_all": mean_psnr(zoo, len(zoo)),
+            "zoo": _zoo_used(zrec)}  # fmt: skip
 
 
 def ood_stage(ctx: StageContext) -> dict[str, Any]:
@@ -469,6 +501,8 @@ STAGES: list[Stage] = [
     Stage("inr", train_stage, ("zoo-inr",), STAGE_WEIGHTS["inr"], "INR classification (Table 1)"),
     Stage("inr-curve", inr_curve_stage, ("zoo-inr",), STAGE_WEIGHTS["inr-curve"],
           "WS-KAN accuracy vs training INRs"),
+    Stage("inr-quality", inr_quality_stage, ("zoo-inr",), STAGE_WEIGHTS["inr-quality"],
+          "INR reconstruction PSNR: zoo epochs vs the paper's 1000"),
     Stage("accuracy", train_stage, ("zoo-clf",), STAGE_WEIGHTS["accuracy"], "accuracy prediction (Table 3)"),
     Stage("mask", train_stage, ("zoo-clf",), STAGE_WEIGHTS["mask"], "pruning-mask prediction (Table 4)"),
     Stage("ablation", ablation_stage, ("inr", "accuracy", "mask"), STAGE_WEIGHTS["ablation"],
