@@ -169,6 +169,7 @@ def make_plan(scale: str, available: Callable[[str], bool] = dataset_available) 
         "method": "wskan",
         "config": {"hidden": 64, "depth": 3, "dropout": 0.0, "lr": 2e-3},
         "epochs": epochs["inr"],
+        "min_passes": 24 if scale == "tiny" else 30000,  # small sizes: at least this many INR passes
         "batch_size": batch,
     }
     plan["inr-quality"] = {"inr": plan["zoo-ood"]["inr"], "models": 8 if scale == "tiny" else 100,

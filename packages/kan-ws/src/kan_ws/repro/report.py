@@ -213,10 +213,10 @@ def build_tables(records: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
 def _curve_table(r: dict[str, Any], paper: dict[str, Any]) -> dict[str, Any]:
     col = paper_column(r["zoo"].get("dataset"))
     target = _paper_vals(paper, "inr", col).get(r["method"], (math.nan,))[0]
-    rows = [[row["train_inrs"], row["accuracy"] * 100, row["best_val"] * 100, row["best_epoch"], row["train_seconds"]]
-            for row in r["rows"]]  # fmt: skip
+    rows = [[row["train_inrs"], row["accuracy"] * 100, row["best_val"] * 100, row["epochs"], row["best_epoch"] + 1,
+             row["train_seconds"]] for row in r["rows"]]  # fmt: skip
     c = r["config"]
-    verdict = f"{NAMES[r['method']]} (h{c['hidden']} d{c['depth']} p{c['dropout']} lr{c['lr']:g}, {r['epochs']} epochs, seed {r['seed']}): "
+    verdict = f"{NAMES[r['method']]} (h{c['hidden']} d{c['depth']} p{c['dropout']} lr{c['lr']:g}, seed {r['seed']}): "
     if len(rows) > 1:
         steps = "; ".join(f"{a[0]} -> {b[0]}: {b[1] - a[1]:+.1f}" for a, b in zip(rows, rows[1:]))
         verdict += (f"test accuracy {rows[0][1]:.1f}% at {rows[0][0]} training INRs to {rows[-1][1]:.1f}% at "
@@ -224,10 +224,12 @@ def _curve_table(r: dict[str, Any], paper: dict[str, Any]) -> dict[str, Any]:
     elif rows:
         verdict += f"{rows[0][1]:.1f}% at {rows[0][0]} training INRs (paper {col}: {target:.1f}% with 10000)."
     return {"key": "inr-curve", "title": "INR classification: WS-KAN test accuracy against the number of training INRs",
-            "columns": ["training INRs", "test acc %", "best val acc %", "best epoch", "train s"], "rows": rows,
+            "columns": ["training INRs", "test acc %", "best val acc %", "epochs", "best epoch", "train s"],
+            "rows": rows,
             "verdict": verdict,
             "note": f"Random subsets of the zoo's training INRs, every one of its {r['test_inrs']} test INRs, "
-            f"validation on {r['val_inrs']} INRs, the same epochs at every size."}  # fmt: skip
+            f"validation on {r['val_inrs']} INRs (the best epoch's model is tested); each size trains "
+            f"at least {r['min_passes']} INR passes (small sets more epochs)."}  # fmt: skip
 
 
 def _quality_table(r: dict[str, Any]) -> dict[str, Any]:

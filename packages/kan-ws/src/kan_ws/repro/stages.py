@@ -389,8 +389,9 @@ def sine_sweep_stage(ctx: StageContext) -> dict[str, Any]:
 
 def inr_curve_stage(ctx: StageContext) -> dict[str, Any]:
     """Stage ``inr-curve``: one method at fixed settings, seed ``ctx.seeds[0]``, trained on random subsets of
-    the ``zoo-inr`` training INRs of growing size (same epochs each), tested on every test INR: whether the
-    number of training INRs limits the accuracy. Each finished size is kept in ``ctx.work`` (a rerun resumes).
+    the ``zoo-inr`` training INRs of growing size, tested on every test INR: whether the number of training
+    INRs limits the accuracy. Each size trains ``max(epochs, ceil(min_passes / n))`` epochs, so small sets
+    are not held back by too few optimiser steps. Each finished size is kept in ``ctx.work`` (a rerun resumes).
     """
     import hashlib
     import json
@@ -414,14 +415,15 @@ def inr_curve_stage(ctx: StageContext) -> dict[str, Any]:
             rows.append(json.loads(kept.read_text()))
             ctx.log(f"  inr-curve n={n}: kept ({rows[-1]['accuracy']:.4f})")
             continue
-        _, _, res = _one_run("inr", data, s["method"], s["config"], seed, int(s["epochs"]), int(s["batch_size"]),
-                             ctx.device, 2048, train_size=n if n < ntr else None)  # fmt: skip
-        row = {"train_inrs": n, "accuracy": res["metrics"]["accuracy"], "best_val": res["best_val"],
+        epochs = max(int(s["epochs"]), math.ceil(int(s["min_passes"]) / n))
+        _, _, res = _one_run("inr", data, s["method"], s["config"], seed, epochs, int(s["batch_size"]), ctx.device,
+                             2048, train_size=n if n < ntr else None)  # fmt: skip
+        row = {"train_inrs": n, "epochs": epochs, "accuracy": res["metrics"]["accuracy"], "best_val": res["best_val"],
                "best_epoch": res["best_epoch"], "train_seconds": round(res["train_seconds"], 1)}  # fmt: skip
         write_json_atomic(kept, row)
         rows.append(row)
         ctx.log(f"  inr-curve n={n}: test accuracy {row['accuracy']:.4f} ({row['train_seconds']:.0f} s)")
-    return {"method": s["method"], "config": s["config"], "epochs": int(s["epochs"]), "seed": seed,
+    return {"method": s["method"], "config": s["config"], "seed": seed, "min_passes": int(s["min_passes"]),
             "val_inrs": len(data.splits["val"]), "test_inrs": len(data.splits["test"]), "rows": rows,
             "zoo": _zoo_used(zrec)}  # fmt: skip
 
