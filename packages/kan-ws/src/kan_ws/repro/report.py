@@ -241,7 +241,7 @@ def _quality_table(r: dict[str, Any]) -> dict[str, Any]:
                f"images ({r['psnr_zoo_same']:.1f} vs {r['psnr_long']:.1f} dB).")  # fmt: skip
     return {"key": "inr-quality", "title": "INR reconstruction quality: the zoo's epochs vs the paper's",
             "columns": ["INRs", "epochs", "mean PSNR dB"], "rows": rows, "verdict": verdict,
-            "note": "PSNR over the 28x28 pixels of intensities in [0, 1] after each INR's last epoch."}  # fmt: skip
+            "note": "PSNR over each image's pixels (intensities in [0, 1]) after the INR's last epoch."}  # fmt: skip
 
 
 def _sine_table(r: dict[str, Any], rec: dict[str, Any]) -> dict[str, Any]:

@@ -391,14 +391,15 @@ def inr_curve_stage(ctx: StageContext) -> dict[str, Any]:
     """Stage ``inr-curve``: one method at fixed settings, seed ``ctx.seeds[0]``, trained on random subsets of
     the ``zoo-inr`` training INRs of growing size, tested on every test INR: whether the number of training
     INRs limits the accuracy. Each size trains ``max(epochs, ceil(min_passes / n))`` epochs, so small sets
-    are not held back by too few optimiser steps. Each finished size is kept in ``ctx.work`` (a rerun resumes).
+    are not held back by too few optimiser steps. Each finished size is kept in ``ctx.work`` (a rerun resumes),
+    with its model's checkpoint (``<method>-n<size>-s<seed>-<key>.safetensors``).
     """
     import hashlib
     import json
 
     from kan_core.repro import write_json_atomic
 
-    from ..tasks import make_task
+    from ..tasks import make_task, save_checkpoint
 
     s = ctx.settings
     zrec = ctx.results["zoo-inr"]
@@ -416,8 +417,9 @@ def inr_curve_stage(ctx: StageContext) -> dict[str, Any]:
             ctx.log(f"  inr-curve n={n}: kept ({rows[-1]['accuracy']:.4f})")
             continue
         epochs = max(int(s["epochs"]), math.ceil(int(s["min_passes"]) / n))
-        _, _, res = _one_run("inr", data, s["method"], s["config"], seed, epochs, int(s["batch_size"]), ctx.device,
-                             2048, train_size=n if n < ntr else None)  # fmt: skip
+        model, _, res = _one_run("inr", data, s["method"], s["config"], seed, epochs, int(s["batch_size"]),
+                                 ctx.device, 2048, train_size=n if n < ntr else None)  # fmt: skip
+        save_checkpoint(ctx.work / f"{s['method']}-n{n}-s{seed}-{key}.safetensors", model.cpu(), data, res)
         row = {"train_inrs": n, "epochs": epochs, "accuracy": res["metrics"]["accuracy"], "best_val": res["best_val"],
                "best_epoch": res["best_epoch"], "train_seconds": round(res["train_seconds"], 1)}  # fmt: skip
         write_json_atomic(kept, row)
@@ -425,7 +427,7 @@ def inr_curve_stage(ctx: StageContext) -> dict[str, Any]:
         ctx.log(f"  inr-curve n={n}: test accuracy {row['accuracy']:.4f} ({row['train_seconds']:.0f} s)")
     return {"method": s["method"], "config": s["config"], "seed": seed, "min_passes": int(s["min_passes"]),
             "val_inrs": len(data.splits["val"]), "test_inrs": len(data.splits["test"]), "rows": rows,
-            "zoo": _zoo_used(zrec)}  # fmt: skip
+            "zoo": _zoo_used(zrec), "checkpoints": str(ctx.work), "key": key}  # fmt: skip
 
 
 def inr_quality_stage(ctx: StageContext) -> dict[str, Any]:
