@@ -77,3 +77,14 @@ def test_inr_table_and_verdict_from_numbers():
     res["methods"]["mlp"] = _method(0.55)
     (t2,) = build_tables({"inr": rec})
     assert "'MLP + Align. > MLP + Aug. > MLP' does not hold." in t2["verdict"]
+
+
+def test_cpu_full_ood_reads_the_learning_curve_not_the_inr_stage():
+    from kan_core.repro import stage_depends, stage_order
+
+    full = make_plan("cpu-full", available=lambda n: True)
+    assert [s.name for s in stage_order(STAGES, ["ood"], full)] == ["zoo-inr", "zoo-ood", "inr-curve", "ood"]
+    cpu = make_plan("cpu", available=lambda n: True)
+    assert [s.name for s in stage_order(STAGES, ["ood"], cpu)] == ["zoo-inr", "zoo-ood", "inr", "ood"]
+    ood = next(s for s in STAGES if s.name == "ood")
+    assert stage_depends(ood, cpu) == ("inr", "zoo-ood") and stage_depends(ood, None) == ood.depends

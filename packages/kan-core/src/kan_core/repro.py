@@ -38,6 +38,7 @@ __all__ = [
     "StageSettingsError",
     "run_stages",
     "stage_order",
+    "stage_depends",
     "read_record",
     "fit_count",
     "write_json_atomic",
@@ -189,8 +190,17 @@ def read_record(out: Path, name: str) -> dict[str, Any] | None:
         raise StageSettingsError(f"{path}: not valid JSON ({e}); delete it to rerun the stage") from e
 
 
-def stage_order(stages: Sequence[Stage], selected: Sequence[str] | None) -> list[Stage]:
-    """The stages to consider, in pipeline order: ``selected`` (all when ``None``) plus their dependencies.
+def stage_depends(stage: Stage, plan: dict[str, dict[str, Any]] | None = None) -> tuple[str, ...]:
+    """The stages ``stage`` reads: ``plan[stage.name]["depends"]`` where the plan names them (a scale may
+    feed a stage from another stage), else ``stage.depends``."""
+    return tuple((plan or {}).get(stage.name, {}).get("depends", stage.depends))
+
+
+def stage_order(
+    stages: Sequence[Stage], selected: Sequence[str] | None, plan: dict[str, dict[str, Any]] | None = None
+) -> list[Stage]:
+    """The stages to consider, in pipeline order: ``selected`` (all when ``None``) plus their dependencies
+    (:func:`stage_depends` under ``plan``).
 
     Raises:
         ValueError: an unknown name in ``selected`` or in a stage's ``depends``.
@@ -209,7 +219,7 @@ def stage_order(stages: Sequence[Stage], selected: Sequence[str] | None) -> list
         if name not in by_name:
             raise ValueError(f"stage dependency {name!r} is not a stage of this pipeline")
         need.add(name)
-        for dep in by_name[name].depends:
+        for dep in stage_depends(by_name[name], plan):
             add(dep)
 
     for name in selected:
@@ -255,7 +265,7 @@ def run_stages(
         StageSettingsError: a finished stage's record has other settings and ``force`` is off.
     """
     out = Path(out)
-    todo = stage_order(stages, selected)
+    todo = stage_order(stages, selected, plan)
     records: dict[str, dict[str, Any]] = {}
     pending: list[Stage] = []
     for st in todo:
@@ -285,7 +295,7 @@ def run_stages(
             device=device,
             seeds=tuple(seeds),
             settings=settings,
-            results={d: records[d]["result"] for d in st.depends if d in records},
+            results={d: records[d]["result"] for d in stage_depends(st, plan) if d in records},
             budget_s=stage_budget,
             log=log,
         )
@@ -519,7 +529,8 @@ def pipeline_command(
             raise click.BadParameter(str(exc), param_hint="--device") from exc
         folder = out or Path("runs") / f"repro-{name}-{scale}"
         lock_output(folder)
-        todo = stage_order(all_stages, selected)
+        stage_plan = plan(scale)
+        todo = stage_order(all_stages, selected, stage_plan)
         bar = Progress(len(todo), f"repro {name}", unit="stage", quiet=quiet)
 
         def log(msg: str) -> None:
@@ -536,7 +547,7 @@ def pipeline_command(
                 budget_s = None if budget_min is None else budget_min * 60
                 with bar:
                     run_stages(all_stages, out=folder, scale=scale, device=dev, seeds=seed_list,
-                               plan=plan(scale), selected=selected, budget_s=budget_s, force=force, log=log,
+                               plan=stage_plan, selected=selected, budget_s=budget_s, force=force, log=log,
                                ran=ran, provenance=provenance())  # fmt: skip
         except StageSettingsError as e:
             raise click.ClickException(str(e)) from e

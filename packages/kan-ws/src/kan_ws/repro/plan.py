@@ -179,6 +179,7 @@ def make_plan(scale: str, available: Callable[[str], bool] = dataset_available) 
         "mask", "zoo-clf", epochs["mask"], clf_batch, grid, paper_clf, save=list(ALL_METHODS)
     )
     plan["ablation"] = {"tasks": ["inr", "accuracy", "mask"], "methods": list(method_names("ablation"))}
-    plan["ood"] = {}
+    # cpu-full trains no 7-method inr stage: Table 2 reads the learning curve's WS-KAN on all training INRs
+    plan["ood"] = {"depends": ["inr-curve", "zoo-ood"]} if scale == "cpu-full" else {}
     plan["pruning"] = {"max_models": prune_models, "timing_models": 3}
     return plan

@@ -204,7 +204,7 @@ def build_tables(records: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     if "ablation" in res:
         tables.extend(_ablation_tables(res["ablation"], paper, records["ablation"], note_for))
     if "ood" in res and "accuracy" in res["ood"]:
-        tables.append(_ood_table(res["ood"], paper, res.get("inr", {}).get("zoo")))
+        tables.append(_ood_table(res["ood"], paper))
     if "pruning" in res:
         tables.append(_pruning_table(res["pruning"]))
     return tables
@@ -332,8 +332,8 @@ def _ablation_tables(ab: dict[str, Any], paper: dict[str, Any], rec: dict[str, A
              "verdict": " ".join(parts), "note": "Ablations train at WS-KAN's selected settings of each task."}]  # fmt: skip
 
 
-def _ood_table(o: dict[str, Any], paper: dict[str, Any], inr_zoo: dict[str, Any] | None) -> dict[str, Any]:
-    col = paper_column((inr_zoo or {}).get("dataset"))
+def _ood_table(o: dict[str, Any], paper: dict[str, Any]) -> dict[str, Any]:
+    col = paper_column(o["dataset"])
     prow = paper["tables"]["ood"]["rows"]["F-MNIST" if col == "F-MNIST" else "MNIST"]
     pw = [32, 48, 64, 80, 96]
     tw = o["train_width"]

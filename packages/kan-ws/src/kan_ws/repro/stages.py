@@ -408,12 +408,13 @@ def inr_curve_stage(ctx: StageContext) -> dict[str, Any]:
     sizes = [n for n in s["sizes"] if n <= ntr]
     if len(sizes) < len(s["sizes"]):
         ctx.cuts.append(f"training sizes {sizes} (the zoo has {ntr} training INRs)")
-    seed, rows = ctx.seeds[0], []
+    seed, rows, resumed = ctx.seeds[0], [], 0.0
     key = hashlib.sha256(json.dumps([s, zrec], sort_keys=True).encode()).hexdigest()[:12]
     for n in sizes:
         kept = ctx.work / f"n{n}-s{seed}-{key}.json"
         if kept.is_file():
             rows.append(json.loads(kept.read_text()))
+            resumed += rows[-1]["train_seconds"]
             ctx.log(f"  inr-curve n={n}: kept ({rows[-1]['accuracy']:.4f})")
             continue
         epochs = max(int(s["epochs"]), math.ceil(int(s["min_passes"]) / n))
@@ -427,7 +428,8 @@ def inr_curve_stage(ctx: StageContext) -> dict[str, Any]:
         ctx.log(f"  inr-curve n={n}: test accuracy {row['accuracy']:.4f} ({row['train_seconds']:.0f} s)")
     return {"method": s["method"], "config": s["config"], "seed": seed, "min_passes": int(s["min_passes"]),
             "val_inrs": len(data.splits["val"]), "test_inrs": len(data.splits["test"]), "rows": rows,
-            "zoo": _zoo_used(zrec), "checkpoints": str(ctx.work), "key": key}  # fmt: skip
+            "zoo": _zoo_used(zrec), "checkpoints": str(ctx.work), "key": key,
+            "seconds_resumed": resumed}  # fmt: skip
 
 
 def inr_quality_stage(ctx: StageContext) -> dict[str, Any]:
@@ -452,20 +454,35 @@ def inr_quality_stage(ctx: StageContext) -> dict[str, Any]:
             "zoo": _zoo_used(zrec)}  # fmt: skip
 
 
+def _ood_source(ctx: StageContext) -> tuple[Path, float, dict[str, Any]]:
+    """The WS-KAN the ``ood`` stage reads: ``(checkpoint, its in-distribution test accuracy, its zoo)``: the
+    ``inr`` stage's seed-0 model, or (a plan with ``depends`` naming ``inr-curve``) the curve's largest."""
+    if "inr-curve" in ctx.results:
+        cur = ctx.results["inr-curve"]
+        last = cur["rows"][-1]
+        name = f"{cur['method']}-n{last['train_inrs']}-s{cur['seed']}-{cur['key']}.safetensors"
+        return Path(cur["checkpoints"]) / name, last["accuracy"], cur["zoo"]
+    inr = ctx.results["inr"]
+    acc = inr["methods"]["wskan"]["runs"][0]["metrics"]["accuracy"]
+    return Path(inr["checkpoints"]) / f"wskan-s{ctx.seeds[0]}.safetensors", acc, inr["zoo"]
+
+
 def ood_stage(ctx: StageContext) -> dict[str, Any]:
-    """Stage ``ood``: the ``inr`` stage's seed-0 WS-KAN evaluated on every ``zoo-ood`` width."""
+    """Stage ``ood``: a WS-KAN trained on the ``zoo-inr`` INRs (:func:`_ood_source`) evaluated on every
+    ``zoo-ood`` width."""
     from ..tasks import evaluate_ood, load_checkpoint
 
-    ckpt = Path(ctx.results["inr"]["checkpoints"]) / f"wskan-s{ctx.seeds[0]}.safetensors"
+    ckpt, in_dist, zoo = _ood_source(ctx)
     if not ckpt.is_file():
         return {"skipped": f"no WS-KAN checkpoint at {ckpt}"}
     model, _ = load_checkpoint(ckpt, ctx.device)
     zoos = {int(h): _load(p) for h, p in ctx.results["zoo-ood"]["zoos"].items()}
     skipped: dict[int, str] = {}
     res = evaluate_ood(model, "inr", zoos, device=ctx.device, skipped=skipped)
-    in_dist = ctx.results["inr"]["methods"]["wskan"]["runs"][0]["metrics"]["accuracy"]
     return {"accuracy": {str(h): r["accuracy"] for h, r in res.items()}, "skipped": {str(k): v for k, v in skipped.items()},
-            "train_width": ctx.results["zoo-ood"]["train_width"], "in_distribution_test_accuracy": in_dist}  # fmt: skip
+            "train_width": ctx.results["zoo-ood"]["train_width"], "in_distribution_test_accuracy": in_dist,
+            "checkpoint": ckpt.name, "dataset": zoo.get("dataset"),
+            "test_models": {str(h): len(z) for h, z in zoos.items()}}  # fmt: skip
 
 
 def pruning_stage(ctx: StageContext) -> dict[str, Any]:
@@ -511,6 +528,6 @@ STAGES: list[Stage] = [
     Stage("mask", train_stage, ("zoo-clf",), STAGE_WEIGHTS["mask"], "pruning-mask prediction (Table 4)"),
     Stage("ablation", ablation_stage, ("inr", "accuracy", "mask"), STAGE_WEIGHTS["ablation"],
           "WS-KAN ablations (Tables 6-10)"),
-    Stage("ood", ood_stage, ("inr", "zoo-ood"), STAGE_WEIGHTS["ood"], "OOD widths (Table 2)"),
+    Stage("ood", ood_stage, ("inr", "zoo-ood"), STAGE_WEIGHTS["ood"], "OOD widths (Table 2)"),  # cpu-full: inr-curve
     Stage("pruning", pruning_stage, ("mask",), STAGE_WEIGHTS["pruning"], "downstream pruning and timing (Figure 5)"),
 ]  # fmt: skip
