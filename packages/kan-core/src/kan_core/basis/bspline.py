@@ -24,11 +24,11 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Sequence
 
 import torch
 from torch import Tensor
 
+from ..contract_layout import fold_operands
 from ..triton import triton_contract, triton_local_applies
 from .registry import Basis, register_basis
 
@@ -480,10 +480,6 @@ def native_local_applies(x: Tensor, grid: Tensor, k: int, uniform: bool | None) 
     )
 
 
-def _numel(shape: Sequence[int]) -> int:
-    return math.prod(shape)
-
-
 def bspline_contract(
     x: Tensor, grid: Tensor, coef: Tensor, scale: Tensor, k: int, uniform: bool | None = None
 ) -> Tensor:
@@ -523,28 +519,9 @@ def bspline_contract(
 
 def _native_contract(x: Tensor, grid: Tensor, coef: Tensor, scale: Tensor, k: int) -> Tensor:
     """Bring the operands to the kernel's ``(M, ...)`` layout and run :class:`_LocalContract`."""
-    B, n_in = x.shape[-2:]
-    n_out, nb = coef.shape[-3], coef.shape[-1]
-    K = grid.shape[-1]
-    t0 = grid[..., 0]  # (..., in)
-    inv_h = (K - 1) / (grid[..., -1] - grid[..., 0])
-    wl = torch.broadcast_shapes(coef.shape[:-3], scale.shape[:-2])
-    xl, gl = x.shape[:-2], grid.shape[:-2]
-    lead = torch.broadcast_shapes(xl, wl, gl)
-    if _numel(wl) == 1 and _numel(gl) == 1:  # one model: fold every leading dim of x into the batch
-        xs, m = x.reshape(1, -1, n_in), 1
-    else:
-        m = _numel(lead)
-        xs = x.reshape(1, B, n_in) if _numel(xl) == 1 else x.expand(*lead, B, n_in).reshape(m, B, n_in)
-    if _numel(gl) == 1:
-        t0, inv_h = t0.reshape(1, n_in), inv_h.reshape(1, n_in)
-    else:
-        t0, inv_h = t0.expand(*lead, n_in).reshape(m, n_in), inv_h.expand(*lead, n_in).reshape(m, n_in)
-    if m == 1:
-        c, s = coef.reshape(1, n_out, n_in, nb), scale.reshape(1, n_out, n_in)
-    else:
-        c = coef.expand(*lead, n_out, n_in, nb).reshape(m, n_out, n_in, nb)
-        s = scale.expand(*lead, n_out, n_in).reshape(m, n_out, n_in)
+    B, n_out, K = x.shape[-2], coef.shape[-3], grid.shape[-1]
+    xs, g, c, s, lead = fold_operands(x, grid, coef, scale)
+    t0, inv_h = g[..., 0], (K - 1) / (g[..., -1] - g[..., 0])  # (Mg, in)
     y = _LocalContract.apply(
         xs.contiguous(), t0.contiguous(), inv_h.contiguous(), c, s.transpose(-1, -2).contiguous(), k
     )

@@ -9,11 +9,12 @@ layout behind a permuted view both work without a copy; the latter makes the gat
 from __future__ import annotations
 
 import functools
-import math
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
+
+from ..contract_layout import fold_operands
 
 __all__ = ["Plan", "make_plan", "contract", "TritonContract"]
 
@@ -214,28 +215,10 @@ def contract(
     K = grid.shape[-1]
     if nb != K - k - 1:
         raise ValueError(f"coef has {nb} bases but a grid of {K} knots and order {k} has {K - k - 1}")
-    grid = grid.detach()
-    gf = grid.float()
-    t0 = gf[..., 0]  # (..., in)
-    ih = (K - 1) / (gf[..., -1] - gf[..., 0])
-    wl = torch.broadcast_shapes(coef.shape[:-3], scale.shape[:-2])
-    xl, gl = x.shape[:-2], grid.shape[:-2]
-    lead = torch.broadcast_shapes(xl, wl, gl)
-    if math.prod(wl) == 1 and math.prod(gl) == 1:  # one model: every leading dim of x joins the batch
-        xs, m = x.reshape(1, -1, n_in), 1
-    else:
-        m = math.prod(lead)
-        xs = x.reshape(1, B, n_in) if math.prod(xl) == 1 else x.expand(*lead, B, n_in).reshape(m, B, n_in)
-    if math.prod(gl) == 1:
-        g3, t0, ih = grid.reshape(1, n_in, K), t0.reshape(1, n_in), ih.reshape(1, n_in)
-    else:
-        g3 = grid.expand(*lead, n_in, K).reshape(m, n_in, K)
-        t0, ih = t0.expand(*lead, n_in).reshape(m, n_in), ih.expand(*lead, n_in).reshape(m, n_in)
-    if m == 1:
-        c, s = coef.reshape(1, n_out, n_in, nb), scale.reshape(1, n_out, n_in)
-    else:
-        c = coef.expand(*lead, n_out, n_in, nb).reshape(m, n_out, n_in, nb)
-        s = scale.expand(*lead, n_out, n_in).reshape(m, n_out, n_in)
+    xs, g3, c, s, lead = fold_operands(x, grid.detach(), coef, scale)
+    gf = g3.float()
+    t0, ih = gf[..., 0], (K - 1) / (gf[..., -1] - gf[..., 0])  # (Mg, in)
+    m = c.shape[0]
     if plan is None:
         plan = make_plan(m, xs.shape[1], n_in, n_out, x.device)
     y = TritonContract.apply(xs, g3, t0.contiguous(), ih.contiguous(), c, s, k, plan)
