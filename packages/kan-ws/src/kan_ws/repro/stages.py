@@ -156,7 +156,7 @@ def _score_better(kind: str, a: float, b: float) -> bool:
     return a > b if kind in _CLASSIFICATION_KINDS else a < b
 
 
-def _one_run(task, data, method, cfg, seed, epochs, batch, device, settrans_max_edges, train_size=None):
+def _one_run(task, data, method, cfg, seed, epochs, batch, device, settrans_max_edges, train_size=None, log=None):
     from ..tasks import run_experiment
     from ..train import TrainConfig
 
@@ -165,7 +165,7 @@ def _one_run(task, data, method, cfg, seed, epochs, batch, device, settrans_max_
         mcfg.update(max_edges=settrans_max_edges, depth=min(cfg["depth"], 2), heads=1)
     tcfg = TrainConfig(epochs=epochs, batch_size=batch, lr=cfg["lr"])
     return run_experiment(task, None, method, seed=seed, train_cfg=tcfg, model_cfg=mcfg, device=device, data=data,
-                          train_size=train_size)  # fmt: skip
+                          train_size=train_size, log=log)  # fmt: skip
 
 
 def _mean_std(values: list[float]) -> tuple[float, float]:
@@ -419,7 +419,8 @@ def inr_curve_stage(ctx: StageContext) -> dict[str, Any]:
             continue
         epochs = max(int(s["epochs"]), math.ceil(int(s["min_passes"]) / n))
         model, _, res = _one_run("inr", data, s["method"], s["config"], seed, epochs, int(s["batch_size"]),
-                                 ctx.device, 2048, train_size=n if n < ntr else None)  # fmt: skip
+                                 ctx.device, 2048, train_size=n if n < ntr else None,
+                                 log=lambda msg, n=n: ctx.log(f"  inr-curve n={n}: {msg}"))  # fmt: skip
         save_checkpoint(ctx.work / f"{s['method']}-n{n}-s{seed}-{key}.safetensors", model.cpu(), data, res)
         row = {"train_inrs": n, "epochs": epochs, "accuracy": res["metrics"]["accuracy"], "best_val": res["best_val"],
                "best_epoch": res["best_epoch"], "train_seconds": round(res["train_seconds"], 1)}  # fmt: skip
