@@ -55,6 +55,14 @@ def test_wskan_tiny_end_to_end(tmp_path):
     r2 = _run(["repro", "wskan", "--scale", "tiny", "--device", "cpu", "--out", str(out)])
     assert r2.exit_code == 0 and "running" not in r2.output
     assert md.split("## Table 1")[1] == (out / "report" / "tables.md").read_text().split("## Table 1")[1]
+    # a training stage whose record is lost reruns from its kept runs: no training, the same numbers
+    (out / "stages" / "inr.json").unlink()
+    r4 = _run(["repro", "wskan", "--scale", "tiny", "--device", "cpu", "--out", str(out), "--stages", "inr"])
+    assert r4.exit_code == 0 and "kept run reused" in r4.output and "epoch 1/" not in r4.output
+    again = json.loads((out / "stages" / "inr.json").read_text())["result"]["methods"]
+    assert again.keys() == inr["result"]["methods"].keys()
+    for m, first in inr["result"]["methods"].items():
+        assert again[m]["selected"] == first["selected"] and again[m]["runs"] == first["runs"]
     # other settings in the same folder: one Error line, nothing run
     r3 = CliRunner().invoke(cli, ["repro", "wskan", "--scale", "tiny", "--device", "cpu", "--out", str(out),
                                   "--seeds", "5"])  # fmt: skip

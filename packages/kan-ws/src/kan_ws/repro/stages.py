@@ -27,6 +27,7 @@ grid shrinks to its first point); every cut is written to the stage's record.
 
 from __future__ import annotations
 
+import json
 import math
 import shutil
 import time
@@ -168,6 +169,30 @@ def _one_run(task, data, method, cfg, seed, epochs, batch, device, settrans_max_
                           train_size=train_size, log=log)  # fmt: skip
 
 
+def _kept_run(ctx: StageContext, zoo_id: str, task, data, method, cfg, seed, epochs, batch, settrans_max_edges,
+              save: bool = False) -> tuple[dict[str, Any], Path | None]:  # fmt: skip
+    """:func:`_one_run`'s result, kept under ``ctx.work/runs/`` (with the model's checkpoint when ``save``)
+    and keyed by everything the run depends on (``zoo_id``: the zoo's identity), so that an interrupted
+    stage resumes at its first unfinished run. Returns ``(result, checkpoint path or None)``."""
+    import hashlib
+
+    from kan_core.repro import write_json_atomic
+
+    from ..tasks import save_checkpoint
+
+    ident = [zoo_id, task, method, cfg, seed, epochs, batch, settrans_max_edges, str(ctx.device)]
+    key = hashlib.sha256(json.dumps(ident, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    kept, ckpt = ctx.work / "runs" / f"{key}.json", ctx.work / "runs" / f"{key}.safetensors"
+    if kept.is_file() and (not save or ckpt.is_file()):
+        ctx.log(f"  {task}/{method} seed {seed} {cfg}: kept run reused")
+        return json.loads(kept.read_text()), ckpt if save else None
+    model, _, res = _one_run(task, data, method, cfg, seed, epochs, batch, ctx.device, settrans_max_edges)
+    if save:
+        save_checkpoint(ckpt, model.cpu(), data, res)
+    write_json_atomic(kept, res)
+    return res, ckpt if save else None
+
+
 def _mean_std(values: list[float]) -> tuple[float, float]:
     n = len(values)
     if n == 0:
@@ -235,10 +260,11 @@ def train_methods(
     ``{"methods": {m: {"searched", "selected", "epochs", "runs", "mean", "std"}}, "skipped": {m: why}}``.
     """
     from ..models import InfeasibleError
-    from ..tasks import align_features, make_task, save_checkpoint
+    from ..tasks import align_features, make_task
 
     grid_limit = grid_limit or {}
     base = make_task(task, zoo)
+    zoo_id = json.dumps([zoo.preset, zoo.config, zoo.seed, len(zoo)], sort_keys=True, default=str)
     aligned = None
     out: dict[str, Any] = {"methods": {}, "skipped": {}, "train_models": len(base.splits["train"]),
                            "edges_per_kan": base.template.num_edges}  # fmt: skip
@@ -266,21 +292,21 @@ def train_methods(
         try:
             searched, best = [], None
             for cfg in points:
-                model, _, res = _one_run(task, data, method, cfg, ctx.seeds[0], ep, batch, ctx.device,
-                                         settrans_max_edges)  # fmt: skip
+                res, ckpt = _kept_run(ctx, zoo_id, task, data, method, cfg, ctx.seeds[0], ep, batch,
+                                      settrans_max_edges, save=method in save)  # fmt: skip
                 searched.append({"config": cfg, "val": res["best_val"], "best_epoch": res["best_epoch"]})
                 if best is None or _score_better(data.kind, res["best_val"], best[2]["best_val"]):
-                    best = (cfg, model, res)
+                    best = (cfg, ckpt, res)
         except InfeasibleError as e:
             out["skipped"][method] = str(e)
             ctx.log(f"  {task}/{method}: skipped ({e})")
             continue
-        cfg, model, res = best
+        cfg, ckpt, res = best
         runs = [res]
-        if method in save:
-            save_checkpoint(ctx.work / f"{method}-s{ctx.seeds[0]}.safetensors", model.cpu(), data, res)
+        if ckpt is not None:
+            shutil.copyfile(ckpt, ctx.work / f"{method}-s{ctx.seeds[0]}.safetensors")
         for seed in ctx.seeds[1:]:
-            runs.append(_one_run(task, data, method, cfg, seed, ep, batch, ctx.device, settrans_max_edges)[2])
+            runs.append(_kept_run(ctx, zoo_id, task, data, method, cfg, seed, ep, batch, settrans_max_edges)[0])
         metrics = sorted({k for r in runs for k, v in r["metrics"].items() if isinstance(v, (int, float))})
         stats = {k: _mean_std([float(r["metrics"][k]) for r in runs]) for k in metrics}
         out["methods"][method] = {
@@ -395,7 +421,6 @@ def inr_curve_stage(ctx: StageContext) -> dict[str, Any]:
     with its model's checkpoint (``<method>-n<size>-s<seed>-<key>.safetensors``).
     """
     import hashlib
-    import json
 
     from kan_core.repro import write_json_atomic
 
