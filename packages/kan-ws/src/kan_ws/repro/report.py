@@ -413,10 +413,27 @@ def _figure(path: Path, records: dict[str, dict[str, Any]], tables: list[dict[st
         ax.set_title(title, fontsize=9)
         ax.legend(fontsize=7)
 
+    def curve(ax, r):
+        n = [row["train_inrs"] for row in r["rows"]]
+        ax.plot(n, [row["accuracy"] * 100 for row in r["rows"]], marker="o", label=f"ours ({NAMES[r['method']]})")
+        col = paper_column(r["zoo"].get("dataset"))
+        paper_acc = _paper_vals(paper_numbers(), "inr", col).get(r["method"])
+        if paper_acc:
+            ax.axhline(paper_acc[0], color="C1", linestyle="--", label=f"paper {col}, 10000 INRs")
+        ax.set_xscale("log")
+        ax.set_xticks(n, [str(v) for v in n], minor=False)
+        ax.minorticks_off()
+        ax.set_xlabel("training INRs")
+        ax.set_ylabel("test accuracy %")
+        ax.set_title("Table 1: WS-KAN accuracy vs training INRs", fontsize=9)
+        ax.legend(fontsize=7)
+
     for i, (key, title) in enumerate((("inr", "Table 1: INR accuracy %"), ("accuracy", "Table 3: R^2 x100"),
                                       ("mask", "Table 4: ROC-AUC %"))):  # fmt: skip
         if key in tab:
             bars(axes[i], tab[key], title)
+        elif key == "inr" and "inr-curve" in res:
+            curve(axes[i], res["inr-curve"])
         else:
             axes[i].set_axis_off()
     ax = axes[3]
