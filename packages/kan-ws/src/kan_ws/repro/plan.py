@@ -23,7 +23,7 @@ from typing import Any
 
 from ..models.registry import method_names
 
-__all__ = ["SCALES", "STAGE_WEIGHTS", "make_plan", "inr_dataset", "dataset_available"]
+__all__ = ["SCALES", "STAGE_WEIGHTS", "PAPER_INR", "make_plan", "inr_dataset", "dataset_available"]
 
 SCALES = ("tiny", "cpu", "cpu-full", "paper")
 ALL_METHODS = method_names("baseline", "wskan")
@@ -45,6 +45,10 @@ STAGE_WEIGHTS = {
     "ood": 0.2,
     "pruning": 0.5,
 }
+
+
+#: the paper's INR-classification training (appendix C.1.2): WS-KAN and every baseline
+PAPER_INR = {"epochs": 300, "batch_size": 128, "hidden": 128, "depth": 4, "dropout": 0.2, "lr": [1e-3, 1e-4]}
 
 
 def dataset_available(name: str) -> bool:
@@ -89,14 +93,7 @@ def make_plan(scale: str, available: Callable[[str], bool] = dataset_available) 
         raise ValueError(f"unknown scale {scale!r}; choose from {', '.join(SCALES)}")
     ds = inr_dataset(scale, available)
     fm = ds == "fashion-mnist"
-    paper_inr = {
-        "epochs": 300,
-        "batch_size": 128,
-        "hidden": 128,
-        "depth": 4,
-        "dropout": 0.2,
-        "lr": [1e-3, 1e-4],
-    }
+    paper_inr = dict(PAPER_INR)
     paper_clf = {"epochs": 100, "batch_size": 32, "hidden": [128, 32], "depth": [4, 1], "dropout": 0.2,
                  "lr": [1e-3, 5e-3, 1e-4]}  # fmt: skip
     paper_sine = {"epochs": 200, "batch_size": 128, "hidden": 128, "depth": 4, "dropout": 0.2, "lr": 1e-3}

@@ -37,7 +37,7 @@ from typing import Any
 
 from kan_core.repro import Stage, StageContext, fit_count
 
-from .plan import STAGE_WEIGHTS
+from .plan import PAPER_INR, STAGE_WEIGHTS
 
 __all__ = ["STAGES", "build_stage_zoo", "train_methods"]
 
@@ -433,6 +433,10 @@ def inr_curve_stage(ctx: StageContext) -> dict[str, Any]:
     sizes = [n for n in s["sizes"] if n <= ntr]
     if len(sizes) < len(s["sizes"]):
         ctx.cuts.append(f"training sizes {sizes} (the zoo has {ntr} training INRs)")
+    c, paper = s["config"], PAPER_INR
+    ctx.cuts.append(f"{s['method']} h{c['hidden']} d{c['depth']} p{c['dropout']} lr {c['lr']:g}, batch {s['batch_size']}, "
+                    f"at least {s['epochs']} epochs (paper h{paper['hidden']} d{paper['depth']} p{paper['dropout']}, "
+                    f"batch {paper['batch_size']}, {paper['epochs']} epochs); one seed (paper 3)")  # fmt: skip
     seed, rows, resumed = ctx.seeds[0], [], 0.0
     key = hashlib.sha256(json.dumps([s, zrec], sort_keys=True).encode()).hexdigest()[:12]
     for n in sizes:
