@@ -77,3 +77,20 @@ def test_inr_table_and_verdict_from_numbers():
     res["methods"]["mlp"] = _method(0.55)
     (t2,) = build_tables({"inr": rec})
     assert "'MLP + Align. > MLP + Aug. > MLP' does not hold." in t2["verdict"]
+
+
+def test_curve_table_counts_epochs_from_one_also_for_rows_written_from_zero():
+    """inr-curve rows count best_epoch from 1 (as fit does); a row from before (no "epoch_numbering",
+    counted from 0: a kept per-size file or a finished stage record) is shifted once, a new one never."""
+    from kan_ws.repro.stages import EPOCHS_FROM_ONE, best_epoch_from_one
+
+    new = {"train_inrs": 16, "epochs": 5, "accuracy": 0.5, "best_val": 0.4, "best_epoch": 5, **EPOCHS_FROM_ONE,
+           "train_seconds": 1.0}  # fmt: skip
+    legacy = {**{k: v for k, v in new.items() if k != "epoch_numbering"}, "train_inrs": 8, "best_epoch": 4}
+    assert best_epoch_from_one(new) == 5 and best_epoch_from_one(legacy) == 5
+    curve = {"method": "wskan", "config": {"hidden": 8, "depth": 2, "dropout": 0.0, "lr": 1e-3}, "seed": 0,
+             "min_passes": 30, "val_inrs": 4, "test_inrs": 4, "rows": [legacy, new],
+             "zoo": {"dataset": "digits"}}  # fmt: skip
+    (table,) = build_tables({"inr-curve": {"result": curve}})
+    col = table["columns"].index("best epoch")
+    assert [row[col] for row in table["rows"]] == [5, 5]

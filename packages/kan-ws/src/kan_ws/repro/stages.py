@@ -156,6 +156,26 @@ def _score_better(kind: str, a: float, b: float) -> bool:
     return a > b if kind in _CLASSIFICATION_KINDS else a < b
 
 
+#: marks an ``inr-curve`` row whose ``best_epoch`` counts from 1; rows written before epochs counted from 1
+#: (kept per-size files, finished stage records) lack it and count from 0
+EPOCHS_FROM_ONE = {"epoch_numbering": "from 1"}
+
+
+def best_epoch_from_one(row: dict[str, Any]) -> int:
+    """``row["best_epoch"]`` counted from 1, also for a row written when epochs counted from 0."""
+    legacy = row.get("epoch_numbering") != EPOCHS_FROM_ONE["epoch_numbering"]
+    return int(row["best_epoch"]) + (1 if legacy else 0)
+
+
+def _selection_score(model, data, device) -> float:
+    """The score ``fit`` selected the kept model's epoch by (validation, training scale), recomputed from the
+    kept model; grid points are compared by it too, so the reported ``best_val`` (raw units) never changes
+    which settings are selected."""
+    from ..train import predict
+
+    return data.selection_score(predict(model, data, data.splits["val"], device=device))
+
+
 def _one_run(task, data, method, cfg, seed, epochs, batch, device, settrans_max_edges, train_size=None):
     from ..tasks import run_experiment
     from ..train import TrainConfig
@@ -269,13 +289,14 @@ def train_methods(
                 model, _, res = _one_run(task, data, method, cfg, ctx.seeds[0], ep, batch, ctx.device,
                                          settrans_max_edges)  # fmt: skip
                 searched.append({"config": cfg, "val": res["best_val"], "best_epoch": res["best_epoch"]})
-                if best is None or _score_better(data.kind, res["best_val"], best[2]["best_val"]):
-                    best = (cfg, model, res)
+                score = _selection_score(model, data, ctx.device) if len(points) > 1 else math.nan
+                if best is None or _score_better(data.kind, score, best[3]):
+                    best = (cfg, model, res, score)
         except InfeasibleError as e:
             out["skipped"][method] = str(e)
             ctx.log(f"  {task}/{method}: skipped ({e})")
             continue
-        cfg, model, res = best
+        cfg, model, res, _ = best
         runs = [res]
         if method in save:
             save_checkpoint(ctx.work / f"{method}-s{ctx.seeds[0]}.safetensors", model.cpu(), data, res)
@@ -413,7 +434,8 @@ def inr_curve_stage(ctx: StageContext) -> dict[str, Any]:
     for n in sizes:
         kept = ctx.work / f"n{n}-s{seed}-{key}.json"
         if kept.is_file():
-            rows.append(json.loads(kept.read_text()))
+            row = json.loads(kept.read_text())
+            rows.append({**row, "best_epoch": best_epoch_from_one(row), **EPOCHS_FROM_ONE})
             ctx.log(f"  inr-curve n={n}: kept ({rows[-1]['accuracy']:.4f})")
             continue
         epochs = max(int(s["epochs"]), math.ceil(int(s["min_passes"]) / n))
@@ -421,7 +443,8 @@ def inr_curve_stage(ctx: StageContext) -> dict[str, Any]:
                                  ctx.device, 2048, train_size=n if n < ntr else None)  # fmt: skip
         save_checkpoint(ctx.work / f"{s['method']}-n{n}-s{seed}-{key}.safetensors", model.cpu(), data, res)
         row = {"train_inrs": n, "epochs": epochs, "accuracy": res["metrics"]["accuracy"], "best_val": res["best_val"],
-               "best_epoch": res["best_epoch"], "train_seconds": round(res["train_seconds"], 1)}  # fmt: skip
+               "best_epoch": res["best_epoch"], **EPOCHS_FROM_ONE,
+               "train_seconds": round(res["train_seconds"], 1)}  # fmt: skip
         write_json_atomic(kept, row)
         rows.append(row)
         ctx.log(f"  inr-curve n={n}: test accuracy {row['accuracy']:.4f} ({row['train_seconds']:.0f} s)")
