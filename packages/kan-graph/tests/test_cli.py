@@ -86,6 +86,46 @@ def test_convert_bad_path(tmp_path):
     assert r.exit_code == 1 and "manifest.json" in r.output
 
 
+def _recast(zoo, shard: int, dtype, fmt: str | None = None) -> None:
+    """Cast shard ``shard``'s coefficients to ``dtype`` and re-hash it (a sound manifest, a foreign dtype)."""
+    path = zoo / f"shard-{shard:05d}.safetensors"
+    t, meta = load_tensors(path)
+    save_tensors(path, {k: v.to(dtype) if k.endswith(".coef") else v for k, v in t.items()}, meta)
+    manifest = json.loads((zoo / "manifest.json").read_text())
+    manifest["shards"][shard]["sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
+    if fmt is not None:
+        manifest["format"] = fmt
+    (zoo / "manifest.json").write_text(json.dumps(manifest))
+
+
+def test_convert_and_align_name_a_shard_of_another_dtype(tmp_path):
+    from kan_core.cli import cli
+
+    _write_zoo(tmp_path / "mixed")
+    _recast(tmp_path / "mixed", 1, torch.float64)  # shard 0 float32, shard 1 float64
+    _write_zoo(tmp_path / "f64")
+    for s in (0, 1):
+        _recast(tmp_path / "f64", s, torch.float64, fmt="kan-ws-zoo/1")  # kan zoo build's format: float32
+    shard = "shard-00001.safetensors"
+    cases = [
+        ("mixed", f"{shard}: tensor layers.0.coef has dtype torch.float64, expected torch.float32 as in "
+                  "shard-00000.safetensors (every shard of a zoo holds its layer tensors in one dtype)"),
+        ("f64", "shard-00000.safetensors: tensor layers.0.coef has dtype torch.float64, expected torch.float32"),
+    ]  # fmt: skip
+    for name, message in cases:
+        for args in (
+            ["convert", str(tmp_path / name)],
+            ["align", str(tmp_path / name), "--out", str(tmp_path / "x")],
+        ):
+            r = CliRunner().invoke(cli, ["graph", *args])
+            lines = r.output.strip().splitlines()
+            assert r.exit_code == 1 and len(lines) == 1, r.output
+            assert lines[0] == f"Error: {tmp_path / name}/{message}", r.output
+    # negative control: one dtype in every shard of a zoo without kan zoo build's format still reads
+    _recast(tmp_path / "mixed", 0, torch.float64)
+    assert read_stacked_zoo(tmp_path / "mixed").layers[0]["coef"].dtype == torch.float64
+
+
 def test_align_zoo(tmp_path):
     spec, layers = _write_zoo(tmp_path / "zoo")
     for ref in ("merge-many", "2"):

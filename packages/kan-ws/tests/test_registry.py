@@ -106,7 +106,7 @@ def test_registry_flags_drive_the_experiment(tiny_zoo):
     _, plain_data, plain = run_experiment("sine", zoo, "mlp", train_cfg=cfg, model_cfg={"hidden": 8, "depth": 2})
     assert aug["train_config"]["augment"] is True and plain["train_config"]["augment"] is False
     assert data.perms is not None and plain_data.perms is None
-    assert align["val_metric"] == "mse (standardised)"
+    assert align["val_metric"] == "mse"
     assert isinstance(build_model("settrans", 1, "graph", num_edges=8, edge_dim=7), SetTransformer)
     assert isinstance(build_model("wskan-nobidir", 1, "graph", num_edges=8, edge_dim=7), WSKAN)
     assert isinstance(build_model("mlp-align", 1, "graph", num_edges=8, edge_dim=7), FlatMLP)

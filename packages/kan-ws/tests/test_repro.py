@@ -35,7 +35,9 @@ def test_plans_name_existing_stages_and_fall_back_to_digits():
     assert make_plan("paper", available=lambda n: True)["zoo-inr"]["preset"] == "fmnist-inr-paper"
     full = make_plan("cpu-full", available=lambda n: True)
     assert full["zoo-inr"]["preset"] == "fmnist-inr-paper" and full["zoo-inr"]["models"] == 22000
-    assert full["zoo-inr"]["overrides"]["splits"] == (10000, 2000, 10000) and full["zoo-sine"]["models"] == 1000
+    assert (
+        full["zoo-inr"]["overrides"]["splits"] == (10000, 2000, 10000) and full["zoo-sine"]["models"] == 1000
+    )
     assert make_plan("tiny", available=lambda n: True)["zoo-inr"]["preset"] == "digits-inr-cpu"
     with pytest.raises(ValueError, match="unknown scale 'huge'; choose from tiny, cpu, cpu-full, paper"):
         make_plan("huge")
@@ -88,3 +90,20 @@ def test_cpu_full_ood_reads_the_learning_curve_not_the_inr_stage():
     assert [s.name for s in stage_order(STAGES, ["ood"], cpu)] == ["zoo-inr", "zoo-ood", "inr", "ood"]
     ood = next(s for s in STAGES if s.name == "ood")
     assert stage_depends(ood, cpu) == ("inr", "zoo-ood") and stage_depends(ood, None) == ood.depends
+
+
+def test_curve_table_counts_epochs_from_one_also_for_rows_written_from_zero():
+    """inr-curve rows count best_epoch from 1 (as fit does); a row from before (no "epoch_numbering",
+    counted from 0: a kept per-size file or a finished stage record) is shifted once, a new one never."""
+    from kan_ws.repro.stages import EPOCHS_FROM_ONE, best_epoch_from_one
+
+    new = {"train_inrs": 16, "epochs": 5, "accuracy": 0.5, "best_val": 0.4, "best_epoch": 5, **EPOCHS_FROM_ONE,
+           "train_seconds": 1.0}  # fmt: skip
+    legacy = {**{k: v for k, v in new.items() if k != "epoch_numbering"}, "train_inrs": 8, "best_epoch": 4}
+    assert best_epoch_from_one(new) == 5 and best_epoch_from_one(legacy) == 5
+    curve = {"method": "wskan", "config": {"hidden": 8, "depth": 2, "dropout": 0.0, "lr": 1e-3}, "seed": 0,
+             "min_passes": 30, "val_inrs": 4, "test_inrs": 4, "rows": [legacy, new],
+             "zoo": {"dataset": "digits"}}  # fmt: skip
+    (table,) = build_tables({"inr-curve": {"result": curve}})
+    col = table["columns"].index("best epoch")
+    assert [row[col] for row in table["rows"]] == [5, 5]

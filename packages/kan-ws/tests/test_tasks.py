@@ -207,3 +207,57 @@ def test_training_is_a_function_of_the_seed_not_of_the_global_rng(tiny_zoo):
     # negative control: another training seed gives another model
     mse_c, params_c = train(1, seed=1)
     assert not all(torch.equal(a, b) for a, b in zip(params_a, params_c))
+
+
+@pytest.mark.parametrize("task,kind", [("sine", "sine"), ("accuracy", "classifier")])
+def test_result_reports_raw_validation_and_epochs_from_one(tiny_zoo, tmp_path, task, kind):
+    """best_val and history[*].val are in the test metric's units (raw MSE, not standardised), epochs
+    count from 1, and best_epoch names the history entry whose val is best_val."""
+    from kan_ws.train import predict
+
+    zoo = tiny_zoo(kind, num=32, widths=(3, 4, 4, 2) if kind == "classifier" else (2, 4, 4, 1))
+    cfg = TrainConfig(epochs=5, batch_size=4, lr=3e-3)
+    model, data, res = run_experiment(task, zoo, "mlp", seed=0, train_cfg=cfg, model_cfg=SMALL)
+    save_checkpoint(tmp_path / "m.safetensors", model, data, res)
+    again, header = load_checkpoint(tmp_path / "m.safetensors")
+    vidx = data.splits["val"]
+    raw_pred = data.unnormalize(predict(again, data, vidx))
+    raw_mse = M.mse(raw_pred, data.targets[vidx])
+    standardised = M.mse(predict(again, data, vidx), data.train_targets()[vidx])
+    assert res["val_metric"] == "mse"
+    assert res["best_val"] == pytest.approx(raw_mse, rel=1e-5)
+    assert header["result"]["best_val"] == res["best_val"]
+    assert standardised != pytest.approx(raw_mse, rel=1e-2)  # the two scales differ on this zoo
+    assert [h["epoch"] for h in res["history"]] == [1, 2, 3, 4, 5]
+    assert 1 <= res["best_epoch"] <= cfg.epochs and header["result"]["best_epoch"] == res["best_epoch"]
+    assert res["history"][res["best_epoch"] - 1]["val"] == res["best_val"]
+    if data.out_dim == 1:  # one output: raw and standardised MSE order the epochs alike
+        assert res["best_val"] == min(h["val"] for h in res["history"])
+
+
+def test_selection_is_on_the_standardised_score(tiny_zoo):
+    """The kept epoch minimises the standardised validation MSE, as before results were reported in raw
+    units, even where one output's raw scale is 1000x the other's (raw MSE would all but ignore one)."""
+    from dataclasses import replace
+
+    from kan_ws.models import build_model
+    from kan_ws.train import fit, predict
+
+    data = make_task("sine", tiny_zoo("sine", num=32))
+    scale = torch.tensor([1.0, 1000.0])
+    data = replace(data, targets=data.targets * scale, target_mean=data.target_mean * scale,
+                   target_std=data.target_std * scale)  # fmt: skip
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        model = build_model("mlp", data.out_dim, data.level, num_edges=data.template.num_edges,
+                            edge_dim=data.feats.shape[-1], **SMALL)  # fmt: skip
+    scores = []  # each epoch's standardised validation MSE, recomputed from the model after the epoch
+    res = fit(
+        model,
+        data,
+        TrainConfig(epochs=6, batch_size=4, lr=3e-3),
+        log=lambda _line: scores.append(data.selection_score(predict(model, data, data.splits["val"]))),
+    )
+    assert len(scores) == 6 and res.best_epoch == 1 + min(range(6), key=scores.__getitem__)
+    assert res.best_selection == pytest.approx(min(scores), rel=1e-6)
+    assert res.best_val == res.history[res.best_epoch - 1]["val"]

@@ -292,7 +292,7 @@ def test_prune_eval(runs, tmp_path):
 # ------------------------------------------------------------------------------------------- plot / table
 def test_plot_after_plain_train(runs, tmp_path):
     saved = json.loads((runs["ws"] / "sine-wskan-s0.json").read_text())
-    assert [h["epoch"] for h in saved["history"]] == [0, 1, 2] and saved["val_metric"] == "mse (standardised)"
+    assert [h["epoch"] for h in saved["history"]] == [1, 2, 3] and saved["val_metric"] == "mse"
     res = _ok(CliRunner().invoke(ws, ["plot", str(runs["ws"]), "--out", str(tmp_path / "fig")]))
     assert res.output.split() == [
         str(tmp_path / "fig" / "results.png"),
@@ -300,6 +300,21 @@ def test_plot_after_plain_train(runs, tmp_path):
     ]
     for name in ("results.png", "learning_curves.png"):
         assert (tmp_path / "fig" / name).read_bytes()[:8] == PNG
+
+
+def test_train_json_reports_raw_validation_mse_and_epochs_from_one(runs):
+    """kan ws train's JSON: best_val is the raw-unit validation MSE of the saved model (the units of the
+    test mse beside it), best_epoch counts from 1 and names the history entry holding best_val."""
+    saved = json.loads((runs["ws"] / "sine-wskan-s0.json").read_text())
+    model, _ = load_checkpoint(runs["sine-wskan-0"])
+    data = make_task("sine", load_zoo(runs["sine"]))
+    vidx = data.splits["val"]
+    pred = data.unnormalize(raw_predict(model, data, vidx))
+    raw_mse = float(((pred - data.targets[vidx]) ** 2).mean())
+    assert saved["best_val"] == pytest.approx(raw_mse, rel=1e-5)
+    assert 1 <= saved["best_epoch"] <= 3
+    entry = saved["history"][saved["best_epoch"] - 1]
+    assert entry["epoch"] == saved["best_epoch"] and entry["val"] == saved["best_val"]
 
 
 def test_table_writes_markdown_csv_json(runs, tmp_path):

@@ -259,6 +259,13 @@ def _concatenate(
     folder: Path, manifest: dict[str, Any], spec: KANSpec, shards: list[ZooShard]
 ) -> ZooContents:
     first = shards[0].tensors
+    for s in shards[1:]:  # each shard fits the spec (read_shard); the layers must also share one dtype
+        for name, t0 in first.items():
+            if name.startswith("layers.") and s.tensors[name].dtype != t0.dtype:
+                raise ZooError(
+                    f"{s.path}: tensor {name} has dtype {s.tensors[name].dtype}, expected {t0.dtype} as in "
+                    f"{shards[0].path.name} (every shard of a zoo holds its layer tensors in one dtype)"
+                )
 
     def stackable(name: str) -> bool:
         t0 = first[name]

@@ -19,9 +19,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
 from kan_core import KANSpec
 from kan_core.io import atomic_write_bytes, load_tensors, save_tensors
-from kan_core.zoo_io import parse_shard_header, read_zoo, write_manifest, write_shard
+from kan_core.zoo_format import ZOO_FORMAT, read_manifest
+from kan_core.zoo_io import parse_shard_header, read_shards, write_manifest, write_shard
 from torch import Tensor
 
 __all__ = [
@@ -63,14 +65,20 @@ class StackedZoo:
 
 def read_stacked_zoo(path: str | Path) -> StackedZoo:
     """Read a zoo folder's manifest and shards into stacked per-layer tensors (leading model dim), with
-    :func:`kan_core.zoo_io.read_zoo` (minimal manifests accepted; every listed SHA-256 checked).
+    :func:`kan_core.zoo_io.read_shards` (minimal manifests accepted; every listed SHA-256 checked). The layer
+    tensors of a zoo whose manifest has ``kan zoo build``'s ``format`` must be float32 (as ``kan zoo
+    verify`` checks), those of other zoos one floating dtype in every shard.
 
     Raises:
         ZooError (a ``ValueError``): a manifest that does not fit :mod:`kan_core.zoo_format`'s schema
             (names the key), a missing or modified shard (SHA-256), or a shard whose tensors do not fit the
             spec, its count, or hold non-finite values (names the shard and tensor).
     """
-    z = read_zoo(path, complete=False)
+    manifest, spec = read_manifest(path, complete=False)
+    # a zoo in kan zoo build's format holds float32 layers (as kan zoo verify checks); other zoos any one
+    # floating dtype
+    layer_dtype = torch.float32 if manifest.get("format") == ZOO_FORMAT else None
+    z = read_shards(path, manifest, spec, layer_dtype=layer_dtype)
     return StackedZoo(
         z.path,
         z.manifest,

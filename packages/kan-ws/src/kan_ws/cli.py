@@ -157,6 +157,11 @@ def train(
 ) -> None:
     """Train one model on one task; writes <task>-<model>-s<seed>.json and .safetensors into --out.
 
+    The JSON holds the test metrics, the selected epoch ``best_epoch`` (counted from 1, as the per-epoch
+    lines count) with its validation score ``best_val``, and a per-epoch ``history``; validation scores are
+    in the units of the task's test metric (``val_metric``: raw MSE for sine and accuracy, accuracy for
+    inr, BCE loss for mask).
+
     Runs unchanged under ``torchrun --nproc-per-node N`` (DistributedDataParallel, gloo on CPU).
 
     \b

@@ -243,7 +243,7 @@ def run_demo(
         short = ", ".join(
             f"{k}={v:.4g}" for k, v in result["metrics"].items() if k in ("mse", "r2", "accuracy", "roc_auc")
         )
-        _log(f"  {stem}: {short} ({dt:.1f} s, best epoch {result['best_epoch'] + 1}/{cfg.epochs})")
+        _log(f"  {stem}: {short} ({dt:.1f} s, best epoch {result['best_epoch']}/{cfg.epochs})")
         if task == "mask" and s == budget.seeds[0] and train_size is None:
             mask_models[method] = (model, data_)
 

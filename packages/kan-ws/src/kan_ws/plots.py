@@ -325,7 +325,8 @@ def plot_learning_curves(rows: list[dict[str, Any]], path: str | Path) -> Path:
             by_task[task], key=lambda r: (order.index(r["method"]), r.get("seed", 0), _run_label(r))
         )
         for r in runs:
-            epochs = [h["epoch"] + 1 for h in r["history"]]
+            shift = 1 if r["history"][0]["epoch"] == 0 else 0  # a result file from when epochs counted from 0
+            epochs = [h["epoch"] + shift for h in r["history"]]
             axes[0][c].plot(
                 epochs, [h["train_loss"] for h in r["history"]], marker="o", ms=3, label=_run_label(r)
             )

@@ -57,7 +57,16 @@ class TaskData:
         return pred * self.target_std + self.target_mean if TASK_KINDS[self.kind].standardise else pred
 
     def val_score(self, pred: Tensor) -> float:
-        """Selection score on the validation split (the task kind's ``val_score``)."""
+        """The task kind's ``val_score`` of validation predictions ``pred`` in the units of the test
+        metrics: regression predictions are unnormalised and compared with the raw targets (MSE in target
+        units), as result files and logs report it."""
+        y = self.targets[self.splits["val"]]
+        return TASK_KINDS[self.kind].val_score(self.unnormalize(pred), y)
+
+    def selection_score(self, pred: Tensor) -> float:
+        """The score that selects the checkpoint: the kind's ``val_score`` on the training scale (for
+        regression the MSE of standardised targets, every output weighted equally). It orders epochs as
+        :meth:`val_score` does for one output; with several outputs of different spread it may not."""
         y = self.train_targets()[self.splits["val"]]
         return TASK_KINDS[self.kind].val_score(pred, y)
 

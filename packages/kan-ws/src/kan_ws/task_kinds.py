@@ -68,9 +68,12 @@ class TaskKind:
         name: ``classification``, ``regression`` or ``edge-binary``.
         level: ``"graph"`` (one output per KAN) or ``"edge"`` (one per edge).
         loss: training loss ``(outputs, targets) -> scalar``.
-        val_score: selection score on validation ``(predictions, targets) -> float``.
+        val_score: score on validation ``(predictions, targets) -> float``; training selects the checkpoint
+            by it on the training scale (standardised targets) and reports it in the test metrics' units
+            (:meth:`kan_ws.task_data.TaskData.selection_score` / ``val_score``).
         higher_is_better: the checkpoint with the highest (else lowest) ``val_score`` is kept.
-        val_metric: what ``history[i]["val"]`` of a run measures (result JSON ``"val_metric"``).
+        val_metric: what ``history[i]["val"]`` and ``best_val`` of a run measure (result JSON
+            ``"val_metric"``), in the units of the test metric of the same name.
         standardise: targets are standardised with training statistics.
         test_metrics: ``(predictions, targets, data, threshold=, val_predict=) -> metrics``.
     """
@@ -105,7 +108,7 @@ TASK_KINDS: Mapping[str, TaskKind] = MappingProxyType(
                 nn.functional.mse_loss,
                 M.mse,
                 False,
-                "mse (standardised)",
+                "mse",
                 True,
                 _regression_metrics,
             ),

@@ -43,11 +43,27 @@ class TrainConfig:
 
 @dataclass
 class FitResult:
+    """What :func:`fit` reports, in the units result files and logs use.
+
+    Attributes:
+        best_epoch: the selected epoch, counted from 1 (``1..epochs``), as the per-epoch log lines count.
+        best_val: the validation score at ``best_epoch`` in the units of the task's test metrics
+            (:meth:`kan_ws.task_data.TaskData.val_score`: raw-target MSE for regression, accuracy, BCE).
+        history: one ``{"epoch", "train_loss", "val"}`` per epoch; ``epoch`` from 1, ``val`` as
+            ``best_val``, ``train_loss`` the mean training loss (for regression on standardised targets,
+            the scale the model is trained on).
+        best_selection: the selection score at ``best_epoch``
+            (:meth:`kan_ws.task_data.TaskData.selection_score`, on the training scale); the checkpoint is
+            chosen by it, so for a regression task with several outputs ``best_val`` need not be the
+            lowest ``val`` of the history.
+    """
+
     best_epoch: int
     best_val: float
     history: list[dict[str, float]] = field(default_factory=list)
     train_seconds: float = 0.0
     seconds_per_epoch: float = 0.0
+    best_selection: float = math.nan
 
 
 def dist_info() -> tuple[int, int]:
@@ -169,7 +185,7 @@ def _fit(
     lossf = loss_fn(data.kind)
     targets = data.train_targets()
     higher_better = TASK_KINDS[data.kind].higher_is_better
-    best = (-math.inf if higher_better else math.inf, -1)
+    best = (-math.inf if higher_better else math.inf, 0, math.nan)  # (selection score, epoch from 1, val)
     best_state = copy.deepcopy(model.state_dict())
     history: list[dict[str, float]] = []
     t0 = time.perf_counter()
@@ -203,14 +219,15 @@ def _fit(
             sched.step()
             total += loss.item() * len(idx)
             count += len(idx)
-        val = data.val_score(predict(model, data, val_idx, cfg.eval_batch_size, device))
-        history.append({"epoch": epoch, "train_loss": total / max(count, 1), "val": val})
-        improved = val > best[0] if higher_better else val < best[0]
-        if improved or best[1] < 0:
-            best = (val, epoch)
+        pred = predict(model, data, val_idx, cfg.eval_batch_size, device)
+        score, val = data.selection_score(pred), data.val_score(pred)
+        history.append({"epoch": epoch + 1, "train_loss": total / max(count, 1), "val": val})
+        improved = score > best[0] if higher_better else score < best[0]
+        if improved or best[1] == 0:
+            best = (score, epoch + 1, val)
             best_state = copy.deepcopy(model.state_dict())
         if log is not None and rank == 0:
             log(f"epoch {epoch + 1}/{cfg.epochs} train_loss={total / max(count, 1):.4g} val={val:.4g}")
     elapsed = time.perf_counter() - t0
     model.load_state_dict(best_state)
-    return FitResult(best[1], best[0], history, elapsed, elapsed / max(cfg.epochs, 1))
+    return FitResult(best[1], best[2], history, elapsed, elapsed / max(cfg.epochs, 1), best[0])

@@ -18,6 +18,7 @@ from typing import Any
 from kan_core.repro import Stage, provenance_rows, stage_rows, write_report
 
 from ..models.registry import REGISTRY, method_names
+from .stages import best_epoch_from_one
 
 __all__ = [
     "paper_numbers",
@@ -213,7 +214,7 @@ def build_tables(records: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
 def _curve_table(r: dict[str, Any], paper: dict[str, Any]) -> dict[str, Any]:
     col = paper_column(r["zoo"].get("dataset"))
     target = _paper_vals(paper, "inr", col).get(r["method"], (math.nan,))[0]
-    rows = [[row["train_inrs"], row["accuracy"] * 100, row["best_val"] * 100, row["epochs"], row["best_epoch"] + 1,
+    rows = [[row["train_inrs"], row["accuracy"] * 100, row["best_val"] * 100, row["epochs"], best_epoch_from_one(row),
              row["train_seconds"]] for row in r["rows"]]  # fmt: skip
     c = r["config"]
     verdict = f"{NAMES[r['method']]} (h{c['hidden']} d{c['depth']} p{c['dropout']} lr{c['lr']:g}, seed {r['seed']}): "

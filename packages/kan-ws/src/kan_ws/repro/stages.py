@@ -157,6 +157,26 @@ def _score_better(kind: str, a: float, b: float) -> bool:
     return a > b if kind in _CLASSIFICATION_KINDS else a < b
 
 
+#: marks an ``inr-curve`` row whose ``best_epoch`` counts from 1; rows written before epochs counted from 1
+#: (kept per-size files, finished stage records) lack it and count from 0
+EPOCHS_FROM_ONE = {"epoch_numbering": "from 1"}
+
+
+def best_epoch_from_one(row: dict[str, Any]) -> int:
+    """``row["best_epoch"]`` counted from 1, also for a row written when epochs counted from 0."""
+    legacy = row.get("epoch_numbering") != EPOCHS_FROM_ONE["epoch_numbering"]
+    return int(row["best_epoch"]) + (1 if legacy else 0)
+
+
+def _selection_score(model, data, device) -> float:
+    """The score ``fit`` selected the kept model's epoch by (validation, training scale), recomputed from the
+    kept model; grid points are compared by it too, so the reported ``best_val`` (raw units) never changes
+    which settings are selected."""
+    from ..train import predict
+
+    return data.selection_score(predict(model, data, data.splits["val"], device=device))
+
+
 def _one_run(task, data, method, cfg, seed, epochs, batch, device, settrans_max_edges, train_size=None, log=None):
     from ..tasks import run_experiment
     from ..train import TrainConfig
@@ -171,9 +191,10 @@ def _one_run(task, data, method, cfg, seed, epochs, batch, device, settrans_max_
 
 def _kept_run(ctx: StageContext, zoo_id: str, task, data, method, cfg, seed, epochs, batch, settrans_max_edges,
               save: bool = False) -> tuple[dict[str, Any], Path | None]:  # fmt: skip
-    """:func:`_one_run`'s result, kept under ``ctx.work/runs/`` (with the model's checkpoint when ``save``)
-    and keyed by everything the run depends on (``zoo_id``: the zoo's identity), so that an interrupted
-    stage resumes at its first unfinished run. Returns ``(result, checkpoint path or None)``."""
+    """:func:`_one_run`'s result plus its ``selection_score`` (:func:`_selection_score`), kept under
+    ``ctx.work/runs/`` (with the model's checkpoint when ``save``) and keyed by everything the run depends on
+    (``zoo_id``: the zoo's identity), so that an interrupted stage resumes at its first unfinished run.
+    Returns ``(result, checkpoint path or None)``."""
     import hashlib
 
     from kan_core.repro import write_json_atomic
@@ -187,6 +208,7 @@ def _kept_run(ctx: StageContext, zoo_id: str, task, data, method, cfg, seed, epo
         ctx.log(f"  {task}/{method} seed {seed} {cfg}: kept run reused")
         return json.loads(kept.read_text()), ckpt if save else None
     model, _, res = _one_run(task, data, method, cfg, seed, epochs, batch, ctx.device, settrans_max_edges)
+    res = {**res, "selection_score": _selection_score(model, data, ctx.device)}
     if save:
         save_checkpoint(ckpt, model.cpu(), data, res)
     write_json_atomic(kept, res)
@@ -295,7 +317,7 @@ def train_methods(
                 res, ckpt = _kept_run(ctx, zoo_id, task, data, method, cfg, ctx.seeds[0], ep, batch,
                                       settrans_max_edges, save=method in save)  # fmt: skip
                 searched.append({"config": cfg, "val": res["best_val"], "best_epoch": res["best_epoch"]})
-                if best is None or _score_better(data.kind, res["best_val"], best[2]["best_val"]):
+                if best is None or _score_better(data.kind, res["selection_score"], best[2]["selection_score"]):
                     best = (cfg, ckpt, res)
         except InfeasibleError as e:
             out["skipped"][method] = str(e)
@@ -442,8 +464,9 @@ def inr_curve_stage(ctx: StageContext) -> dict[str, Any]:
     for n in sizes:
         kept = ctx.work / f"n{n}-s{seed}-{key}.json"
         if kept.is_file():
-            rows.append(json.loads(kept.read_text()))
-            resumed += rows[-1]["train_seconds"]
+            row = json.loads(kept.read_text())
+            rows.append({**row, "best_epoch": best_epoch_from_one(row), **EPOCHS_FROM_ONE})
+            resumed += row["train_seconds"]
             ctx.log(f"  inr-curve n={n}: kept ({rows[-1]['accuracy']:.4f})")
             continue
         epochs = max(int(s["epochs"]), math.ceil(int(s["min_passes"]) / n))
@@ -452,7 +475,8 @@ def inr_curve_stage(ctx: StageContext) -> dict[str, Any]:
                                  log=lambda msg, n=n: ctx.log(f"  inr-curve n={n}: {msg}"))  # fmt: skip
         save_checkpoint(ctx.work / f"{s['method']}-n{n}-s{seed}-{key}.safetensors", model.cpu(), data, res)
         row = {"train_inrs": n, "epochs": epochs, "accuracy": res["metrics"]["accuracy"], "best_val": res["best_val"],
-               "best_epoch": res["best_epoch"], "train_seconds": round(res["train_seconds"], 1)}  # fmt: skip
+               "best_epoch": res["best_epoch"], **EPOCHS_FROM_ONE,
+               "train_seconds": round(res["train_seconds"], 1)}  # fmt: skip
         write_json_atomic(kept, row)
         rows.append(row)
         ctx.log(f"  inr-curve n={n}: test accuracy {row['accuracy']:.4f} ({row['train_seconds']:.0f} s)")
