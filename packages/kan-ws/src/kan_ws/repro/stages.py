@@ -134,7 +134,9 @@ def build_ood_zoos(ctx: StageContext) -> dict[str, Any]:
     if max(s["widths"]) < max(paper):
         ctx.cuts.append(f"hidden widths {s['widths']} (paper 32 -> {paper})")
     ctx.cuts.append(f"{models} test INRs per width, {epochs} epochs (paper 10000, 1000)")
-    return {"zoos": zoos, "models": models, "epochs": epochs, "train_width": base.widths[1]}
+    digests = {h: _zoo_used({"path": path})["manifest_sha256"] for h, path in zoos.items()}
+    return {"zoos": zoos, "manifest_sha256": digests, "models": models, "epochs": epochs,
+            "train_width": base.widths[1]}  # fmt: skip
 
 
 # ------------------------------------------------------------------------------------------------ training
