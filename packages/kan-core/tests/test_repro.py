@@ -84,6 +84,23 @@ def test_other_settings_raise_unless_forced(tmp_path):
     assert calls == ["a", "a"] and read_record(tmp_path, "a")["seeds"] == [1]
 
 
+def test_unseeded_stage_is_reused_by_other_seeds_but_not_other_settings(tmp_path):
+    calls: list[str] = []
+    stages = [Stage("zoo", lambda ctx: calls.append("zoo") or {}, seeded=False),
+              Stage("fit", lambda ctx: calls.append("fit") or {}, depends=("zoo",))]  # fmt: skip
+    run_stages(stages, out=tmp_path, scale="tiny", device="cpu", seeds=[0, 1], plan={}, selected=["fit"])
+    recs = run_stages(stages, out=tmp_path, scale="tiny", device="cpu", seeds=[0], plan={}, force=False,
+                      selected=["zoo"])  # fmt: skip
+    assert calls == ["zoo", "fit"] and recs["zoo"]["seeds"] == [0, 1]
+    # the seeded stage is not reused across seeds (negative control), the unseeded one still is
+    with pytest.raises(StageSettingsError, match="fit.json was made with other settings"):
+        run_stages(stages, out=tmp_path, scale="tiny", device="cpu", seeds=[0], plan={}, selected=["fit"])
+    # other settings of the unseeded stage itself still raise
+    with pytest.raises(StageSettingsError, match="zoo.json was made with other settings"):
+        run_stages(stages, out=tmp_path, scale="tiny", device="cpu", seeds=[0], plan={"zoo": {"n": 2}},
+                   selected=["zoo"])  # fmt: skip
+
+
 def test_budget_is_shared_by_weight(tmp_path):
     recs = run_stages(_pipeline([]), out=tmp_path, scale="tiny", device="cpu", seeds=[0], plan={},
                       budget_s=60.0)  # fmt: skip

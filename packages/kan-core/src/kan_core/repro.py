@@ -66,6 +66,8 @@ class Stage:
             ``seconds`` include them.
         weight: its share of the budget, relative to the other stages'.
         doc: one line for ``--help`` and the report.
+        seeded: whether its result depends on the run's seeds; an unseeded stage's record (a zoo, which
+            has its own seed) is reused by runs with other ``--seeds``.
     """
 
     name: str
@@ -73,6 +75,7 @@ class Stage:
     depends: tuple[str, ...] = ()
     weight: float = 1.0
     doc: str = ""
+    seeded: bool = True
 
 
 @dataclass
@@ -269,8 +272,10 @@ def run_stages(
     records: dict[str, dict[str, Any]] = {}
     pending: list[Stage] = []
     for st in todo:
-        key = _settings_key(scale, seeds, plan.get(st.name, {}))
         rec = read_record(out, st.name)
+        # an unseeded stage's record is checked against the seeds it was made with
+        key_seeds = seeds if st.seeded or rec is None else rec.get("seeds", [])
+        key = _settings_key(scale, key_seeds, plan.get(st.name, {}))
         if rec is not None and rec.get("settings_key") == key:
             records[st.name] = rec
             continue

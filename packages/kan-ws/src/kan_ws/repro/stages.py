@@ -568,10 +568,10 @@ def pruning_stage(ctx: StageContext) -> dict[str, Any]:
 
 
 STAGES: list[Stage] = [
-    Stage("zoo-sine", build_stage_zoo, (), STAGE_WEIGHTS["zoo-sine"], "sine-wave INR zoo (C.1.1)"),
-    Stage("zoo-inr", build_stage_zoo, (), STAGE_WEIGHTS["zoo-inr"], "image INR zoo (C.1.1)"),
-    Stage("zoo-clf", build_stage_zoo, (), STAGE_WEIGHTS["zoo-clf"], "label-noise classifier zoo, oracle masks"),
-    Stage("zoo-ood", build_ood_zoos, (), STAGE_WEIGHTS["zoo-ood"], "wider test-image INR zoos (5.1.1)"),
+    Stage("zoo-sine", build_stage_zoo, (), STAGE_WEIGHTS["zoo-sine"], "sine-wave INR zoo (C.1.1)", seeded=False),
+    Stage("zoo-inr", build_stage_zoo, (), STAGE_WEIGHTS["zoo-inr"], "image INR zoo (C.1.1)", seeded=False),
+    Stage("zoo-clf", build_stage_zoo, (), STAGE_WEIGHTS["zoo-clf"], "label-noise classifier zoo, oracle masks", seeded=False),
+    Stage("zoo-ood", build_ood_zoos, (), STAGE_WEIGHTS["zoo-ood"], "wider test-image INR zoos (5.1.1)", seeded=False),
     Stage("sine", train_stage, ("zoo-sine",), STAGE_WEIGHTS["sine"], "sine frequency regression (Figure 8)"),
     Stage("sine-sweep", sine_sweep_stage, ("sine",), STAGE_WEIGHTS["sine-sweep"],
           "training-set-size sweep on sine (Figure 8)"),
