@@ -44,6 +44,35 @@ def test_mean_abs_scores_equal_activations_and_batching_does_not_matter():
             torch.testing.assert_close(a, b.detach(), atol=1e-6, rtol=1e-5)
 
 
+def test_first_layer_scores_over_few_distinct_values_equal_the_per_sample_mean():
+    from kan_core.prune import _value_counts
+
+    kan = _weak_kan()
+    levels = torch.randint(0, 9, (400, 4), generator=torch.Generator().manual_seed(3))
+    x = levels.float() / 4 - 1  # 9 grey levels in [-1, 1], 400 samples: counted, not evaluated per sample
+    rows, counts = _value_counts(x)
+    assert rows.shape == counts.shape == (9, 4) and torch.equal(counts.sum(0), torch.full((4,), 400.0))
+    assert torch.equal(counts[:, 0], torch.bincount(levels[:, 0], minlength=9).float())
+    # a level that first occurs after the 1,024 samples searched first is still counted
+    late = torch.zeros(2000, 4)
+    late[1500:1510, 2] = 0.5
+    rows, counts = _value_counts(late)
+    assert rows[:, 0].tolist() == [0.0, 0.5] and counts[:, 2].tolist() == [1990.0, 10.0]
+    assert _value_counts(_x(400)) is None  # negative control: continuous data is evaluated per sample
+    late[3, 1] = float("nan")
+    assert _value_counts(late) is None  # NaN has no count
+    _, edges = kan.activations(x)
+    ref = [e.abs().mean(0).detach() for e in edges]
+    for a, b in zip(edge_scores(kan, x, batch_size=64), ref):
+        torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-5)
+    layers = init_stacked(SPEC, 2, [5, 6])
+    st = edge_scores_stacked(SPEC, layers, x, batch_size=64)
+    for i in range(2):
+        _, edges = load_into_kan(SPEC, layers, i).activations(x)
+        for a, e in zip(st, edges):
+            torch.testing.assert_close(a[i], e.abs().mean(0).detach(), atol=1e-6, rtol=1e-5)
+
+
 def test_oracle_mask_thresholds_and_apply():
     kan, x = _weak_kan(), _x()
     scores = edge_scores(kan, x)

@@ -4,7 +4,9 @@ Two per-edge scores, both computed over a data set in batches so memory stays bo
 
 * ``method="mean_abs"`` (the WS-KAN paper's oracle, appendix C.3.1): ``s_oi = mean_x |phi_oi(x_i)|``,
   the edge's mean absolute activation over the training data; the oracle mask keeps edges with
-  ``s_oi >= threshold`` (paper: 0.01).
+  ``s_oi >= threshold`` (paper: 0.01). Where the data takes few distinct values (images' grey levels), the
+  first layer's scores are sums over those values weighted by their counts, which is exact and, for
+  60,000 Fashion-MNIST images, evaluates 256 rows instead of 60,000.
 * ``method="attribution"``: pykan 0.2.8's ``MultKAN.attribute()`` score, which ``prune_edge`` thresholds:
   with ``E^l_oi = std_x phi^l_oi`` and ``N^l_o = std_x y^l_o`` (unbiased std of the edge activation and
   of the layer output), node scores ``n^L = I`` (one row per output ``k``) propagate backwards as
@@ -85,11 +87,19 @@ class _Stats:
             for lst, v in zip(lists, vals):
                 lst[l] += v
 
-    def add_layer(self, l: int, h: Tensor, edges_of: Callable[[Tensor], Tensor], edges_per_row: int) -> None:
-        """Evaluate ``edges_of`` on row blocks of ``h (..., B, in)`` small enough to stay in cache."""
+    def add_layer(
+        self, l: int, h: Tensor, edges_of: Callable[[Tensor], Tensor], edges_per_row: int, counts: Tensor | None = None
+    ) -> None:
+        """Evaluate ``edges_of`` on row blocks of ``h (..., B, in)`` small enough to stay in cache.
+
+        ``counts (B, in)``: row ``b`` of ``h`` stands for ``counts[b, i]`` samples of input ``i``
+        (``mean_abs`` only, see :func:`_value_counts`)."""
         rows = max(1, _EDGE_BLOCK // max(edges_per_row, 1))
         for s in range(0, h.shape[-2], rows):
-            self.add(l, edges_of(h[..., s : s + rows, :]))
+            edges = edges_of(h[..., s : s + rows, :])
+            if counts is not None:
+                edges = edges.abs_().mul_(counts[s : s + rows].unsqueeze(-2))
+            self.add(l, edges)
 
     def mean_abs(self) -> list[Tensor]:
         return [a / self.n for a in self.abs]
@@ -115,6 +125,34 @@ class _Stats:
         return scores
 
 
+def _value_counts(x: Tensor) -> tuple[Tensor, Tensor] | None:
+    """The distinct values of ``x (N, d)`` and how often each occurs per column, when there are few.
+
+    Returns ``(rows (U, d), counts (U, d))`` with ``rows[u, i] = values[u]`` and ``counts[u, i]`` the number
+    of samples with ``x[:, i] == values[u]``, when ``x`` holds at most ``N / 4`` distinct values in all
+    (images: 256 grey levels against 60,000 samples), else ``None``. A first-layer statistic that is a sum
+    over samples of a function of one input (``mean |phi_oi(x_i)|``) is then the counts-weighted sum over
+    ``U`` rows instead of ``N``. The values are those of the first 1,024 samples plus any others, found by a
+    binary search of every entry (no sort of all of ``x``: 15 s for Fashion-MNIST's 47M pixels)."""
+    n, d = x.shape
+    values = torch.unique(x[:1024])
+    if values.numel() * 4 > n:
+        return None
+    index = torch.searchsorted(values, x).clamp_max_(values.numel() - 1)
+    missing = values[index] != x
+    if missing.any():  # values the first samples lack (NaN never matches: no counts then)
+        values = torch.unique(torch.cat([values, x[missing]]))
+        if values.numel() * 4 > n:
+            return None
+        index = torch.searchsorted(values, x).clamp_max_(values.numel() - 1)
+        if (values[index] != x).any():
+            return None
+    u = values.numel()
+    flat = (index * d + torch.arange(d, device=x.device)).flatten()
+    counts = torch.bincount(flat, minlength=u * d).view(u, d).to(x.dtype)
+    return values.unsqueeze(1).expand(u, d).contiguous(), counts
+
+
 def _finish(stats: _Stats, method: str, dtype: torch.dtype) -> list[Tensor]:
     if method == "mean_abs":
         out = stats.mean_abs()
@@ -137,10 +175,14 @@ def edge_scores(kan: KAN, x: Tensor, *, method: str = "mean_abs", batch_size: in
     if x.dim() != 2 or x.shape[-1] != kan.spec.widths[0]:
         raise ValueError(f"x must be (N, {kan.spec.widths[0]}), got {tuple(x.shape)}")
     stats = _Stats(method)
+    first = _value_counts(x) if method == "mean_abs" else None
+    if first is not None:  # the first layer's sums over the distinct values, weighted by their counts
+        stats.add_layer(0, first[0], kan.layers[0].edges, kan.layers[0].mask.numel(), first[1])
     for s in range(0, x.shape[0], batch_size):
         h = x[s : s + batch_size]
         for l, layer in enumerate(kan.layers):
-            stats.add_layer(l, h, layer.edges, layer.mask.numel())  # edges: (B, out, in)
+            if l > 0 or first is None:
+                stats.add_layer(l, h, layer.edges, layer.mask.numel())  # edges: (B, out, in)
             h = layer(h)
         stats.n += min(batch_size, x.shape[0] - s)
     return _finish(stats, method, x.dtype)
@@ -171,12 +213,16 @@ def edge_scores_stacked(
     shared = x.dim() == 2
     n = x.shape[-2]
     stats = _Stats(method)
+    edge_fns = [lambda hb, p=p, u=u: layer_edges(hb, p, spec, u) for p, u in zip(layers, uniform)]
+    per_row = [m * p["scale_base"].shape[-2] * p["scale_base"].shape[-1] for p in layers]
+    first = _value_counts(x) if method == "mean_abs" and shared else None
+    if first is not None:  # the first layer's sums over the distinct values, weighted by their counts
+        stats.add_layer(0, first[0].unsqueeze(0), edge_fns[0], per_row[0], first[1])
     for s in range(0, n, batch_size):
         h = x[s : s + batch_size].unsqueeze(0) if shared else x[:, s : s + batch_size]
         for l, p in enumerate(layers):
-            out_in = p["scale_base"].shape[-2] * p["scale_base"].shape[-1]
-            edges_of = lambda hb, p=p, u=uniform[l]: layer_edges(hb, p, spec, u)  # noqa: E731
-            stats.add_layer(l, h, edges_of, m * out_in)  # edges: (M or 1, B, out, in)
+            if l > 0 or first is None:
+                stats.add_layer(l, h, edge_fns[l], per_row[l])  # edges: (M or 1, B, out, in)
             h = layer_forward(h, p, spec, uniform[l])
         stats.n += min(batch_size, n - s)
     return [
