@@ -209,7 +209,8 @@ def _kept_run(ctx: StageContext, zoo_id: str, task, data, method, cfg, seed, epo
     if kept.is_file() and (not save or ckpt.is_file()):
         ctx.log(f"  {task}/{method} seed {seed} {cfg}: kept run reused")
         return json.loads(kept.read_text()), ckpt if save else None
-    model, _, res = _one_run(task, data, method, cfg, seed, epochs, batch, ctx.device, settrans_max_edges)
+    model, _, res = _one_run(task, data, method, cfg, seed, epochs, batch, ctx.device, settrans_max_edges,
+                             log=lambda msg: ctx.log(f"  {task}/{method} seed {seed}: {msg}"))  # fmt: skip
     res = {**res, "selection_score": _selection_score(model, data, ctx.device)}
     if save:
         save_checkpoint(ckpt, model.cpu(), data, res)
