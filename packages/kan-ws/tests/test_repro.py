@@ -72,6 +72,12 @@ def test_inr_table_and_verdict_from_numbers():
     wsk = next(r for r in t["rows"] if r[0] == "WS-KAN")
     assert wsk[1] == pytest.approx(80.0) and wsk[3] == 84.6 and "best of 2 on val" in wsk[5]
     assert next(r for r in t["rows"] if r[0] == "DMC")[5] == "skipped: too wide"
+    assert wsk[2] == pytest.approx(1.0)
+    one = _method(0.3)  # one seed and one setting: no spread, no search
+    one.update(runs=[{"seed": 0}], searched=one["searched"][:1])
+    (t1,) = build_tables({"inr": {**rec, "result": {**res, "methods": {**res["methods"], "mlp": one}}}})
+    mlp = next(r for r in t1["rows"] if r[0] == "MLP")
+    assert mlp[2] is None and mlp[5].endswith("(the only setting: no search)")
     v = t["verdict"]
     assert "WS-KAN ranks 1 of 5" in v and "(paper: 1 of 7)" in v
     assert "'WS-KAN > SetTrans' holds." in v and "'MLP + Align. > MLP + Aug. > MLP' holds." in v

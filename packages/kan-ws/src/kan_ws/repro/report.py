@@ -124,7 +124,7 @@ def _scale_txt(rec: dict[str, Any] | None, zoo: dict[str, Any] | None) -> str:
 def _settings_txt(m: dict[str, Any]) -> str:
     c = m["selected"]
     n = len(m.get("searched") or [])
-    how = f"best of {n} on val" if n > 1 else m.get("selection", "")
+    how = f"best of {n} on val" if n > 1 else ("the only setting: no search" if n == 1 else m.get("selection", ""))
     return f"h{c['hidden']} d{c['depth']} p{c['dropout']} lr{c['lr']:g} e{m['epochs']} ({how})"
 
 
@@ -143,8 +143,9 @@ def _method_table(key: str, title: str, res: dict[str, Any], metrics: list[tuple
         row: list[Any] = [NAMES[m]]
         for i, (mk, ptab, factor, _) in enumerate(metrics):
             pv = _paper_vals(paper, ptab, col).get(m)
-            if mres is not None and mk in mres["mean"]:
-                row += [mres["mean"][mk] * factor, mres["std"][mk] * factor]
+            if mres is not None and mk in mres["mean"]:  # no spread from a single seed
+                sd = mres["std"][mk] * factor if len(mres.get("runs", [])) != 1 else None
+                row += [mres["mean"][mk] * factor, sd]
             else:
                 row += [None, None]
             row += [pv[0], pv[1]] if pv else [None, None]
