@@ -401,8 +401,6 @@ def _figure(path: Path, records: dict[str, dict[str, Any]], tables: list[dict[st
 
     res = {k: r["result"] for k, r in records.items()}
     tab = {t["key"]: t for t in tables}
-    fig, axes = plt.subplots(2, 3, figsize=(15, 8.5))
-    axes = axes.ravel()
 
     def bars(ax, t, title):
         labels = [r[0] for r in t["rows"]]
@@ -430,47 +428,49 @@ def _figure(path: Path, records: dict[str, dict[str, Any]], tables: list[dict[st
         ax.set_title("Table 1: WS-KAN accuracy vs training INRs", fontsize=9)
         ax.legend(fontsize=7)
 
-    for i, (key, title) in enumerate((("inr", "Table 1: INR accuracy %"), ("accuracy", "Table 3: R^2 x100"),
-                                      ("mask", "Table 4: ROC-AUC %"))):  # fmt: skip
-        if key in tab:
-            bars(axes[i], tab[key], title)
-        elif key == "inr" and "inr-curve" in res:
-            curve(axes[i], res["inr-curve"])
-        else:
-            axes[i].set_axis_off()
-    ax = axes[3]
-    if "ood" in tab:
-        cols = tab["ood"]["columns"][1:]
-        xs = [float(c.split("=")[1]) for c in cols]
-        for row in tab["ood"]["rows"]:
+    def ood(ax, t):
+        xs = [float(c.split("=")[1]) for c in t["columns"][1:]]
+        for row in t["rows"]:
             pts = [(x, v) for x, v in zip(xs, row[1:]) if v is not None]
             ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=row[0])
         ax.set_xlabel("hidden width / training width")
         ax.set_ylabel("accuracy %")
         ax.set_title("Table 2: OOD widths", fontsize=9)
         ax.legend(fontsize=7)
-    else:
-        ax.set_axis_off()
-    if "pruning" in res:
-        pr = res["pruning"]["pruning"]
+
+    def pruning(ax, pr, key, label):
         centers = [(a + b) / 2 * 100 for a, b in zip(pr["bins"], pr["bins"][1:])]
-        for j, (key, label) in enumerate(
-            (("accuracy_binned", "test accuracy %"), ("kept_binned", "weights kept %"))
-        ):
-            ax = axes[4 + j]
-            for name, r in pr["methods"].items():
-                ys = [
-                    None if v is None or (isinstance(v, float) and math.isnan(v)) else v * 100 for v in r[key]
-                ]
-                pts = [(c, y) for c, y in zip(centers, ys) if y is not None]
-                ax.plot([p[0] for p in pts], [p[1] for p in pts], marker=".", label=NAMES.get(name, name))
-            ax.set_xlabel("label noise %")
-            ax.set_ylabel(label)
-            ax.set_title(f"Figure 5: downstream pruning, {label}", fontsize=9)
-            ax.legend(fontsize=6)
-    else:
-        axes[4].set_axis_off()
-        axes[5].set_axis_off()
+        for name, r in pr["methods"].items():
+            ys = [None if v is None or (isinstance(v, float) and math.isnan(v)) else v * 100 for v in r[key]]
+            pts = [(c, y) for c, y in zip(centers, ys) if y is not None]
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], marker=".", label=NAMES.get(name, name))
+        ax.set_xlabel("label noise %")
+        ax.set_ylabel(label)
+        ax.set_title(f"Figure 5: downstream pruning, {label}", fontsize=9)
+        ax.legend(fontsize=6)
+
+    panels = []  # one drawing function per panel that has data, in the paper's order
+    for key, title in (("inr", "Table 1: INR accuracy %"), ("accuracy", "Table 3: R^2 x100"),
+                       ("mask", "Table 4: ROC-AUC %")):  # fmt: skip
+        if key in tab:
+            panels.append(lambda ax, t=tab[key], title=title: bars(ax, t, title))
+        if key == "inr" and "inr-curve" in res:
+            panels.append(lambda ax: curve(ax, res["inr-curve"]))
+    if "ood" in tab:
+        panels.append(lambda ax: ood(ax, tab["ood"]))
+    if "pruning" in res:
+        for key, label in (("accuracy_binned", "test accuracy %"), ("kept_binned", "weights kept %")):
+            panels.append(lambda ax, key=key, label=label: pruning(ax, res["pruning"]["pruning"], key, label))
+    if not panels:
+        return None
+    cols = min(3, len(panels))
+    rows = math.ceil(len(panels) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(5 * cols, 4.25 * rows), squeeze=False)
+    axes = axes.ravel()
+    for ax, draw in zip(axes, panels):
+        draw(ax)
+    for ax in axes[len(panels) :]:
+        ax.set_axis_off()
     fig.tight_layout()
     write_figure(fig, path, dpi=110)
     plt.close(fig)
