@@ -497,9 +497,9 @@ static void SFX(forward_blocks)(int64_t M, int64_t B, int64_t I, int64_t NB, int
     ib = ib < FWD_MIN_INPUTS ? FWD_MIN_INPUTS : ib;
     *IB = I * per_input <= FWD_L2 || ib >= I ? I : ib;
     int64_t n = M >= threads ? 1 : (threads + M - 1) / M;
-    n = n > B ? B : n;
-    *SB = (B + n - 1) / n;
-    *nsb = (B + *SB - 1) / *SB;
+    n = n > B ? B : n < 1 ? 1 : n;
+    *SB = B > n ? (B + n - 1) / n : 1;
+    *nsb = (B + *SB - 1) / *SB; /* 0 for an empty batch */
 }
 
 void SFX(kan_local_forward)(const T *restrict x, const T *restrict t0, const T *restrict ih, const T *restrict W,
