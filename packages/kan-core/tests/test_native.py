@@ -67,6 +67,62 @@ def test_native_equals_dense_and_cox_de_boor(k, G, kind, n_out):
         torch.testing.assert_close(a.grad, b.grad, atol=1e-5 * b.grad.abs().max(), rtol=0)
 
 
+def _blocked_inputs(nb: int, n_out: int, itemsize: int) -> int:
+    """An input count whose coefficients (in * nb * out) just exceed the 256 KB from which the forward runs
+    over blocks of inputs (``forward_blocks`` in bspline_local.h), with a partial last block."""
+    return (256 * 1024) // (nb * n_out * itemsize) + 11
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("G", [3, 30, 200])
+@pytest.mark.parametrize("k", [1, 2, 3, 4, 5])
+def test_input_blocked_forward_matches_the_float64_reference(k, G, dtype):
+    """The forward over blocks of inputs (coefficients beyond L2) gives the float64 Cox-de Boor values, with
+    inputs out of the grid and NaN (no non-zero basis), one model and per-model grids, outputs in whole
+    register blocks (32) and not (10), on one and two threads (two split one model's batch)."""
+    g = torch.Generator().manual_seed(10 * k + G)
+    nb, B, M = G + k, 23, 2
+    for n_out in (32, 10):
+        n_in = _blocked_inputs(nb, n_out, dtype.itemsize)
+        grid = torch.stack(  # float64 knots: a float32 grid is not uniform to float64 precision
+            [uniform_grid(n_in, G, k, (-1.0 + 0.2 * m, 0.5 + 0.3 * m), torch.float64) for m in range(M)]
+        )
+        x = torch.rand(M, B, n_in, generator=g) * 3 - 1.5  # about a quarter out of the grids
+        x[torch.rand(M, B, n_in, generator=g) < 0.05] = float("nan")
+        coef = torch.randn(M, n_out, n_in, nb, generator=g)
+        scale = torch.randn(M, n_out, n_in, generator=g)
+        finite = torch.nan_to_num(x, nan=1e6)  # NaN: no non-zero basis, as far out of the grid
+        ref = _reference(finite.double(), grid.double(), coef.double(), scale.double(), k)
+        tol = max(1e-5, 5e-7 * nb) if dtype == torch.float32 else 1e-12
+        for threads in (1, 2):
+            before = torch.get_num_threads()
+            torch.set_num_threads(threads)
+            try:
+                for lead in (slice(0, 1), slice(None)):  # one model, two models
+                    args = [t[lead].to(dtype) for t in (x, grid, coef, scale)]
+                    ours = bs._native_contract(*args, k).double()
+                    want = ref[lead]
+                    torch.testing.assert_close(ours, want, atol=tol * want.abs().max(), rtol=0)
+            finally:
+                torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_empty_batch(threads):
+    """No samples: an empty output (the forward splits a model's batch between threads)."""
+    n_in, G, k = 600, 5, 3  # coefficients beyond 256 KB: the input-blocked forward
+    grid = uniform_grid(n_in, G, k)
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        y = bs._native_contract(
+            torch.empty(0, n_in), grid, torch.randn(32, n_in, G + k), torch.randn(32, n_in), k
+        )
+    finally:
+        torch.set_num_threads(before)
+    assert y.shape == (0, 32)
+
+
 def test_outside_the_grid_only_the_base_term_remains():
     k, G = 3, 10
     grid = uniform_grid(4, G, k)
@@ -265,6 +321,21 @@ _VARIANT_SCRIPT = textwrap.dedent(
                     err = float((a - b).abs().max() / b.abs().max().clamp_min(1e-12))
                     # the float32 position u = (x - t0) / h carries ~(G + k) eps of error
                     worst = max(worst, err / max(1e-5, 5e-7 * (G + k)))
+    for k in range(1, 6):  # the forward over blocks of inputs (coefficients beyond 256 KB), NaN inputs
+        for dt in (torch.float32, torch.float64):
+            nb, M, B = 30 + k, 2, 24
+            n_in = 256 * 1024 // (nb * 32 * dt.itemsize) + 11
+            g = torch.Generator().manual_seed(k)
+            grid = uniform_grid(n_in, 30, k, dtype=torch.float64)
+            x = torch.rand(M, B, n_in, generator=g, dtype=torch.float64) * 3 - 1.5
+            x[:, ::5, ::3] = float("nan")
+            coef = torch.randn(M, 32, n_in, nb, generator=g, dtype=torch.float64)
+            scale = torch.randn(M, 32, n_in, generator=g, dtype=torch.float64)
+            f = bspline_basis_reference(torch.nan_to_num(x, nan=1e6), grid, k)
+            want = torch.einsum("mbij,moij->mbo", f, coef * scale.unsqueeze(-1))
+            y = bs._native_contract(x.to(dt), grid.to(dt), coef.to(dt), scale.to(dt), k).double()
+            err = float((y - want).abs().max() / want.abs().max())
+            worst = max(worst, err / (max(1e-5, 5e-7 * nb) if dt == torch.float32 else 1e-12))
     assert worst < 1, worst
     x = (torch.rand(2, 6, 4, dtype=torch.float64) * 2 - 1).requires_grad_(True)
     grid = uniform_grid(4, 12, 3).double()

@@ -10,8 +10,9 @@
  *             gx[m, b, i]              = inv_h * sum_r v_r'(t) * <gy[m, b, :], W[m, i, j - k + r, :]>
  *
  * Shapes (contiguous): x (M or 1, B, I), t0 / inv_h (M or 1, I), W / gW (M, I, NB, O), y / gy (M, B, O),
- * gx (M, B, I); C is (k + 1) x (k + 1), D (k + 1) x k. The forward runs in parallel over (m, b), the
- * backward over (m, i), so no two threads write the same element. Inputs outside [t_0, t_{K-1}) (and NaN)
+ * gx (M, B, I); C is (k + 1) x (k + 1), D (k + 1) x k. The forward runs in parallel over (m, sample
+ * block), in blocks of inputs where the coefficients exceed L2 (see forward_blocks), the backward over
+ * (m, i), so no two threads write the same element. Inputs outside [t_0, t_{K-1}) (and NaN)
  * have no non-zero basis.
  */
 #include <stdint.h>

@@ -77,10 +77,11 @@ typedef T SFX(vec) __attribute__((vector_size(KAN_VBYTES), aligned(sizeof(T))));
 static inline __attribute__((always_inline)) void SFX(fwd_block4)(T *restrict y, const T *restrict c,
                                                                     const T *restrict s, const T *restrict v,
                                                                     const int64_t *restrict lo, int64_t I,
-                                                                    int64_t NB, int64_t O, const int R) {
+                                                                    int64_t NB, int64_t O, const int R,
+                                                                    int add) {
     typedef SFX(vec) V;
     V a[NV];
-    UNROLL for (int q = 0; q < NV; ++q) a[q] = (V){0};
+    UNROLL for (int q = 0; q < NV; ++q) a[q] = add ? ((const V *)y)[q] : (V){0};
     if (!s) {
         for (int64_t i = 0; i < I; ++i) {
             int64_t l = lo[i];
@@ -126,16 +127,16 @@ static inline __attribute__((always_inline)) void SFX(fwd_block4)(T *restrict y,
     UNROLL for (int q = 0; q < NV; ++q) yv[q] = a[q];
 }
 
-/* Outputs [o0, o0 + OW) of one row: y[o] = sum_i s[i, o] sum_r v_r(i) c[i, lo_i + r, o], with the OW <= OCHUNK
- * accumulators held in registers across all inputs (OW is a constant for full chunks: the loops unroll).
- * c and s point at column o0 of the model's (I, NB, O) coefficients and (I, O) scales. */
+/* Outputs [o0, o0 + OW) of one row: y[o] (+)= sum_i s[i, o] sum_r v_r(i) c[i, lo_i + r, o] (add: y += ...), with
+ * the OW <= OCHUNK accumulators held in registers across the I inputs. c and s point at column o0 of the
+ * inputs' (I, NB, O) coefficients and (I, O) scales. fwd_block4 does the same for OW = OCHUNK. */
 static inline __attribute__((always_inline)) void SFX(fwd_chunk)(T *restrict y, const T *restrict c,
                                                                    const T *restrict s, const T *restrict v,
                                                                    const int64_t *restrict lo, int64_t I,
                                                                    int64_t NB, int64_t O, const int R,
-                                                                   const int64_t OW) {
+                                                                   const int64_t OW, int add) {
     T acc[OCHUNK];
-    for (int64_t o = 0; o < OW; ++o) acc[o] = 0;
+    for (int64_t o = 0; o < OW; ++o) acc[o] = add ? y[o] : 0;
     for (int64_t i = 0; i < I; ++i) {
         int64_t l = lo[i];
         if (l == INVALID) continue;
@@ -163,39 +164,43 @@ static inline __attribute__((always_inline)) void SFX(fwd_chunk)(T *restrict y, 
     for (int64_t o = 0; o < OW; ++o) y[o] = acc[o];
 }
 
-/* Forward of row mb in [0, M * B) with R = k + 1 non-zero bases. Called with a literal R inside the
- * OpenMP region (regions are outlined before inlining), so every loop over r is unrolled. Scratch: t, lo
- * of I elements, v of I * R. */
-static inline __attribute__((always_inline)) void SFX(forward_row)(
-    int64_t mb, const T *restrict x, const T *restrict t0, const T *restrict ih, const T *restrict W,
-    const T *restrict S, T *restrict y, int64_t B, int64_t I, int64_t NB, int64_t O, const int R, int64_t x_stride, int64_t g_stride,
-    const T *restrict C, T *restrict t, T *restrict v, int64_t *restrict lo) {
+/* Inputs [i0, i0 + n) of the sample rows [b0, b1) of model m:
+ *   y[m, b, :] (+)= sum_{i0 <= i < i0 + n} sum_r v_r(b, i) s[i, :] c[i, lo(b, i) + r, :]   (add: +=, else =)
+ * with Wb (n, NB, O) and Sb (n, O) the block's coefficients and scales (Sb NULL: Wb holds c * s). Called
+ * with a literal R inside the OpenMP region (regions are outlined before inlining), so every loop over r
+ * is unrolled. Scratch: t, lo of n elements, v of n * R. */
+static inline __attribute__((always_inline)) void SFX(forward_rows)(
+    int64_t m, int64_t b0, int64_t b1, int64_t i0, int64_t n, int add, const T *restrict x, const T *restrict t0,
+    const T *restrict ih, const T *restrict Wb, const T *restrict Sb, T *restrict y, int64_t B, int64_t I,
+    int64_t NB, int64_t O, const int R, int64_t x_stride, int64_t g_stride, const T *restrict C, T *restrict t,
+    T *restrict v, int64_t *restrict lo) {
     const int k = R - 1;
-    int64_t m = mb / B, b = mb % B;
-    const T *Wm = W + m * I * NB * O, *Sm = S ? S + m * I * O : NULL;
-    T *restrict yr = y + mb * O;
-    SFX(locate)(x + m * x_stride + b * I, 1, t0 + m * g_stride, ih + m * g_stride, 1, I, NB, k, t, lo);
-    SFX(polys)(C, R, R, t, I, v);
-    if (O == 1) {
-        T acc = 0;
-        for (int64_t i = 0; i < I; ++i) {
-            if (lo[i] == INVALID) continue;
-            const T *Wi = Wm + i * NB;
-            T z = 0;
-            for (int r = 0; r < R; ++r) {
-                int64_t idx = lo[i] + r;
-                if (idx >= 0 && idx < NB) z += v[r * I + i] * Wi[idx];
+    for (int64_t b = b0; b < b1; ++b) {
+        T *restrict yr = y + (m * B + b) * O;
+        SFX(locate)(x + m * x_stride + b * I + i0, 1, t0 + m * g_stride + i0, ih + m * g_stride + i0, 1, n, NB, k,
+                    t, lo);
+        SFX(polys)(C, R, R, t, n, v);
+        if (O == 1) {
+            T acc = add ? yr[0] : 0;
+            for (int64_t i = 0; i < n; ++i) {
+                if (lo[i] == INVALID) continue;
+                const T *Wi = Wb + i * NB;
+                T z = 0;
+                for (int r = 0; r < R; ++r) {
+                    int64_t idx = lo[i] + r;
+                    if (idx >= 0 && idx < NB) z += v[r * n + i] * Wi[idx];
+                }
+                acc += Sb[i] * z;
             }
-            acc += Sm[i] * z;
+            yr[0] = acc;
+            continue;
         }
-        yr[0] = acc;
-        return;
-    }
-    for (int64_t o0 = 0; o0 < O; o0 += OCHUNK) {
-        if (O - o0 >= OCHUNK)
-            SFX(fwd_block4)(yr + o0, Wm + o0, S ? Sm + o0 : NULL, v, lo, I, NB, O, R);
-        else
-            SFX(fwd_chunk)(yr + o0, Wm + o0, Sm + o0, v, lo, I, NB, O, R, O - o0);
+        for (int64_t o0 = 0; o0 < O; o0 += OCHUNK) {
+            if (O - o0 >= OCHUNK)
+                SFX(fwd_block4)(yr + o0, Wb + o0, Sb ? Sb + o0 : NULL, v, lo, n, NB, O, R, add);
+            else
+                SFX(fwd_chunk)(yr + o0, Wb + o0, Sb + o0, v, lo, n, NB, O, R, O - o0, add);
+        }
     }
 }
 
@@ -474,36 +479,68 @@ finish:
 #define DISPATCH_R(R, CALL) CALL(R);
 #endif
 
+/* Blocking of the forward. Per sample, the row loop (forward_rows) reads k + 1 rows of O coefficients of
+ * every input. Where one model's coefficients (I * NB * O) exceed FWD_L2 bytes (the first layer of a
+ * [784, 32, ...] KAN: 784 * NB * 32), every sample would fetch them from L3: the inputs are then taken in
+ * blocks of IB whose coefficients fit FWD_L1 bytes (at least FWD_MIN_INPUTS inputs, which amortises the
+ * per-block work: position, polynomials, one load and store of the sample's O outputs), and every sample
+ * of a sample block runs over one input block before the next, so the coefficients come from L1 / L2.
+ * Otherwise IB = I: one pass over the inputs per sample. Jobs are (model, sample block): the batch is
+ * split in nsb blocks of SB where there are fewer models than threads. */
+#define FWD_L2 (256 * 1024)
+#define FWD_L1 (32 * 1024)
+#define FWD_MIN_INPUTS 8
+static void SFX(forward_blocks)(int64_t M, int64_t B, int64_t I, int64_t NB, int64_t O, int threads, int64_t *IB,
+                                int64_t *SB, int64_t *nsb) {
+    const int64_t per_input = NB * O * (int64_t)sizeof(T);
+    int64_t ib = FWD_L1 / per_input;
+    ib = ib < FWD_MIN_INPUTS ? FWD_MIN_INPUTS : ib;
+    *IB = I * per_input <= FWD_L2 || ib >= I ? I : ib;
+    int64_t n = M >= threads ? 1 : (threads + M - 1) / M;
+    n = n > B ? B : n < 1 ? 1 : n;
+    *SB = B > n ? (B + n - 1) / n : 1;
+    *nsb = (B + *SB - 1) / *SB; /* 0 for an empty batch */
+}
+
 void SFX(kan_local_forward)(const T *restrict x, const T *restrict t0, const T *restrict ih, const T *restrict W,
                             const T *restrict S, T *restrict y, int64_t M, int64_t B, int64_t I, int64_t NB, int64_t O, int k,
                             int64_t x_stride, int64_t g_stride, const T *restrict C, int threads) {
     const int R = k + 1;
-    /* Where every sample reads about NB rows of each input's coefficients anyway (B >= 2 NB), scale them
-     * once (cs = c * s, one pass) instead of multiplying each sample's partial sums by s: R instead of
-     * R + 1 vector FMAs per input and sample, and no loads of s. */
-    T *cs = O % OCHUNK == 0 && B >= 2 * NB ? malloc((size_t)(M * I * NB * O) * sizeof(T)) : NULL;
-    const T *Wf = cs ? cs : W, *Sf = cs ? NULL : S;
+    int64_t IB, SB, nsb;
+    SFX(forward_blocks)(M, B, I, NB, O, threads, &IB, &SB, &nsb);
+    /* Where a block's samples read about NB rows of each input's coefficients anyway (SB >= 2 NB), scale
+     * the block's coefficients once (cs = c * s, IB * NB * O per thread) instead of multiplying
+     * each sample's partial sums by s: R instead of R + 1 vector FMAs per input and sample, no loads of s. */
+    const int prescale = O % OCHUNK == 0 && SB >= 2 * NB;
 #pragma omp parallel num_threads(threads)
     {
-        if (cs) {
+        T *t = malloc((size_t)IB * sizeof(T)), *v = malloc((size_t)(IB * R) * sizeof(T));
+        int64_t *lo = malloc((size_t)IB * sizeof(int64_t));
+        T *cs = prescale ? malloc((size_t)(IB * NB * O) * sizeof(T)) : NULL;
 #pragma omp for schedule(static)
-            for (int64_t mi = 0; mi < M * I; ++mi)
-                for (int64_t j = 0; j < NB; ++j)
-                    for (int64_t o = 0; o < O; ++o) cs[(mi * NB + j) * O + o] = W[(mi * NB + j) * O + o] * S[mi * O + o];
-        }
-        T *t = malloc((size_t)I * sizeof(T)), *v = malloc((size_t)(I * R) * sizeof(T));
-        int64_t *lo = malloc((size_t)I * sizeof(int64_t));
-#pragma omp for schedule(static)
-        for (int64_t mb = 0; mb < M * B; ++mb) {
-#define ROW(RR) SFX(forward_row)(mb, x, t0, ih, Wf, Sf, y, B, I, NB, O, RR, x_stride, g_stride, C, t, v, lo)
-            DISPATCH_R(R, ROW)
-#undef ROW
+        for (int64_t job = 0; job < M * nsb; ++job) {
+            int64_t m = job / nsb, b0 = job % nsb * SB, b1 = b0 + SB < B ? b0 + SB : B;
+            for (int64_t i0 = 0; i0 < I; i0 += IB) {
+                int64_t n = I - i0 < IB ? I - i0 : IB;
+                const T *Wb = W + (m * I + i0) * NB * O, *Sb = S + (m * I + i0) * O;
+                if (cs) {
+                    for (int64_t i = 0; i < n; ++i)
+                        for (int64_t j = 0; j < NB; ++j)
+                            for (int64_t o = 0; o < O; ++o) cs[(i * NB + j) * O + o] = Wb[(i * NB + j) * O + o] * Sb[i * O + o];
+                    Wb = cs;
+                    Sb = NULL;
+                }
+#define ROWS(RR)                                                                                             \
+    SFX(forward_rows)(m, b0, b1, i0, n, i0 > 0, x, t0, ih, Wb, Sb, y, B, I, NB, O, RR, x_stride, g_stride, C, t, v, lo)
+                DISPATCH_R(R, ROWS)
+#undef ROWS
+            }
         }
         free(t);
         free(v);
         free(lo);
+        free(cs);
     }
-    free(cs);
 }
 
 /* The backward; with opt non-NULL (the fused optimiser, see backward_pair) W is updated in place with its
