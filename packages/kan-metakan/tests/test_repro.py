@@ -43,6 +43,7 @@ def test_feynman_table_counts_wins_against_the_paper():
     (t,) = build_tables({"feynman": {"result": {"rows": rows}}})
     assert t["rows"][0] == ["I.12.5 G=5", 1e-3, 1e-4, 60, 30, 1.32e-3, 1.16e-4, 57, 30]
     assert "in 1 of 2 rows" in t["verdict"] and "paper 2 of 2" in t["verdict"]
+    assert "The same winner as the paper's in 1 of 2 rows." in t["verdict"]  # I.14.3: ours KAN, paper MetaKAN
     assert "median 0.50" in t["verdict"]
 
 

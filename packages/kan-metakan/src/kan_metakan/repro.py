@@ -373,6 +373,8 @@ def _pair_verdict(what: str, pairs_ours: list[tuple[Any, Any]], pairs_paper: lis
     ]
     if pn:
         parts.append(f"On the {pn} rows the paper also reports: ours {ow} of {on}, paper {pw} of {pn}.")
+        same = sum(wins([o])[0] == wins([p])[0] for o, p in both if _ok(o[0]) and _ok(o[1]))
+        parts.append(f"The same winner as the paper's in {same} of {pn} rows.")
     if ratios:
         med = ratios[len(ratios) // 2]
         parts.append(
