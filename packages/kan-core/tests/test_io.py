@@ -184,3 +184,16 @@ def test_write_figure_is_atomic_png_with_the_umask_mode(tmp_path):
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (out.stat().st_mode & 0o777) == file_mode()
     assert sorted(p.name for p in out.parent.iterdir()) == ["f.png"]  # no temporary file left
+
+
+def test_panel_grid_sizes_the_grid_to_the_panels():
+    plt = pytest.importorskip("matplotlib.pyplot")
+    from kan_core.io import panel_grid
+
+    for n, shape in ((1, (1, 1)), (3, (1, 3)), (4, (2, 3)), (7, (3, 3))):
+        fig, axes = panel_grid(n, panel=(2.0, 1.0))
+        grid = fig.axes[0].get_subplotspec().get_gridspec()
+        assert len(axes) == n and (grid.nrows, grid.ncols) == shape
+        assert tuple(fig.get_size_inches()) == (2.0 * shape[1], 1.0 * shape[0])
+        assert [ax.axison for ax in fig.axes] == [True] * n + [False] * (shape[0] * shape[1] - n)
+        plt.close(fig)

@@ -30,6 +30,7 @@ __all__ = [
     "read_kan",
     "atomic_write_bytes",
     "write_figure",
+    "panel_grid",
     "staged_folder",
     "file_mode",
     "save_tensors",
@@ -121,6 +122,20 @@ def write_figure(fig: Any, path: str | os.PathLike, *, dpi: int = 100) -> Path:
     fig.savefig(buf, format="png", dpi=dpi)
     atomic_write_bytes(path, buf.getvalue())
     return Path(path)
+
+
+def panel_grid(n: int, *, cols: int = 3, panel: tuple[float, float] = (5.0, 4.25)) -> tuple[Any, list[Any]]:
+    """A matplotlib figure of ``n >= 1`` panels, ``min(cols, n)`` to a row and as many rows as they need,
+    each ``panel`` inches; returns ``(figure, the n axes)`` with the grid's unused axes hidden."""
+    import matplotlib.pyplot as plt
+
+    c = min(cols, n)
+    r = -(-n // c)
+    fig, axes = plt.subplots(r, c, figsize=(panel[0] * c, panel[1] * r), squeeze=False)
+    flat = list(axes.ravel())
+    for ax in flat[n:]:
+        ax.set_axis_off()
+    return fig, flat[:n]
 
 
 def save_tensors(path: str | os.PathLike, tensors: dict[str, Tensor], metadata: dict[str, str]) -> None:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import time
 from collections.abc import Callable
 from importlib import resources
@@ -510,15 +511,18 @@ def build_tables(records: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     return tables
 
 
-def _figure(path: Path, tables: list[dict[str, Any]]) -> Path:
+def _figure(path: Path, tables: list[dict[str, Any]]) -> Path | None:
+    """One panel per table in ``path`` (``None``, and no file, without tables)."""
+    if not tables:
+        return None
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from kan_core.io import write_figure
+    from kan_core.io import panel_grid, write_figure
 
-    fig, axes = plt.subplots(2, 3, figsize=(15, 8.5))
-    for ax, t in zip(axes.ravel(), tables):
+    fig, axes = panel_grid(len(tables))
+    for ax, t in zip(axes, tables):
         labels = [str(r[0]) for r in t["rows"]]
         xs = range(len(labels))
         if t["key"] == "memory":
@@ -536,10 +540,8 @@ def _figure(path: Path, tables: list[dict[str, Any]]) -> Path:
             if t["key"] in ("feynman", "highdim", "pde"):
                 ax.set_yscale("log")
         ax.set_xticks(list(xs), labels, rotation=45, ha="right", fontsize=6)
-        ax.set_title(t["title"][:60], fontsize=8)
+        ax.set_title(re.split(r",(?![^\[]*\])", t["title"])[0], fontsize=8)  # up to a comma outside [..]
         ax.legend(fontsize=6)
-    for ax in axes.ravel()[len(tables) :]:
-        ax.set_axis_off()
     fig.tight_layout()
     write_figure(fig, path, dpi=110)
     plt.close(fig)
@@ -556,7 +558,8 @@ def _report(folder: Path, scale: str, stages: list[Stage], records: dict[str, di
         tables,
         provenance_rows(stages, records),
     )
-    return paths + [_figure(Path(folder) / "figures.png", tables)]
+    fig = _figure(Path(folder) / "figures.png", tables)
+    return paths + ([fig] if fig else [])
 
 
 metakan = pipeline_command(

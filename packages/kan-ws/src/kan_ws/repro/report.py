@@ -397,7 +397,7 @@ def _figure(path: Path, records: dict[str, dict[str, Any]], tables: list[dict[st
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from kan_core.io import write_figure
+    from kan_core.io import panel_grid, write_figure
 
     res = {k: r["result"] for k, r in records.items()}
     tab = {t["key"]: t for t in tables}
@@ -463,14 +463,9 @@ def _figure(path: Path, records: dict[str, dict[str, Any]], tables: list[dict[st
             panels.append(lambda ax, key=key, label=label: pruning(ax, res["pruning"]["pruning"], key, label))
     if not panels:
         return None
-    cols = min(3, len(panels))
-    rows = math.ceil(len(panels) / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(5 * cols, 4.25 * rows), squeeze=False)
-    axes = axes.ravel()
+    fig, axes = panel_grid(len(panels))
     for ax, draw in zip(axes, panels):
         draw(ax)
-    for ax in axes[len(panels) :]:
-        ax.set_axis_off()
     fig.tight_layout()
     write_figure(fig, path, dpi=110)
     plt.close(fig)
