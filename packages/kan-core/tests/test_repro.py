@@ -10,6 +10,7 @@ from click.testing import CliRunner
 from kan_core.repro import (
     Stage,
     StageSettingsError,
+    apply_overrides,
     fit_count,
     markdown_table,
     pipeline_command,
@@ -160,3 +161,43 @@ def test_pipeline_command_errors_and_report_only(tmp_path):
     assert r.exit_code == 0 and calls == ["a"] and written[-1] == {"a"}
     r = CliRunner().invoke(group, ["demo", "--out", str(tmp_path), "--seeds", "3", "--device", "cpu"])
     assert r.exit_code == 1 and r.output.startswith("Error: ") and "--force" in r.output
+
+
+def test_apply_overrides_changes_a_copy_and_notes_the_scale_value():
+    plan = {"pde": {"dims": [20, 50, 100], "steps": 600}, "memory": {}}
+    new, notes = apply_overrides(plan, ["pde.dims=[20, 50]", 'pde.steps=10'])
+    assert new["pde"] == {"dims": [20, 50], "steps": 10} and plan["pde"]["dims"] == [20, 50, 100]
+    assert notes == {"pde": ["dims [20, 50] set by --set (the scale's plan: [20, 50, 100])",
+                             "steps 10 set by --set (the scale's plan: 600)"]}  # fmt: skip
+    assert apply_overrides(plan, []) == (plan, {})
+    with pytest.raises(ValueError, match=r"expected STAGE.KEY=VALUE, got 'pde=3'"):
+        apply_overrides(plan, ["pde=3"])
+    with pytest.raises(ValueError, match=r"stage 'memory' has no settings at this scale; stages with settings: pde"):
+        apply_overrides(plan, ["memory.x=1"])
+    with pytest.raises(ValueError, match=r"stage 'pde' has no setting 'dim'; its settings: dims, steps"):
+        apply_overrides(plan, ["pde.dim=1"])
+    with pytest.raises(ValueError, match=r"'pde.steps=ten': the value must be JSON"):
+        apply_overrides(plan, ["pde.steps=ten"])
+
+
+def test_pipeline_command_set_reaches_the_stage_and_its_record(tmp_path):
+    calls: list[str] = []
+
+    def report(folder, scale, stages, records, ran):
+        return write_report(folder, "R", [], [])
+
+    cmd = pipeline_command("demo", help_text="x", stages=lambda: _pipeline(calls), plan=lambda s: {"b": {"x": 7}},
+                           report=report, default_seeds={"tiny": "0", "cpu": "0", "paper": "0"})  # fmt: skip
+    group = click.Group("g", commands={"demo": cmd})
+    out = tmp_path / "run"
+    r = CliRunner().invoke(group, ["demo", "--out", str(out), "--set", "b.y=1", "--device", "cpu"])
+    assert r.exit_code == 2 and "stage 'b' has no setting 'y'; its settings: x" in r.output
+    assert not calls and not out.exists()  # rejected before any work or folder
+    r = CliRunner().invoke(group, ["demo", "--out", str(out), "--stages", "b", "--set", "b.x=9", "--device", "cpu"])
+    assert r.exit_code == 0, r.output
+    rec = read_record(out, "b")
+    assert rec["result"]["setting"] == 9 and rec["settings"] == {"x": 9}
+    assert rec["cuts"] == ["x 9 set by --set (the scale's plan: 7)", "b cut"]
+    # the scale's own plan is another setting: the record is not reused without --force
+    r = CliRunner().invoke(group, ["demo", "--out", str(out), "--stages", "b", "--device", "cpu"])
+    assert r.exit_code == 1 and "--force" in r.output

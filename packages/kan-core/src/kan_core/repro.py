@@ -253,6 +253,7 @@ def run_stages(
     log: Callable[[str], None] = lambda _msg: None,
     ran: set[str] | None = None,
     provenance: dict[str, Any] | None = None,
+    notes: dict[str, list[str]] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Run ``stages`` (those ``selected`` and their dependencies); returns ``{name: record}``.
 
@@ -263,6 +264,8 @@ def run_stages(
         ran: when given, the names of the stages that ran (were not skipped) are added to it.
         provenance: kept in each record of a stage that runs (see :func:`provenance`); the start and end
             times (UTC) are added to it.
+        notes: per stage, lines put first in its record's ``cuts`` (e.g. settings a user changed from the
+            scale's plan, see :func:`apply_overrides`).
 
     Raises:
         StageSettingsError: a finished stage's record has other settings and ``force`` is off.
@@ -303,6 +306,7 @@ def run_stages(
             results={d: records[d]["result"] for d in stage_depends(st, plan) if d in records},
             budget_s=stage_budget,
             log=log,
+            cuts=list((notes or {}).get(st.name, [])),
         )
         budget_txt = "" if stage_budget is None else f" (budget {stage_budget:.0f} s)"
         log(f"stage {st.name}: running{budget_txt}")
@@ -463,6 +467,44 @@ def _parse_list(text: str, cast: Callable[[str], Any], what: str) -> list[Any]:
     return items
 
 
+def apply_overrides(
+    plan: dict[str, dict[str, Any]], assignments: Sequence[str]
+) -> tuple[dict[str, dict[str, Any]], dict[str, list[str]]]:
+    """``plan`` with each ``STAGE.KEY=VALUE`` of ``assignments`` applied (VALUE is JSON: ``[20, 50]``, ``0.5``,
+    ``"x"``); returns the new plan (``plan`` is not changed) and, per stage, one note per change naming the
+    scale's value, for the stage record's cuts. Only keys the scale's plan already has can be set, so a
+    typo fails before any work starts.
+
+    Raises:
+        ValueError: an assignment is malformed, names a stage or key the plan does not have, or its value
+            is not JSON.
+    """
+    new = json.loads(json.dumps(plan))
+    notes: dict[str, list[str]] = {}
+    for text in assignments:
+        target, eq, raw = text.partition("=")
+        stage, dot, key = target.partition(".")
+        if not (eq and dot and stage and key):
+            raise ValueError(f"expected STAGE.KEY=VALUE, got {text!r}")
+        if stage not in new or not new[stage]:
+            with_settings = ", ".join(n for n, v in new.items() if v)
+            raise ValueError(f"{text!r}: stage {stage!r} has no settings at this scale; stages with settings: "
+                             f"{with_settings}")  # fmt: skip
+        if key not in new[stage]:
+            raise ValueError(f"{text!r}: stage {stage!r} has no setting {key!r}; its settings: "
+                             f"{', '.join(sorted(new[stage]))}")  # fmt: skip
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{text!r}: the value must be JSON (e.g. [20, 50], 0.5, \"x\"): {e.msg}") from e
+        old = new[stage][key]
+        new[stage][key] = value
+        notes.setdefault(stage, []).append(
+            f"{key} {json.dumps(value)} set by --set (the scale's plan: {json.dumps(old)})"
+        )
+    return new, notes
+
+
 def pipeline_command(
     name: str,
     *,
@@ -506,6 +548,14 @@ def pipeline_command(
         "--stages", "only", default=None, help="Comma-separated stages to run (with what they need)."
     )
     @click.option("--seeds", default=None, help=f"Comma-separated seeds (default: {seeds_help}).")
+    @click.option(
+        "--set",
+        "assignments",
+        multiple=True,
+        metavar="STAGE.KEY=VALUE",
+        help="Change one setting of the scale's plan (VALUE is JSON, e.g. --set pde.dims=[20,50]); "
+        "repeatable. The stage record lists each change among its cuts.",
+    )
     @force_option(
         "stages of --out whose records were made with other settings are rerun and their records replaced"
     )
@@ -514,7 +564,8 @@ def pipeline_command(
     )
     @threads_option()
     @quiet_option()
-    def command(scale, device, out, budget_min, only, seeds, force, report_only, threads, quiet) -> None:
+    def command(scale, device, out, budget_min, only, seeds, assignments, force, report_only, threads,
+                quiet) -> None:  # fmt: skip
         from .progress import Progress
         from .runtime import resolve_device
 
@@ -532,9 +583,12 @@ def pipeline_command(
             dev = str(resolve_device(device))
         except (RuntimeError, ValueError, TypeError) as exc:
             raise click.BadParameter(str(exc), param_hint="--device") from exc
+        try:
+            stage_plan, notes = apply_overrides(plan(scale), assignments)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--set") from exc
         folder = out or Path("runs") / f"repro-{name}-{scale}"
         lock_output(folder)
-        stage_plan = plan(scale)
         todo = stage_order(all_stages, selected, stage_plan)
         bar = Progress(len(todo), f"repro {name}", unit="stage", quiet=quiet)
 
@@ -553,7 +607,7 @@ def pipeline_command(
                 with bar:
                     run_stages(all_stages, out=folder, scale=scale, device=dev, seeds=seed_list,
                                plan=stage_plan, selected=selected, budget_s=budget_s, force=force, log=log,
-                               ran=ran, provenance=provenance())  # fmt: skip
+                               ran=ran, provenance=provenance(), notes=notes)  # fmt: skip
         except StageSettingsError as e:
             raise click.ClickException(str(e)) from e
         done = {n: read_record(folder, n) for n in names}
