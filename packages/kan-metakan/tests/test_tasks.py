@@ -223,3 +223,26 @@ def test_every_feynman_equation_samples_as_many_inputs_as_its_kan_takes():
         if widths != paper:
             changed[name] = widths[0]
     assert changed == {"I.9.18": 9, "I.18.4": 3}
+
+
+def test_fit_pair_chooses_the_prompt_dimension_on_validation_only():
+    from kan_metakan.tasks.regression import fit_pair
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(120, 2, generator=g) * 2 - 1
+    y = (x[:, :1] * x[:, 1:]).contiguous()
+    xte, yte = x[:40], y[:40]
+    kw = dict(grid_size=3, hidden=8, steps=2, seed=0)
+    row = fit_pair([2, 2, 1], x, y, xte, yte, prompt_dims=(1, 2, 3), n_val=30, **kw)
+    vals = {p: row[f"metakan_val_mse_dim{p}"] for p in (1, 2, 3)}
+    assert row["metakan_prompt_dim"] == min(vals, key=vals.get)
+    # the chosen model is the one fitted alone with that dimension on the same points
+    alone = fit_pair([2, 2, 1], x, y, xte, yte, prompt_dims=(row["metakan_prompt_dim"],), n_val=30, **kw)
+    assert alone["metakan_mse"] == row["metakan_mse"] and alone["kan_mse"] == row["kan_mse"]
+    # held-out points change the fit (negative control): without them both models see all 120 points
+    full = fit_pair([2, 2, 1], x, y, xte, yte, **kw)
+    assert full["kan_mse"] != row["kan_mse"] and "metakan_prompt_dim" not in full
+    with pytest.raises(ValueError, match=r"choosing among prompt_dims \[1, 2\] needs a validation split"):
+        fit_pair([2, 2, 1], x, y, xte, yte, prompt_dims=(1, 2), **kw)
+    with pytest.raises(ValueError, match=r"n_val must be in \[0, 120\)"):
+        fit_pair([2, 2, 1], x, y, xte, yte, n_val=120, **kw)

@@ -217,20 +217,40 @@ def group() -> None:
 @click.option(
     "--n-train", default=FEYNMAN.n_train, show_default=True, type=POSITIVE, help="Train (and test) points."
 )
-def feynman(out, device, seed, threads, force, quiet, equations, grids, steps, hidden, n_train):
+@click.option(
+    "--prompt-dims",
+    default=csv(FEYNMAN.prompt_dims),
+    show_default=True,
+    callback=_positive_ints,
+    help="MetaKAN prompt dimensions to choose from on validation (several need --n-val > 0).",
+)
+@click.option(
+    "--n-val",
+    default=FEYNMAN.n_val,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Training points held out to choose the prompt dimension (both models fit the rest).",
+)
+def feynman(out, device, seed, threads, force, quiet, equations, grids, steps, hidden, n_train, prompt_dims,
+            n_val):  # fmt: skip
     """Feynman equations: KAN vs MetaKAN test MSE and parameters (LBFGS, lr 1).
 
     \b
     Example:
       kan metakan feynman --equations I.12.5 --grids 5 --steps 50 --out runs/metakan
+      kan metakan feynman --equations I.12.5 --prompt-dims 1,4 --n-val 200 --out runs/metakan
     """
+    if n_val >= n_train:
+        raise click.BadParameter(f"must be below --n-train ({n_train}), got {n_val}", param_hint="--n-val")
+    if len(prompt_dims) > 1 and n_val == 0:
+        raise click.BadParameter(f"choosing among {len(prompt_dims)} prompt dimensions needs --n-val > 0",
+                                 param_hint="--prompt-dims")  # fmt: skip
     dev = _setup(device, seed, out, "feynman", force)
     from .tasks.feynman import run_feynman
 
     rows = _rows(
-        lambda eq, g: run_feynman(
-            [eq], [g], steps=steps, hidden=hidden, n_train=n_train, n_test=n_train, seed=seed, device=dev
-        ),
+        lambda eq, g: run_feynman([eq], [g], steps=steps, hidden=hidden, n_train=n_train, n_test=n_train,
+                                  prompt_dims=prompt_dims, n_val=n_val, seed=seed, device=dev),  # fmt: skip
         list(itertools.product(equations, grids)),
         "feynman: equations x grids",
         quiet,

@@ -35,6 +35,8 @@ class FeynmanConfig:
     hidden: int = 32
     n_train: int = 1000
     n_test: int = 1000
+    prompt_dims: tuple[int, ...] = (1,)
+    n_val: int = 0
 
 
 @dataclass(frozen=True)

@@ -53,7 +53,8 @@ def make_plan(scale: str, available: Callable[[str], bool] = _available) -> dict
     img = "fashion-mnist" if scale != "tiny" and available("fashion-mnist") else "digits"
     if scale == "tiny":
         return {
-            "feynman": {"equations": ["I.12.5", "I.14.3"], "grids": [5], "steps": 3, "n_train": 200, "hidden": 16},
+            "feynman": {"equations": ["I.12.5", "I.14.3"], "grids": [5], "steps": 3, "n_train": 200, "hidden": 16,
+                        "prompt_dims": [1, 2], "n_val": 50},
             "highdim": {"functions": ["f1", "f2", "f3"], "dims": [10], "steps": 3, "n_train": 200},
             "images": {"datasets": ["digits"], "hiddens": [[16]], "grids": [5], "epochs": 2, "max_train": 600},
             "conv": {"dataset": "digits", "kinds": ["kan", "kagn"], "channels": [4, 8, 8, 8], "epochs": 1,
@@ -66,7 +67,8 @@ def make_plan(scale: str, available: Callable[[str], bool] = _available) -> dict
     if scale == "cpu":
         return {
             "feynman": {"equations": ["I.6.20a", "I.6.20", "I.12.5", "I.13.4", "I.14.3", "I.14.4", "I.12.4",
-                                      "I.15.10"], "grids": [5, 20], "steps": 20, "n_train": 1000, "hidden": 32},
+                                      "I.15.10"], "grids": [5, 20], "steps": 20, "n_train": 1000, "hidden": 32,
+                        "prompt_dims": [1, 4], "n_val": 200},
             "highdim": {"functions": ["f1", "f2", "f3"], "dims": [10, 20, 50, 100], "steps": 20, "n_train": 1000},
             "images": {"datasets": [img], "hiddens": [[32], [32, 32]], "grids": [3, 5, 10], "epochs": 5,
                        "max_train": 10000},
@@ -79,7 +81,8 @@ def make_plan(scale: str, available: Callable[[str], bool] = _available) -> dict
     from .tasks.feynman import FEYNMAN_WIDTHS
 
     return {
-        "feynman": {"equations": list(FEYNMAN_WIDTHS), "grids": [5, 20], "steps": 200, "n_train": 1000, "hidden": 32},
+        "feynman": {"equations": list(FEYNMAN_WIDTHS), "grids": [5, 20], "steps": 200, "n_train": 1000, "hidden": 32,
+                    "prompt_dims": [1, 4], "n_val": 200},
         "highdim": {"functions": ["f1", "f2", "f3"], "dims": [10, 20, 50, 100, 500, 1000], "steps": 200,
                     "n_train": 1000},
         "images": {"datasets": [img], "hiddens": [[32], [32, 32]], "grids": [3, 5, 10], "epochs": 20,
@@ -228,7 +231,12 @@ def _feynman(ctx: StageContext) -> dict[str, Any]:
     items = [(eq, g) for g in s["grids"] for eq in s["equations"]]
     res = _run_items(ctx, items, lambda i: f"{i[0]} G={i[1]}", lambda i, z: run_feynman(
         [i[0]], [i[1]], steps=z["steps"], hidden=z["hidden"], n_train=z["n_train"], n_test=z["n_train"],
-        seed=ctx.seeds[0], device=ctx.device))  # fmt: skip
+        prompt_dims=z.get("prompt_dims", [1]), n_val=z.get("n_val", 0), seed=ctx.seeds[0],
+        device=ctx.device))  # fmt: skip
+    if s.get("n_val", 0):
+        ctx.cuts.append(f"both models fit {s['n_train'] - s['n_val']} of the {s['n_train']} training points; the "
+                        f"other {s['n_val']} choose MetaKAN's prompt dimension from {s['prompt_dims']} (paper: "
+                        "all points, dim z 1)")  # fmt: skip
     if s["steps"] < 200:
         ctx.cuts.append(f"{s['steps']} LBFGS steps (paper: pykan's 200-step fits)")
     if len(s["equations"]) < 17:
@@ -423,7 +431,8 @@ def build_tables(records: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
             pv = p.get(r["equation"], {}).get(f"G{r['G']}", [None] * 4)
             items.append(
                 (
-                    f"{r['equation']} G={r['G']}",
+                    f"{r['equation']} G={r['G']}"
+                    + (f" (dim z {r['metakan_prompt_dim']})" if "metakan_prompt_dim" in r else ""),
                     _ours(r, "kan_mse", "metakan_mse"),
                     (pv[0], pv[2], pv[1], pv[3]),
                 )

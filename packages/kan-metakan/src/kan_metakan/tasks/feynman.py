@@ -68,10 +68,13 @@ def run_feynman(
     hidden: int = FEYNMAN.hidden,
     n_train: int = FEYNMAN.n_train,
     n_test: int = FEYNMAN.n_test,
+    prompt_dims: Sequence[int] = FEYNMAN.prompt_dims,
+    n_val: int = FEYNMAN.n_val,
     seed: int = 0,
     device: Any = "cpu",
 ) -> list[dict[str, Any]]:
-    """One row per (equation, G)."""
+    """One row per (equation, G); ``prompt_dims`` and ``n_val`` as in
+    :func:`~kan_metakan.tasks.regression.fit_pair` (``n_val`` of the ``n_train`` points validate)."""
     rows = []
     for name in equations:
         xtr, ytr, xte, yte = (t.to(device) for t in feynman_data(name, n_train, n_test, seed))
@@ -89,6 +92,8 @@ def run_feynman(
                 steps=steps,
                 seed=seed,
                 grid_range=(lo, hi),
+                prompt_dims=prompt_dims,
+                n_val=n_val,
             )
             rows.append({"equation": name, "widths": "-".join(map(str, widths)), "G": G, **res})
     return rows

@@ -26,32 +26,57 @@ def fit_pair(
     steps: int,
     seed: int,
     grid_range: tuple[float, float] = (-1.0, 1.0),
+    prompt_dims: Sequence[int] = (1,),
+    n_val: int = 0,
 ) -> dict[str, Any]:
-    """Fit a KAN and a MetaKAN (B-splines, k=3) with LBFGS lr 1; test MSE and trainable parameters of both."""
+    """Fit a KAN and a MetaKAN (B-splines, k=3) with LBFGS lr 1; test MSE and trainable parameters of both.
+
+    ``xtr``: (N, d), ``ytr``: (N, 1). With ``n_val > 0`` both models fit the first ``N - n_val`` training
+    points and the last ``n_val`` choose the MetaKAN's prompt dimension among ``prompt_dims`` (lowest
+    validation MSE; the first on ties); the row then also holds ``metakan_prompt_dim``, the validation MSE
+    of every candidate (``metakan_val_mse_dim<p>``) and the KAN's (``kan_val_mse``).
+    """
     from kan_core import KAN
 
     from ..models import MetaKAN
 
-    out: dict[str, Any] = {}
-    for name in ("kan", "metakan"):
+    dims = [int(p) for p in prompt_dims]
+    if not dims or min(dims) < 1:
+        raise ValueError(f"prompt_dims must be a non-empty list of positive integers, got {list(prompt_dims)}")
+    if len(dims) > 1 and n_val <= 0:
+        raise ValueError(f"choosing among prompt_dims {dims} needs a validation split: n_val > 0, got {n_val}")
+    if not 0 <= n_val < len(xtr):
+        raise ValueError(f"n_val must be in [0, {len(xtr)}) (the training points), got {n_val}")
+    xfit, yfit = xtr[: len(xtr) - n_val], ytr[: len(ytr) - n_val]
+    xval, yval = xtr[len(xtr) - n_val :], ytr[len(ytr) - n_val :]
+
+    def mse(model: torch.nn.Module, x: Tensor, y: Tensor) -> float:
+        with torch.no_grad():
+            v = float(torch.nn.functional.mse_loss(model(x), y))
+        return v if v == v else float("inf")
+
+    def fit(name: str, prompt_dim: int) -> torch.nn.Module:
         g = torch.Generator().manual_seed(seed)
         if name == "kan":
             model = KAN.from_widths(
                 list(widths), grid_size=grid_size, spline_order=3, grid_range=grid_range, generator=g
             )
         else:
-            model = MetaKAN.from_widths(
-                list(widths),
-                grid_size=grid_size,
-                spline_order=3,
-                grid_range=grid_range,
-                hidden=hidden,
-                generator=g,
-            )
+            model = MetaKAN.from_widths(list(widths), grid_size=grid_size, spline_order=3, grid_range=grid_range,
+                                        hidden=hidden, prompt_dim=prompt_dim, generator=g)  # fmt: skip
         model = model.to(xtr.device)
-        lbfgs_fit(model, xtr, ytr, steps)
-        with torch.no_grad():
-            mse = float(torch.nn.functional.mse_loss(model(xte), yte))
-        out[f"{name}_mse"] = mse if mse == mse else float("inf")
-        out[f"{name}_params"] = count_trainable(model)
+        lbfgs_fit(model, xfit, yfit, steps)
+        return model
+
+    kan = fit("kan", 1)
+    out: dict[str, Any] = {"kan_mse": mse(kan, xte, yte), "kan_params": count_trainable(kan)}
+    best, best_val, val_mse = None, float("inf"), {}
+    for p in dims:
+        model = fit("metakan", p)
+        val_mse[f"metakan_val_mse_dim{p}"] = v = mse(model, xval, yval) if n_val else 0.0
+        if best is None or v < best_val:
+            best, best_val, best_dim = model, v, p
+    out["metakan_mse"], out["metakan_params"] = mse(best, xte, yte), count_trainable(best)
+    if n_val:
+        out.update(kan_val_mse=mse(kan, xval, yval), metakan_prompt_dim=best_dim, **val_mse)
     return out
