@@ -12,7 +12,7 @@ from kan_core.spec import KANSpec
 from torch import Tensor, nn
 
 from .clustering import cluster_layers
-from .mapping import init_targets, weight_dim
+from .mapping import plain_init_targets, weight_dim
 from .metalearner import MetaLearner
 from .prompts import MetaEdgeLayer
 
@@ -190,7 +190,8 @@ def ka_conv_net(
     ``kind`` in ``kan`` (B-spline), ``fastkan`` (RBF), ``kaln`` (Legendre), ``kagn`` (Gram). ``strides``
     default to 1 everywhere except 2 on the second and third layer (as the ConvKAN baselines the paper
     extends, to keep the spatial size manageable). With ``meta=True`` every conv is a Meta version and the
-    layers share ``clusters`` meta-learners assigned by Algorithm 2 on ``channels``.
+    layers share ``clusters`` meta-learners assigned by Algorithm 2 on ``channels``, each calibrated so
+    that the generated weights start distributed as the plain twin's (:func:`~kan_metakan.mapping.plain_init_targets`).
     """
     if kind not in CONV_KINDS:
         raise ValueError(f"conv kind must be one of {sorted(CONV_KINDS)}, got {kind!r}")
@@ -223,7 +224,7 @@ def ka_conv_net(
         MetaKAConv2d(i, o, 3, s, 1, spec=spec, learner=learners[c], generator=generator)
         for i, o, s, c in zip(ins, channels, strides, labels)
     ]
-    mean, std = init_targets(spec)
+    mean, std = plain_init_targets(spec)
     with torch.no_grad():
         for c, learner in enumerate(learners):
             z = torch.cat(

@@ -77,8 +77,8 @@ class ConvConfig:
     epochs: int = 1
     batch: int = 32
     lr: float = 1e-2
-    lr_prompt: float = 3e-2
-    lr_meta: float = 3e-3
+    lr_prompt: float = 1e-1
+    lr_meta: float = 1e-3
     meta_hidden: int = 32
     clusters: int = 1
     max_train: int | None = 4000

@@ -29,7 +29,7 @@ from kan_core.basis import get_basis
 from kan_core.spec import KANSpec
 from torch import Tensor
 
-__all__ = ["weight_dim", "has_base", "split_weights", "init_targets"]
+__all__ = ["weight_dim", "has_base", "split_weights", "init_targets", "plain_init_targets"]
 
 #: Standard deviation of the generated base weight across edges at initialisation: that of U(-1, 1),
 #: pykan's ``scale_base`` distribution (before the 1/sqrt(d_in) factor).
@@ -75,3 +75,31 @@ def init_targets(spec: KANSpec, dtype=None, device=None) -> tuple[Tensor, Tensor
         cstd = COEF_STD if has_base(spec) else 0.5 * COEF_STD
         std = ([BASE_STD] if has_base(spec) else []) + [cstd] * n
     return torch.tensor(mean, dtype=dtype, device=device), torch.tensor(std, dtype=dtype, device=device)
+
+
+def plain_init_targets(spec: KANSpec, edges: int = 4096, dtype=None, device=None) -> tuple[Tensor, Tensor]:
+    """Mean and across-edge standard deviation of every component of ``w`` in a *plain* kan-core layer at
+    initialisation, ``(d,), (d,)``: the base weight ``U(-1, 1)`` (``BASE_STD``, before the fan-in factor,
+    as :func:`split_weights` applies it) and each coefficient's statistics over ``edges`` edges drawn by
+    the basis' own :meth:`~kan_core.basis.Basis.init_coefficients` from a fixed local generator.
+
+    Calibrating a meta-learner to these targets makes generated weights start distributed as the plain
+    twin's (B-splines ~0.025, RBF ``0.3 / (sqrt(12) c)``, Legendre / Gram ``0.3 / (sqrt(12) (degree + 1))``),
+    instead of :data:`COEF_STD` for every basis (4-6 times larger); the per-edge statistics do not depend
+    on the fan-in, so one target serves every layer of a cluster.
+    """
+    g = torch.Generator().manual_seed(0)
+    side = max(2, math.isqrt(edges))
+
+    def rand(*shape: int) -> Tensor:
+        return torch.rand(*shape, generator=g, dtype=torch.float64)
+
+    coef = get_basis(spec.basis).init_coefficients(spec, side, side, rand, dtype=torch.float64)
+    c = coef.reshape(-1, coef.shape[-1])  # (edges, n)
+    mean, std = c.mean(0), c.std(0)
+    if has_base(spec):
+        mean = torch.cat([mean.new_zeros(1), mean])
+        std = torch.cat([mean.new_full((1,), BASE_STD), std])
+    return mean.to(dtype=dtype or torch.get_default_dtype(), device=device), std.to(
+        dtype=dtype or torch.get_default_dtype(), device=device
+    )
