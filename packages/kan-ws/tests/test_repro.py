@@ -113,3 +113,24 @@ def test_curve_table_counts_epochs_from_one_also_for_rows_written_from_zero():
     (table,) = build_tables({"inr-curve": {"result": curve}})
     col = table["columns"].index("best epoch")
     assert [row[col] for row in table["rows"]] == [5, 5]
+
+
+def test_sweep_tables_pick_the_best_per_size_by_each_metric_and_draw(tmp_path):
+    from kan_ws.repro.report import _figure
+
+    r2 = {"wskan": {"100": [0.9, 0.8], "200": [0.95]}, "deepsets": {"100": [0.7], "200": [0.97]}}
+    mse = {"wskan": {"100": [0.1, 0.3], "200": [0.05]}, "deepsets": {"100": [0.4], "200": [0.08]}}
+    res = {"sizes": [100, 200], "full_size": 800, "r2": r2, "mse": mse,
+           "r2_full": {"wskan": [0.99], "deepsets": [0.98]}, "mse_full": {"wskan": [0.01], "deepsets": [0.02]}}  # fmt: skip
+    records = {"sine-sweep": {"result": res}}
+    t_r2, t_mse = build_tables(records)
+    assert t_r2["columns"] == ["method", "n=100", "n=200", "n=800 (all)"]
+    ws = next(r for r in t_r2["rows"] if r[0] == "WS-KAN")
+    assert ws[1:] == pytest.approx([0.85, 0.95, 0.99])
+    # R^2: the highest wins (DeepSets at 200); MSE: the lowest (WS-KAN at 200, negative control of the max)
+    assert "WS-KAN has the best R^2 at 2 of 3" in t_r2["verdict"] and "200: DeepSets" in t_r2["verdict"]
+    assert t_mse["key"] == "sine-sweep-mse" and "WS-KAN has the best MSE at 3 of 3" in t_mse["verdict"]
+    # a record from before the sweep kept MSE gives the R^2 table alone
+    old = {k: v for k, v in res.items() if not k.startswith("mse")}
+    assert [t["key"] for t in build_tables({"sine-sweep": {"result": old}})] == ["sine-sweep"]
+    assert _figure(tmp_path / "f.png", records, [t_r2, t_mse]).is_file()

@@ -202,7 +202,9 @@ def build_tables(records: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     if "sine" in res:
         tables.append(_sine_table(res["sine"], records["sine"]))
     if "sine-sweep" in res:
-        tables.append(_sweep_table(res["sine-sweep"]))
+        tables.append(_sweep_table(res["sine-sweep"], "r2"))
+        if "mse" in res["sine-sweep"]:  # records written before the sweep kept MSE have R^2 only
+            tables.append(_sweep_table(res["sine-sweep"], "mse"))
     if "ablation" in res:
         tables.extend(_ablation_tables(res["ablation"], paper, records["ablation"], note_for))
     if "ood" in res and "accuracy" in res["ood"]:
@@ -265,8 +267,11 @@ def _sine_table(r: dict[str, Any], rec: dict[str, Any]) -> dict[str, Any]:
             "verdict": verdict, "note": "No transcribed numbers: the paper reports this task as a figure."}  # fmt: skip
 
 
-def _sweep_table(r: dict[str, Any]) -> dict[str, Any]:
+def _sweep_table(r: dict[str, Any], metric: str) -> dict[str, Any]:
+    """The ``sine-sweep`` stage's test ``metric`` (``r2``: higher is better; ``mse``: lower) per method
+    and training-set size, means over seeds, with the best method per size in the verdict."""
     sizes = [str(n) for n in r["sizes"]]
+    label, pick = {"r2": ("R^2", max), "mse": ("MSE", min)}[metric]
     cols = [*sizes, f"{r['full_size']} (all)"]
 
     def mean(v: list[float]) -> float:
@@ -274,17 +279,18 @@ def _sweep_table(r: dict[str, Any]) -> dict[str, Any]:
 
     rows, best_at = [], []
     for m in METHOD_ORDER:
-        if m not in r["r2_full"]:
+        if m not in r[f"{metric}_full"]:
             continue
-        rows.append([NAMES[m], *[mean(r["r2"][m].get(n, [])) for n in sizes], mean(r["r2_full"][m])])
+        rows.append([NAMES[m], *[mean(r[metric][m].get(n, [])) for n in sizes], mean(r[f"{metric}_full"][m])])
     for j in range(len(cols)):
         vals = {row[0]: row[1 + j] for row in rows if not math.isnan(row[1 + j])}
         if vals:
-            best_at.append(max(vals, key=vals.get))
+            best_at.append(pick(vals, key=vals.get))
     wins = sum(b == NAMES["wskan"] for b in best_at)
-    verdict = (f"WS-KAN has the best R^2 at {wins} of {len(best_at)} training-set sizes (paper, Figure 8: at every "
-               f"size). Best per size: {'; '.join(f'{c}: {b}' for c, b in zip(cols, best_at))}".rstrip(".") + ".")  # fmt: skip
-    return {"key": "sine-sweep", "title": "Sine-wave regression vs training-set size, test R^2 (paper: Figure 8)",
+    verdict = (f"WS-KAN has the best {label} at {wins} of {len(best_at)} training-set sizes (paper, Figure 8: at "
+               f"every size). Best per size: {'; '.join(f'{c}: {b}' for c, b in zip(cols, best_at))}".rstrip(".") + ".")  # fmt: skip
+    key = "sine-sweep" if metric == "r2" else f"sine-sweep-{metric}"
+    return {"key": key, "title": f"Sine-wave regression vs training-set size, test {label} (paper: Figure 8)",
             "columns": ["method", *[f"n={c}" for c in cols]], "rows": rows, "verdict": verdict,
             "note": "Each size trains as many optimiser steps as the full set, at the settings selected on it."}  # fmt: skip
 
@@ -449,7 +455,26 @@ def _figure(path: Path, records: dict[str, dict[str, Any]], tables: list[dict[st
         ax.set_title(f"Figure 5: downstream pruning, {label}", fontsize=9)
         ax.legend(fontsize=6)
 
+    def sweep(ax, t, label):
+        xs = [int(c.split("=")[1].split()[0]) for c in t["columns"][1:]]
+        for row in t["rows"]:
+            pts = [(x, v) for x, v in zip(xs, row[1:]) if v is not None and not math.isnan(v)]
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=row[0],
+                    linewidth=2.5 if row[0] == NAMES["wskan"] else 1.2)  # fmt: skip
+        ax.set_xscale("log")
+        ax.set_xticks(xs, [str(v) for v in xs], minor=False)
+        ax.minorticks_off()
+        if label == "MSE":
+            ax.set_yscale("log")
+        ax.set_xlabel("training INRs")
+        ax.set_ylabel(f"test {label}")
+        ax.set_title(f"Figure 8: sine frequency, {label} vs training INRs", fontsize=9)
+        ax.legend(fontsize=6)
+
     panels = []  # one drawing function per panel that has data, in the paper's order
+    for key, label in (("sine-sweep", "R^2"), ("sine-sweep-mse", "MSE")):
+        if key in tab:
+            panels.append(lambda ax, t=tab[key], label=label: sweep(ax, t, label))
     for key, title in (("inr", "Table 1: INR accuracy %"), ("accuracy", "Table 3: R^2 x100"),
                        ("mask", "Table 4: ROC-AUC %")):  # fmt: skip
         if key in tab:

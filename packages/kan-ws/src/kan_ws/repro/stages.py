@@ -192,10 +192,11 @@ def _one_run(task, data, method, cfg, seed, epochs, batch, device, settrans_max_
 
 
 def _kept_run(ctx: StageContext, zoo_id: str, task, data, method, cfg, seed, epochs, batch, settrans_max_edges,
-              save: bool = False) -> tuple[dict[str, Any], Path | None]:  # fmt: skip
+              save: bool = False, train_size: int | None = None) -> tuple[dict[str, Any], Path | None]:  # fmt: skip
     """:func:`_one_run`'s result plus its ``selection_score`` (:func:`_selection_score`), kept under
     ``ctx.work/runs/`` (with the model's checkpoint when ``save``) and keyed by everything the run depends on
     (``zoo_id``: the zoo's identity), so that an interrupted stage resumes at its first unfinished run.
+    ``train_size``: train on that many of the training models (a random subset, as :func:`_one_run`).
     Returns ``(result, checkpoint path or None)``."""
     import hashlib
 
@@ -204,13 +205,16 @@ def _kept_run(ctx: StageContext, zoo_id: str, task, data, method, cfg, seed, epo
     from ..tasks import save_checkpoint
 
     ident = [zoo_id, task, method, cfg, seed, epochs, batch, settrans_max_edges, str(ctx.device)]
+    if train_size is not None:  # full-set runs keep the keys they had before subsets existed
+        ident.append(train_size)
+    what = f"{task}/{method}" + ("" if train_size is None else f" n={train_size}")
     key = hashlib.sha256(json.dumps(ident, sort_keys=True, default=str).encode()).hexdigest()[:16]
     kept, ckpt = ctx.work / "runs" / f"{key}.json", ctx.work / "runs" / f"{key}.safetensors"
     if kept.is_file() and (not save or ckpt.is_file()):
-        ctx.log(f"  {task}/{method} seed {seed} {cfg}: kept run reused")
+        ctx.log(f"  {what} seed {seed} {cfg}: kept run reused")
         return json.loads(kept.read_text()), ckpt if save else None
     model, _, res = _one_run(task, data, method, cfg, seed, epochs, batch, ctx.device, settrans_max_edges,
-                             log=lambda msg: ctx.log(f"  {task}/{method} seed {seed}: {msg}"))  # fmt: skip
+                             train_size=train_size, log=lambda msg: ctx.log(f"  {what} seed {seed}: {msg}"))  # fmt: skip
     res = {**res, "selection_score": _selection_score(model, data, ctx.device)}
     if save:
         save_checkpoint(ckpt, model.cpu(), data, res)
@@ -408,11 +412,14 @@ def sine_sweep_stage(ctx: StageContext) -> dict[str, Any]:
     from ..tasks import align_features, make_task
 
     sres = ctx.results["sine"]
-    base = make_task("sine", _load(sres["zoo"]["path"]))
+    zoo = _load(sres["zoo"]["path"])
+    zoo_id = json.dumps([zoo.preset, zoo.config, zoo.seed, len(zoo)], sort_keys=True, default=str)
+    base = make_task("sine", zoo)
     ntr = len(base.splits["train"])
     sizes = sorted(n for n in ctx.settings["sizes"] if n < ntr)
     aligned = align_features(base) if "mlp-align" in sres["methods"] else None
     r2: dict[str, dict[str, list[float]]] = {m: {} for m in sres["methods"]}
+    mse: dict[str, dict[str, list[float]]] = {m: {} for m in sres["methods"]}
     t0, slowest, done = time.perf_counter(), 0.0, []
     for n in sizes:
         spent = time.perf_counter() - t0
@@ -422,11 +429,13 @@ def sine_sweep_stage(ctx: StageContext) -> dict[str, Any]:
         for method, mres in sres["methods"].items():
             data = aligned if method == "mlp-align" else base
             ep = sweep_epochs_for(mres["epochs"], ntr, n)
-            r2[method][str(n)] = [
-                _one_run("sine", data, method, mres["selected"], seed, ep, mres["batch_size"], ctx.device, 4096,
-                         train_size=n)[2]["metrics"]["r2"]
+            metrics = [
+                _kept_run(ctx, zoo_id, "sine", data, method, mres["selected"], seed, ep, mres["batch_size"], 4096,
+                          train_size=n)[0]["metrics"]
                 for seed in ctx.seeds
             ]  # fmt: skip
+            r2[method][str(n)] = [m["r2"] for m in metrics]
+            mse[method][str(n)] = [m["mse"] for m in metrics]
         slowest = max(slowest, time.perf_counter() - t1)
         done.append(n)
         ctx.log(f"  sine-sweep n={n}: {time.perf_counter() - t1:.1f} s")
@@ -435,7 +444,8 @@ def sine_sweep_stage(ctx: StageContext) -> dict[str, Any]:
     if [n for n in (100, 200, 500, 800) if n not in done]:
         ctx.cuts.append(f"sizes {done} + the full {ntr} (paper 100, 200, 500, 800)")
     full = {m: [r["metrics"]["r2"] for r in mres["runs"]] for m, mres in sres["methods"].items()}
-    return {"sizes": done, "full_size": ntr, "r2": r2, "r2_full": full}
+    mse_full = {m: [r["metrics"]["mse"] for r in mres["runs"]] for m, mres in sres["methods"].items()}
+    return {"sizes": done, "full_size": ntr, "r2": r2, "r2_full": full, "mse": mse, "mse_full": mse_full}
 
 
 def inr_curve_stage(ctx: StageContext) -> dict[str, Any]:
