@@ -257,7 +257,8 @@ def _sine_table(r: dict[str, Any], rec: dict[str, Any]) -> dict[str, Any]:
             rows.append([NAMES[m], None, None, None, "not run"])
             continue
         r2[m] = mr["mean"]["r2"]
-        rows.append([NAMES[m], mr["mean"]["r2"], mr["std"]["r2"], mr["mean"]["mse"], _settings_txt(mr)])
+        sd = mr["std"]["r2"] if len(mr.get("runs", [])) != 1 else None  # one seed: no spread to show
+        rows.append([NAMES[m], mr["mean"]["r2"], sd, mr["mean"]["mse"], _settings_txt(mr)])
     order = _rank(r2, True)
     verdict = (f"At {_scale_txt(rec, r['zoo'])}: ordering by R^2 {' > '.join(NAMES[m] for m in order)}. "
                "The paper shows this task as a figure (Figure 8, WS-KAN best at every training-set size); "
