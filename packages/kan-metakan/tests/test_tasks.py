@@ -246,3 +246,19 @@ def test_fit_pair_chooses_the_prompt_dimension_on_validation_only():
         fit_pair([2, 2, 1], x, y, xte, yte, prompt_dims=(1, 2), **kw)
     with pytest.raises(ValueError, match=r"n_val must be in \[0, 120\)"):
         fit_pair([2, 2, 1], x, y, xte, yte, n_val=120, **kw)
+
+
+def test_fit_pair_clusters_reach_the_metakan():
+    from kan_metakan.tasks.regression import fit_pair
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(60, 2, generator=g) * 2 - 1
+    y = (x[:, :1] * x[:, 1:]).contiguous()
+    kw = dict(grid_size=3, hidden=8, steps=1, seed=0)
+    one = fit_pair([2, 2, 1], x, y, x[:20], y[:20], **kw)
+    two = fit_pair([2, 2, 1], x, y, x[:20], y[:20], clusters=2, **kw)
+    # a second meta-learner: (dim z + 1) hidden + (hidden + 1) d more parameters, d = G + k + 1 = 7
+    assert two["metakan_params"] - one["metakan_params"] == (1 + 1) * 8 + (8 + 1) * 7
+    # negative control: the default is one meta-learner, and the KAN is untouched by the argument
+    assert fit_pair([2, 2, 1], x, y, x[:20], y[:20], clusters=1, **kw) == one
+    assert two["kan_mse"] == one["kan_mse"] and two["kan_params"] == one["kan_params"]

@@ -231,8 +231,15 @@ def group() -> None:
     type=click.IntRange(min=0),
     help="Training points held out to choose the prompt dimension (both models fit the rest).",
 )
+@click.option(
+    "--clusters",
+    default=FEYNMAN.clusters,
+    show_default=True,
+    type=POSITIVE,
+    help="MetaKAN meta-learners C (Algorithm 2; capped at each structure's number of layers).",
+)
 def feynman(out, device, seed, threads, force, quiet, equations, grids, steps, hidden, n_train, prompt_dims,
-            n_val):  # fmt: skip
+            n_val, clusters):  # fmt: skip
     """Feynman equations: KAN vs MetaKAN test MSE and parameters (LBFGS, lr 1).
 
     \b
@@ -250,7 +257,8 @@ def feynman(out, device, seed, threads, force, quiet, equations, grids, steps, h
 
     rows = _rows(
         lambda eq, g: run_feynman([eq], [g], steps=steps, hidden=hidden, n_train=n_train, n_test=n_train,
-                                  prompt_dims=prompt_dims, n_val=n_val, seed=seed, device=dev),  # fmt: skip
+                                  prompt_dims=prompt_dims, n_val=n_val, clusters=clusters, seed=seed,
+                                  device=dev),  # fmt: skip
         list(itertools.product(equations, grids)),
         "feynman: equations x grids",
         quiet,

@@ -70,10 +70,11 @@ def run_feynman(
     n_test: int = FEYNMAN.n_test,
     prompt_dims: Sequence[int] = FEYNMAN.prompt_dims,
     n_val: int = FEYNMAN.n_val,
+    clusters: int = FEYNMAN.clusters,
     seed: int = 0,
     device: Any = "cpu",
 ) -> list[dict[str, Any]]:
-    """One row per (equation, G); ``prompt_dims`` and ``n_val`` as in
+    """One row per (equation, G); ``prompt_dims``, ``n_val`` and ``clusters`` as in
     :func:`~kan_metakan.tasks.regression.fit_pair` (``n_val`` of the ``n_train`` points validate)."""
     rows = []
     for name in equations:
@@ -94,6 +95,7 @@ def run_feynman(
                 grid_range=(lo, hi),
                 prompt_dims=prompt_dims,
                 n_val=n_val,
+                clusters=min(clusters, len(widths) - 1),
             )
             rows.append({"equation": name, "widths": "-".join(map(str, widths)), "G": G, **res})
     return rows
