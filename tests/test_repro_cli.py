@@ -36,11 +36,12 @@ def test_wskan_tiny_end_to_end(tmp_path):
     md = (out / "report" / "tables.md").read_text()
     for title in ("Table 1: INR classification", "Table 3: accuracy prediction", "Table 4: pruning-mask",
                   "Tables 6-10", "Table 2: OOD", "Figure 5: downstream pruning", "Sine-wave frequency",
-                  "Sine-wave regression vs training-set size",
+                  "Sine-wave regression vs training-set size, test R^2",
+                  "Sine-wave regression vs training-set size, test MSE",
                   "INR classification: WS-KAN test accuracy against the number of training INRs",
                   "INR reconstruction quality"):  # fmt: skip
         assert f"## {title}" in md
-    assert md.count("**Verdict.**") == 10
+    assert md.count("**Verdict.**") == 11
     curve = json.loads((out / "stages" / "inr-curve.json").read_text())["result"]
     assert [r["train_inrs"] for r in curve["rows"]] == [8, 16] and len(curve["zoo"]["manifest_sha256"]) == 64
     quality = json.loads((out / "stages" / "inr-quality.json").read_text())["result"]
