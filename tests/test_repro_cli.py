@@ -64,6 +64,14 @@ def test_wskan_tiny_end_to_end(tmp_path):
     assert again.keys() == inr["result"]["methods"].keys()
     for m, first in inr["result"]["methods"].items():
         assert again[m]["selected"] == first["selected"] and again[m]["runs"] == first["runs"]
+    # the same for the sweep, whose reused runs count as resumed seconds
+    sweep = json.loads((out / "stages" / "sine-sweep.json").read_text())
+    (out / "stages" / "sine-sweep.json").unlink()
+    r5 = _run(["repro", "wskan", "--scale", "tiny", "--device", "cpu", "--out", str(out), "--stages", "sine-sweep"])
+    assert r5.exit_code == 0 and "sine/wskan n=8 seed 0" in r5.output and "epoch 1/" not in r5.output
+    again = json.loads((out / "stages" / "sine-sweep.json").read_text())
+    assert again["result"]["r2"] == sweep["result"]["r2"] and again["result"]["mse"] == sweep["result"]["mse"]
+    assert again["result"]["seconds_resumed"] > 0 and sweep["result"]["seconds_resumed"] == 0
     # other settings in the same folder: one Error line, nothing run
     r3 = CliRunner().invoke(cli, ["repro", "wskan", "--scale", "tiny", "--device", "cpu", "--out", str(out),
                                   "--seeds", "5"])  # fmt: skip

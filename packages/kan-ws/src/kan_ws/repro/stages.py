@@ -192,12 +192,12 @@ def _one_run(task, data, method, cfg, seed, epochs, batch, device, settrans_max_
 
 
 def _kept_run(ctx: StageContext, zoo_id: str, task, data, method, cfg, seed, epochs, batch, settrans_max_edges,
-              save: bool = False, train_size: int | None = None) -> tuple[dict[str, Any], Path | None]:  # fmt: skip
+              save: bool = False, train_size: int | None = None) -> tuple[dict[str, Any], Path | None, bool]:  # fmt: skip
     """:func:`_one_run`'s result plus its ``selection_score`` (:func:`_selection_score`), kept under
     ``ctx.work/runs/`` (with the model's checkpoint when ``save``) and keyed by everything the run depends on
     (``zoo_id``: the zoo's identity), so that an interrupted stage resumes at its first unfinished run.
     ``train_size``: train on that many of the training models (a random subset, as :func:`_one_run`).
-    Returns ``(result, checkpoint path or None)``."""
+    Returns ``(result, checkpoint path or None, whether the run was kept from before)``."""
     import hashlib
 
     from kan_core.repro import write_json_atomic
@@ -212,14 +212,14 @@ def _kept_run(ctx: StageContext, zoo_id: str, task, data, method, cfg, seed, epo
     kept, ckpt = ctx.work / "runs" / f"{key}.json", ctx.work / "runs" / f"{key}.safetensors"
     if kept.is_file() and (not save or ckpt.is_file()):
         ctx.log(f"  {what} seed {seed} {cfg}: kept run reused")
-        return json.loads(kept.read_text()), ckpt if save else None
+        return json.loads(kept.read_text()), ckpt if save else None, True
     model, _, res = _one_run(task, data, method, cfg, seed, epochs, batch, ctx.device, settrans_max_edges,
                              train_size=train_size, log=lambda msg: ctx.log(f"  {what} seed {seed}: {msg}"))  # fmt: skip
     res = {**res, "selection_score": _selection_score(model, data, ctx.device)}
     if save:
         save_checkpoint(ckpt, model.cpu(), data, res)
     write_json_atomic(kept, res)
-    return res, ckpt if save else None
+    return res, ckpt if save else None, False
 
 
 def _mean_std(values: list[float]) -> tuple[float, float]:
@@ -321,7 +321,7 @@ def train_methods(
         try:
             searched, best = [], None
             for cfg in points:
-                res, ckpt = _kept_run(ctx, zoo_id, task, data, method, cfg, ctx.seeds[0], ep, batch,
+                res, ckpt, _ = _kept_run(ctx, zoo_id, task, data, method, cfg, ctx.seeds[0], ep, batch,
                                       settrans_max_edges, save=method in save)  # fmt: skip
                 searched.append({"config": cfg, "val": res["best_val"], "best_epoch": res["best_epoch"]})
                 if best is None or _score_better(data.kind, res["selection_score"], best[2]["selection_score"]):
@@ -420,7 +420,7 @@ def sine_sweep_stage(ctx: StageContext) -> dict[str, Any]:
     aligned = align_features(base) if "mlp-align" in sres["methods"] else None
     r2: dict[str, dict[str, list[float]]] = {m: {} for m in sres["methods"]}
     mse: dict[str, dict[str, list[float]]] = {m: {} for m in sres["methods"]}
-    t0, slowest, done = time.perf_counter(), 0.0, []
+    t0, slowest, done, resumed = time.perf_counter(), 0.0, [], 0.0
     for n in sizes:
         spent = time.perf_counter() - t0
         if ctx.budget_s is not None and done and spent + slowest > ctx.budget_s:
@@ -429,13 +429,15 @@ def sine_sweep_stage(ctx: StageContext) -> dict[str, Any]:
         for method, mres in sres["methods"].items():
             data = aligned if method == "mlp-align" else base
             ep = sweep_epochs_for(mres["epochs"], ntr, n)
-            metrics = [
+            got = [
                 _kept_run(ctx, zoo_id, "sine", data, method, mres["selected"], seed, ep, mres["batch_size"], 4096,
-                          train_size=n)[0]["metrics"]
+                          train_size=n)
                 for seed in ctx.seeds
             ]  # fmt: skip
-            r2[method][str(n)] = [m["r2"] for m in metrics]
-            mse[method][str(n)] = [m["mse"] for m in metrics]
+            resumed += sum(r["train_seconds"] for r, _, was_kept in got if was_kept)
+            runs = [r for r, _, _ in got]
+            r2[method][str(n)] = [r["metrics"]["r2"] for r in runs]
+            mse[method][str(n)] = [r["metrics"]["mse"] for r in runs]
         slowest = max(slowest, time.perf_counter() - t1)
         done.append(n)
         ctx.log(f"  sine-sweep n={n}: {time.perf_counter() - t1:.1f} s")
@@ -445,7 +447,8 @@ def sine_sweep_stage(ctx: StageContext) -> dict[str, Any]:
         ctx.cuts.append(f"sizes {done} + the full {ntr} (paper 100, 200, 500, 800)")
     full = {m: [r["metrics"]["r2"] for r in mres["runs"]] for m, mres in sres["methods"].items()}
     mse_full = {m: [r["metrics"]["mse"] for r in mres["runs"]] for m, mres in sres["methods"].items()}
-    return {"sizes": done, "full_size": ntr, "r2": r2, "r2_full": full, "mse": mse, "mse_full": mse_full}
+    return {"sizes": done, "full_size": ntr, "r2": r2, "r2_full": full, "mse": mse, "mse_full": mse_full,
+            "seconds_resumed": round(resumed, 2)}  # fmt: skip
 
 
 def inr_curve_stage(ctx: StageContext) -> dict[str, Any]:
