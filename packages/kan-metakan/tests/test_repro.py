@@ -81,3 +81,20 @@ def test_scale_settings_cuts_a_group_together():
     )
     low, r = scale_settings(s, KNOBS["pde"], 0.001)
     assert low == {"steps": 20, "metakan_steps": 20, "n_interior": 100, "metakan_n_interior": 100}
+
+
+def test_items_are_reused_by_a_run_over_more_items(tmp_path):
+    pytest.importorskip("kan.feynman")
+    from kan_core.repro import apply_overrides, run_stages
+
+    plan = make_plan("tiny", available=lambda n: False)
+    one, _ = apply_overrides(plan, ['feynman.equations=["I.12.5"]'])
+    kw = dict(out=tmp_path, scale="tiny", device="cpu", seeds=[0], selected=["feynman"], force=True)
+    first = run_stages(STAGES, plan=one, **kw)["feynman"]["result"]
+    both = run_stages(STAGES, plan=plan, **kw)["feynman"]["result"]
+    assert both["items_resumed"] == 1 and both["items_run"] == 2  # run: done in all, resumed included
+    assert both["rows"][0] == first["rows"][0] and both["rows"][1]["equation"] == "I.14.3"
+    # another setting of the items themselves is not reused (negative control)
+    fewer_steps, _ = apply_overrides(plan, ["feynman.steps=2"])
+    again = run_stages(STAGES, plan=fewer_steps, **kw)["feynman"]["result"]
+    assert again["items_resumed"] == 0

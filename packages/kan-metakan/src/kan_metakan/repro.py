@@ -131,11 +131,24 @@ def scale_settings(
     return out, reached
 
 
+#: per stage, the settings that only list its items (an item's label names its place on them): they are
+#: left out of an item's key, so a run over more or fewer items reuses the items it shares with another
+ITEM_AXES: dict[str, tuple[str, ...]] = {
+    "feynman": ("equations", "grids"),
+    "highdim": ("functions", "dims"),
+    "images": ("datasets", "hiddens", "grids"),
+    "conv": ("kinds",),
+    "pde": ("equations", "dims"),
+}
+
+
 def _item_path(ctx: StageContext, label: str, settings: dict[str, Any]) -> Path:
-    """Where one finished item's rows are kept: keyed by its label and the settings it ran with."""
+    """Where one finished item's rows are kept: keyed by its label and the settings it ran with, less the
+    stage's :data:`ITEM_AXES`."""
     import hashlib
 
-    key = hashlib.sha256(json.dumps([label, settings], sort_keys=True).encode()).hexdigest()[:12]
+    own = {k: v for k, v in settings.items() if k not in ITEM_AXES.get(ctx.name, ())}
+    key = hashlib.sha256(json.dumps([label, own], sort_keys=True).encode()).hexdigest()[:12]
     return ctx.work / "items" / f"{key}.json"
 
 
