@@ -191,6 +191,11 @@ def _one_run(task, data, method, cfg, seed, epochs, batch, device, settrans_max_
                           train_size=train_size, log=log)  # fmt: skip
 
 
+def _zoo_id(zoo) -> str:
+    """A zoo's identity in kept-run keys: preset, config, seed and size."""
+    return json.dumps([zoo.preset, zoo.config, zoo.seed, len(zoo)], sort_keys=True, default=str)
+
+
 def _kept_run(ctx: StageContext, zoo_id: str, task, data, method, cfg, seed, epochs, batch, settrans_max_edges,
               save: bool = False, train_size: int | None = None) -> tuple[dict[str, Any], Path | None, bool]:  # fmt: skip
     """:func:`_one_run`'s result plus its ``selection_score`` (:func:`_selection_score`), kept under
@@ -293,7 +298,7 @@ def train_methods(
 
     grid_limit = grid_limit or {}
     base = make_task(task, zoo)
-    zoo_id = json.dumps([zoo.preset, zoo.config, zoo.seed, len(zoo)], sort_keys=True, default=str)
+    zoo_id = _zoo_id(zoo)
     aligned = None
     out: dict[str, Any] = {"methods": {}, "skipped": {}, "train_models": len(base.splits["train"]),
                            "edges_per_kan": base.template.num_edges}  # fmt: skip
@@ -413,7 +418,7 @@ def sine_sweep_stage(ctx: StageContext) -> dict[str, Any]:
 
     sres = ctx.results["sine"]
     zoo = _load(sres["zoo"]["path"])
-    zoo_id = json.dumps([zoo.preset, zoo.config, zoo.seed, len(zoo)], sort_keys=True, default=str)
+    zoo_id = _zoo_id(zoo)
     base = make_task("sine", zoo)
     ntr = len(base.splits["train"])
     sizes = sorted(n for n in ctx.settings["sizes"] if n < ntr)
