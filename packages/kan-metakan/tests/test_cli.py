@@ -126,7 +126,9 @@ def test_threads_option(tmp_path):
 def test_feynman_prompt_dimension_choice_needs_a_validation_split(tmp_path):
     out = tmp_path / "f"
     res = CliRunner().invoke(group, ["feynman", "--out", str(out), *TINY["feynman"], "--prompt-dims", "1,4"])
-    assert res.exit_code == 2 and "Error: Invalid value for --prompt-dims: choosing among 2 prompt dimensions needs --n-val > 0" in res.output
+    assert res.exit_code == 2 and "Error: Invalid value for --prompt-dims/--clusters: choosing among 2 prompt dimensions x 1 cluster counts needs --n-val > 0" in res.output
+    res = CliRunner().invoke(group, ["feynman", "--out", str(out), *TINY["feynman"], "--clusters", "1,2"])
+    assert res.exit_code == 2 and "choosing among 1 prompt dimensions x 2 cluster counts needs --n-val > 0" in res.output
     res = CliRunner().invoke(group, ["feynman", "--out", str(out), *TINY["feynman"], "--n-val", "64"])
     assert res.exit_code == 2 and "Error: Invalid value for --n-val: must be below --n-train (64), got 64" in res.output
     assert not out.exists()

@@ -47,6 +47,14 @@ def test_feynman_table_counts_wins_against_the_paper():
     assert "median 0.50" in t["verdict"]
 
 
+def test_feynman_rows_name_the_metakan_settings_chosen_on_validation():
+    row = {"equation": "I.12.5", "G": 20, "kan_mse": 1e-3, "metakan_mse": 1e-4, "kan_params": 60, "metakan_params": 30}
+    chosen = {**row, "metakan_prompt_dim": 4, "metakan_clusters": 2}
+    older = {**row, "metakan_prompt_dim": 4}  # records from before the cluster choice
+    (t,) = build_tables({"feynman": {"result": {"rows": [chosen, older, row]}}})
+    assert [r[0] for r in t["rows"]] == ["I.12.5 G=20 (dim z 4, C 2)", "I.12.5 G=20 (dim z 4)", "I.12.5 G=20"]
+
+
 def test_memory_verdict():
     rows = [{"widths": "64-8-10", "connections": 592, "G": 5, "kan_MiB": 2.0, "metakan_MiB": 1.5,
              "metakan-efficient_MiB": 1.0},

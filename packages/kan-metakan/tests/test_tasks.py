@@ -233,17 +233,25 @@ def test_fit_pair_chooses_the_prompt_dimension_on_validation_only():
     y = (x[:, :1] * x[:, 1:]).contiguous()
     xte, yte = x[:40], y[:40]
     kw = dict(grid_size=3, hidden=8, steps=2, seed=0)
-    row = fit_pair([2, 2, 1], x, y, xte, yte, prompt_dims=(1, 2, 3), n_val=30, **kw)
-    vals = {p: row[f"metakan_val_mse_dim{p}"] for p in (1, 2, 3)}
-    assert row["metakan_prompt_dim"] == min(vals, key=vals.get)
-    # the chosen model is the one fitted alone with that dimension on the same points
-    alone = fit_pair([2, 2, 1], x, y, xte, yte, prompt_dims=(row["metakan_prompt_dim"],), n_val=30, **kw)
+    row = fit_pair([2, 2, 1], x, y, xte, yte, prompt_dims=(1, 2, 3), clusters=(1, 2), n_val=30, **kw)
+    vals = {(p, c): row[f"metakan_val_mse_dim{p}_c{c}"] for p in (1, 2, 3) for c in (1, 2)}
+    assert (row["metakan_prompt_dim"], row["metakan_clusters"]) == min(vals, key=vals.get)
+    # the chosen model is the one fitted alone with those settings on the same points
+    alone = fit_pair([2, 2, 1], x, y, xte, yte, prompt_dims=(row["metakan_prompt_dim"],),
+                     clusters=(row["metakan_clusters"],), n_val=30, **kw)  # fmt: skip
     assert alone["metakan_mse"] == row["metakan_mse"] and alone["kan_mse"] == row["kan_mse"]
+    assert alone["metakan_params"] == row["metakan_params"]
     # held-out points change the fit (negative control): without them both models see all 120 points
     full = fit_pair([2, 2, 1], x, y, xte, yte, **kw)
     assert full["kan_mse"] != row["kan_mse"] and "metakan_prompt_dim" not in full
-    with pytest.raises(ValueError, match=r"choosing among prompt_dims \[1, 2\] needs a validation split"):
+    with pytest.raises(ValueError, match=r"choosing among prompt_dims \[1, 2\] x clusters \[1\] needs a validation split"):
         fit_pair([2, 2, 1], x, y, xte, yte, prompt_dims=(1, 2), **kw)
+    with pytest.raises(ValueError, match=r"choosing among prompt_dims \[1\] x clusters \[1, 2\] needs a validation split"):
+        fit_pair([2, 2, 1], x, y, xte, yte, clusters=(1, 2), **kw)
+    with pytest.raises(ValueError, match=r"clusters \[3\]: at most one meta-learner per layer \(2 for \[2, 2, 1\]\)"):
+        fit_pair([2, 2, 1], x, y, xte, yte, clusters=(3,), **kw)
+    with pytest.raises(ValueError, match=r"prompt_dims must be a non-empty list of distinct positive integers, got \[2, 2\]"):
+        fit_pair([2, 2, 1], x, y, xte, yte, prompt_dims=(2, 2), n_val=30, **kw)
     with pytest.raises(ValueError, match=r"n_val must be in \[0, 120\)"):
         fit_pair([2, 2, 1], x, y, xte, yte, n_val=120, **kw)
 
@@ -256,9 +264,9 @@ def test_fit_pair_clusters_reach_the_metakan():
     y = (x[:, :1] * x[:, 1:]).contiguous()
     kw = dict(grid_size=3, hidden=8, steps=1, seed=0)
     one = fit_pair([2, 2, 1], x, y, x[:20], y[:20], **kw)
-    two = fit_pair([2, 2, 1], x, y, x[:20], y[:20], clusters=2, **kw)
+    two = fit_pair([2, 2, 1], x, y, x[:20], y[:20], clusters=(2,), **kw)
     # a second meta-learner: (dim z + 1) hidden + (hidden + 1) d more parameters, d = G + k + 1 = 7
     assert two["metakan_params"] - one["metakan_params"] == (1 + 1) * 8 + (8 + 1) * 7
     # negative control: the default is one meta-learner, and the KAN is untouched by the argument
-    assert fit_pair([2, 2, 1], x, y, x[:20], y[:20], clusters=1, **kw) == one
+    assert fit_pair([2, 2, 1], x, y, x[:20], y[:20], clusters=(1,), **kw) == one
     assert two["kan_mse"] == one["kan_mse"] and two["kan_params"] == one["kan_params"]

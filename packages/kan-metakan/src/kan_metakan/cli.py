@@ -233,10 +233,11 @@ def group() -> None:
 )
 @click.option(
     "--clusters",
-    default=FEYNMAN.clusters,
+    default=csv(FEYNMAN.clusters),
     show_default=True,
-    type=POSITIVE,
-    help="MetaKAN meta-learners C (Algorithm 2; capped at each structure's number of layers).",
+    callback=_positive_ints,
+    help="MetaKAN meta-learner counts C to choose from on validation with the prompt dimension (Algorithm 2; "
+    "capped at each structure's number of layers).",
 )
 def feynman(out, device, seed, threads, force, quiet, equations, grids, steps, hidden, n_train, prompt_dims,
             n_val, clusters):  # fmt: skip
@@ -245,13 +246,13 @@ def feynman(out, device, seed, threads, force, quiet, equations, grids, steps, h
     \b
     Example:
       kan metakan feynman --equations I.12.5 --grids 5 --steps 50 --out runs/metakan
-      kan metakan feynman --equations I.12.5 --prompt-dims 1,4 --n-val 200 --out runs/metakan
+      kan metakan feynman --equations I.12.5 --prompt-dims 1,4 --clusters 1,2 --n-val 200 --out runs/metakan
     """
     if n_val >= n_train:
         raise click.BadParameter(f"must be below --n-train ({n_train}), got {n_val}", param_hint="--n-val")
-    if len(prompt_dims) > 1 and n_val == 0:
-        raise click.BadParameter(f"choosing among {len(prompt_dims)} prompt dimensions needs --n-val > 0",
-                                 param_hint="--prompt-dims")  # fmt: skip
+    if len(prompt_dims) * len(clusters) > 1 and n_val == 0:
+        raise click.BadParameter(f"choosing among {len(prompt_dims)} prompt dimensions x {len(clusters)} cluster "
+                                 "counts needs --n-val > 0", param_hint="--prompt-dims/--clusters")  # fmt: skip
     dev = _setup(device, seed, out, "feynman", force)
     from .tasks.feynman import run_feynman
 

@@ -37,8 +37,8 @@ class FeynmanConfig:
     n_test: int = 1000
     prompt_dims: tuple[int, ...] = (1,)
     n_val: int = 0
-    #: MetaKAN meta-learners (Algorithm 2; capped at the number of layers of each structure)
-    clusters: int = 1
+    #: candidate numbers of MetaKAN meta-learners (Algorithm 2; capped at the number of layers of each structure)
+    clusters: tuple[int, ...] = (1,)
 
 
 @dataclass(frozen=True)

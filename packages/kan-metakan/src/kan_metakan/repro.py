@@ -54,7 +54,7 @@ def make_plan(scale: str, available: Callable[[str], bool] = _available) -> dict
     if scale == "tiny":
         return {
             "feynman": {"equations": ["I.12.5", "I.14.3"], "grids": [5], "steps": 3, "n_train": 200, "hidden": 16,
-                        "prompt_dims": [1, 2], "n_val": 50},
+                        "prompt_dims": [1, 2], "clusters": [1, 2], "n_val": 50},
             "highdim": {"functions": ["f1", "f2", "f3"], "dims": [10], "steps": 3, "n_train": 200},
             "images": {"datasets": ["digits"], "hiddens": [[16]], "grids": [5], "epochs": 2, "max_train": 600},
             "conv": {"dataset": "digits", "kinds": ["kan", "kagn"], "channels": [4, 8, 8, 8], "epochs": 1,
@@ -68,7 +68,7 @@ def make_plan(scale: str, available: Callable[[str], bool] = _available) -> dict
         return {
             "feynman": {"equations": ["I.6.20a", "I.6.20", "I.12.5", "I.13.4", "I.14.3", "I.14.4", "I.12.4",
                                       "I.15.10"], "grids": [5, 20], "steps": 20, "n_train": 1000, "hidden": 32,
-                        "prompt_dims": [1, 4], "n_val": 200},
+                        "prompt_dims": [1, 4], "clusters": [1, 2], "n_val": 200},
             "highdim": {"functions": ["f1", "f2", "f3"], "dims": [10, 20, 50, 100], "steps": 20, "n_train": 1000},
             "images": {"datasets": [img], "hiddens": [[32], [32, 32]], "grids": [3, 5, 10], "epochs": 5,
                        "max_train": 10000},
@@ -82,7 +82,7 @@ def make_plan(scale: str, available: Callable[[str], bool] = _available) -> dict
 
     return {
         "feynman": {"equations": list(FEYNMAN_WIDTHS), "grids": [5, 20], "steps": 200, "n_train": 1000, "hidden": 32,
-                    "prompt_dims": [1, 4], "n_val": 200},
+                    "prompt_dims": [1, 4], "clusters": [1, 2], "n_val": 200},
         "highdim": {"functions": ["f1", "f2", "f3"], "dims": [10, 20, 50, 100, 500, 1000], "steps": 200,
                     "n_train": 1000},
         "images": {"datasets": [img], "hiddens": [[32], [32, 32]], "grids": [3, 5, 10], "epochs": 20,
@@ -244,12 +244,13 @@ def _feynman(ctx: StageContext) -> dict[str, Any]:
     items = [(eq, g) for g in s["grids"] for eq in s["equations"]]
     res = _run_items(ctx, items, lambda i: f"{i[0]} G={i[1]}", lambda i, z: run_feynman(
         [i[0]], [i[1]], steps=z["steps"], hidden=z["hidden"], n_train=z["n_train"], n_test=z["n_train"],
-        prompt_dims=z.get("prompt_dims", [1]), n_val=z.get("n_val", 0), seed=ctx.seeds[0],
+        prompt_dims=z.get("prompt_dims", [1]), clusters=z.get("clusters", [1]), n_val=z.get("n_val", 0),
+        seed=ctx.seeds[0],
         device=ctx.device))  # fmt: skip
     if s.get("n_val", 0):
         ctx.cuts.append(f"both models fit {s['n_train'] - s['n_val']} of the {s['n_train']} training points; the "
-                        f"other {s['n_val']} choose MetaKAN's prompt dimension from {s['prompt_dims']} (paper: "
-                        "all points, dim z 1)")  # fmt: skip
+                        f"other {s['n_val']} choose MetaKAN's prompt dimension from {s['prompt_dims']} and its number of "
+                        f"meta-learners from {s.get('clusters', [1])} (paper: all points, dim z 1, one meta-learner)")  # fmt: skip
     if s["steps"] < 200:
         ctx.cuts.append(f"{s['steps']} LBFGS steps (paper: pykan's 200-step fits)")
     if len(s["equations"]) < 17:
@@ -445,7 +446,9 @@ def build_tables(records: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
             items.append(
                 (
                     f"{r['equation']} G={r['G']}"
-                    + (f" (dim z {r['metakan_prompt_dim']})" if "metakan_prompt_dim" in r else ""),
+                    + (f" (dim z {r['metakan_prompt_dim']}" if "metakan_prompt_dim" in r else "")
+                    + (f", C {r['metakan_clusters']}" if "metakan_clusters" in r else "")
+                    + (")" if "metakan_prompt_dim" in r else ""),
                     _ours(r, "kan_mse", "metakan_mse"),
                     (pv[0], pv[2], pv[1], pv[3]),
                 )

@@ -70,12 +70,13 @@ def run_feynman(
     n_test: int = FEYNMAN.n_test,
     prompt_dims: Sequence[int] = FEYNMAN.prompt_dims,
     n_val: int = FEYNMAN.n_val,
-    clusters: int = FEYNMAN.clusters,
+    clusters: Sequence[int] = FEYNMAN.clusters,
     seed: int = 0,
     device: Any = "cpu",
 ) -> list[dict[str, Any]]:
     """One row per (equation, G); ``prompt_dims``, ``n_val`` and ``clusters`` as in
-    :func:`~kan_metakan.tasks.regression.fit_pair` (``n_val`` of the ``n_train`` points validate)."""
+    :func:`~kan_metakan.tasks.regression.fit_pair` (``n_val`` of the ``n_train`` points validate; a number
+    of clusters above a structure's number of layers is capped at it, duplicates dropped)."""
     rows = []
     for name in equations:
         xtr, ytr, xte, yte = (t.to(device) for t in feynman_data(name, n_train, n_test, seed))
@@ -95,7 +96,7 @@ def run_feynman(
                 grid_range=(lo, hi),
                 prompt_dims=prompt_dims,
                 n_val=n_val,
-                clusters=min(clusters, len(widths) - 1),
+                clusters=list(dict.fromkeys(min(int(c), len(widths) - 1) for c in clusters)),
             )
             rows.append({"equation": name, "widths": "-".join(map(str, widths)), "G": G, **res})
     return rows
