@@ -61,7 +61,19 @@ def test_memory_verdict():
             {"widths": "64-64-10", "connections": 4736, "G": 5, "kan_MiB": 9.0, "metakan_MiB": 4.0,
              "metakan-efficient_MiB": 2.0}]  # fmt: skip
     (t,) = build_tables({"memory": {"result": {"rows": rows}}})
-    assert "below the KAN in 2 of 2 settings; the saving grows" in t["verdict"]
+    assert "below the KAN in 2 of 2 settings and at or below the plain MetaKAN in 2 of 2; the saving grows" in t[
+        "verdict"
+    ]
+    assert t["rows"][1][5] == 2.0 / 9.0 and "Against G" not in t["verdict"]
+    # a grid sweep at one width: the ratio per G and whether it falls; an efficient peak above the plain one
+    sweep = [{"widths": "64-64-10", "connections": 4736, "G": g, "kan_MiB": k, "metakan_MiB": 4.0,
+              "metakan-efficient_MiB": e} for g, k, e in ((10, 12.0, 3.0), (20, 20.0, 4.5))]  # fmt: skip
+    (t,) = build_tables({"memory": {"result": {"rows": rows + sweep}}})
+    assert "at or below the plain MetaKAN in 3 of 4" in t["verdict"]
+    assert "ratio is 0.222 at G=5, 0.250 at G=10, 0.225 at G=20: not falling at every step." in t["verdict"]
+    sweep[1]["metakan-efficient_MiB"] = 4.0
+    (t,) = build_tables({"memory": {"result": {"rows": rows + sweep[1:]}}})
+    assert "ratio is 0.222 at G=5, 0.200 at G=20: falling at every step." in t["verdict"]
 
 
 def test_scale_settings_cuts_knobs_in_order_down_to_their_floors():
