@@ -118,3 +118,18 @@ def test_items_are_reused_by_a_run_over_more_items(tmp_path):
     fewer_steps, _ = apply_overrides(plan, ["feynman.steps=2"])
     again = run_stages(STAGES, plan=fewer_steps, **kw)["feynman"]["result"]
     assert again["items_resumed"] == 0
+
+
+def test_kept_items_name_the_revision_the_run_started_with(tmp_path, monkeypatch):
+    """A commit landing while a long stage runs must not be credited with the items finished after it."""
+    import json
+
+    import kan_core.repro
+    from kan_core.repro import run_stages
+
+    heads = iter(f"rev{i}" for i in range(100))
+    monkeypatch.setattr(kan_core.repro, "git_revision", lambda path=None: next(heads))
+    plan = make_plan("tiny", available=lambda n: False)
+    run_stages(STAGES, plan=plan, out=tmp_path, scale="tiny", device="cpu", seeds=[0], selected=["highdim"])
+    kept = [json.loads(p.read_text()) for p in sorted((tmp_path / "work" / "highdim" / "items").glob("*.json"))]
+    assert len(kept) == 3 and len({k["revision"] for k in kept}) == 1  # negative control: heads differ per call

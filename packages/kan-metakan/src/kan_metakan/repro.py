@@ -165,6 +165,7 @@ def _run_items(ctx: StageContext, items: list[Any], label: Callable[[Any], str],
     from kan_core.repro import git_revision, write_json_atomic
 
     s, knobs = ctx.settings, KNOBS.get(ctx.name, ())
+    revision = git_revision()  # the code this run started with, not HEAD when an item lands
     t0 = time.perf_counter()
     if ctx.budget_s is not None and knobs and items:
         probe, w0 = scale_settings(s, knobs, 0.05)
@@ -194,8 +195,7 @@ def _run_items(ctx: StageContext, items: list[Any], label: Callable[[Any], str],
         t1 = time.perf_counter()
         new = run(item, s)
         took = time.perf_counter() - t1
-        write_json_atomic(kept, {"label": label(item), "seconds": round(took, 2), "revision": git_revision(),
-                                 "rows": new})  # fmt: skip
+        write_json_atomic(kept, {"label": label(item), "seconds": round(took, 2), "revision": revision, "rows": new})  # fmt: skip
         rows.extend(new)
         slowest = max(slowest, took)
         done += 1
