@@ -133,3 +133,23 @@ def test_kept_items_name_the_revision_the_run_started_with(tmp_path, monkeypatch
     run_stages(STAGES, plan=plan, out=tmp_path, scale="tiny", device="cpu", seeds=[0], selected=["highdim"])
     kept = [json.loads(p.read_text()) for p in sorted((tmp_path / "work" / "highdim" / "items").glob("*.json"))]
     assert len(kept) == 3 and len({k["revision"] for k in kept}) == 1  # negative control: heads differ per call
+
+
+def test_pde_stage_builds_the_metakan_its_settings_name(tmp_path):
+    from kan_core.repro import apply_overrides, run_stages
+
+    from kan_metakan.models import MetaKAN
+    from kan_metakan.counting import count_trainable
+
+    plan = make_plan("tiny", available=lambda n: False)
+    plan, _ = apply_overrides(plan, ['pde.equations=["poisson"]', "pde.prompt_dim=1", "pde.clusters=1",
+                                     "pde.steps=1", "pde.metakan_steps=1"])  # fmt: skip
+    rec = run_stages(STAGES, plan=plan, out=tmp_path, scale="tiny", device="cpu", seeds=[0], selected=["pde"])["pde"]
+    (row,) = rec["result"]["rows"]
+    want = MetaKAN.from_widths([5, 8, 8, 1], grid_size=5, hidden=16, prompt_dim=1, clusters=1)
+    assert row["metakan_params"] == count_trainable(want)
+    # negative control: the tiny plan's own prompt dimension 4 and 3 meta-learners give another count
+    assert count_trainable(MetaKAN.from_widths([5, 8, 8, 1], grid_size=5, hidden=16, prompt_dim=4, clusters=3)) != (
+        row["metakan_params"]
+    )
+    assert not any("prompt dimension" in c for c in rec["cuts"])

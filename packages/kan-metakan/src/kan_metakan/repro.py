@@ -61,7 +61,7 @@ def make_plan(scale: str, available: Callable[[str], bool] = _available) -> dict
                      "max_train": 300, "max_test": 200},
             "pde": {"equations": ["poisson", "sine-gordon"], "dims": [5], "steps": 20, "metakan_steps": 20,
                     "n_interior": 64, "metakan_n_interior": 64, "metakan_warmup": 5, "hidden_widths": [8, 8],
-                    "meta_hidden": 16},
+                    "meta_hidden": 16, "prompt_dim": 4, "clusters": 3},
             "memory": {"hiddens": [8, 16], "grids": [5, 10], "in_features": 64, "batch": 32},
         }  # fmt: skip
     if scale == "cpu":
@@ -75,7 +75,8 @@ def make_plan(scale: str, available: Callable[[str], bool] = _available) -> dict
             "conv": {"dataset": img, "kinds": ["kan", "fastkan", "kaln", "kagn"], "channels": [8, 16, 32, 32],
                      "epochs": 1, "max_train": 4000, "max_test": 1000},
             "pde": {"equations": ["poisson", "allen-cahn", "sine-gordon"], "dims": [20], "steps": 600,
-                    "metakan_steps": 2000, "n_interior": 1000, "metakan_n_interior": 500},
+                    "metakan_steps": 2000, "n_interior": 1000, "metakan_n_interior": 500, "meta_hidden": 128,
+                    "prompt_dim": 4, "clusters": 3},
             "memory": {"hiddens": [8, 16, 32, 64], "grids": [5, 20, 80], "in_features": 784, "batch": 128},
         }  # fmt: skip
     from .tasks.feynman import FEYNMAN_WIDTHS
@@ -90,7 +91,8 @@ def make_plan(scale: str, available: Callable[[str], bool] = _available) -> dict
         "conv": {"dataset": img, "kinds": ["kan", "fastkan", "kaln", "kagn"], "channels": [32, 64, 128, 512],
                  "epochs": 5, "max_train": 60000, "max_test": None, "batch_size": 128, "lr": 1e-3},
         "pde": {"equations": ["poisson", "allen-cahn", "sine-gordon"], "dims": [20, 50, 100], "steps": 600,
-                "metakan_steps": 2000, "n_interior": 2000, "metakan_n_interior": 500},
+                "metakan_steps": 2000, "n_interior": 2000, "metakan_n_interior": 500, "meta_hidden": 128,
+                "prompt_dim": 4, "clusters": 3},
         "memory": {"hiddens": [8, 16, 32, 64, 128, 256], "grids": [5, 10, 20, 40, 80], "in_features": 784,
                    "batch": 128},
     }  # fmt: skip
@@ -315,10 +317,12 @@ def _conv(ctx: StageContext) -> dict[str, Any]:
 
 
 def _pde(ctx: StageContext) -> dict[str, Any]:
+    from .experiments import PDE
     from .tasks.pde import run_pde
 
     s = ctx.settings
-    keys = ("steps", "metakan_steps", "n_interior", "metakan_n_interior", "metakan_warmup", "meta_hidden")
+    keys = ("steps", "metakan_steps", "n_interior", "metakan_n_interior", "metakan_warmup", "meta_hidden",
+            "prompt_dim", "clusters")
 
     def one(item, z):
         kw = {k: z[k] for k in keys if k in z}
@@ -332,6 +336,10 @@ def _pde(ctx: StageContext) -> dict[str, Any]:
     res = _run_items(ctx, items, lambda i: f"{i[0]} d={i[1]}", one)
     if s["dims"] != [20, 50, 100]:
         ctx.cuts.append(f"d in {s['dims']} (paper 20, 50, 100)")
+    if (s.get("prompt_dim", PDE.prompt_dim), s.get("clusters", PDE.clusters)) != (1, 1):
+        ctx.cuts.append(f"MetaKAN prompt dimension {s.get('prompt_dim', PDE.prompt_dim)} and "
+                        f"{s.get('clusters', PDE.clusters)} meta-learners (the paper's parameter counts imply "
+                        "dimension 1 and one meta-learner of hidden width 128)")  # fmt: skip
     return res
 
 
