@@ -123,6 +123,22 @@ def test_threads_option(tmp_path):
     assert bad.exit_code == 2 and "Invalid value for '--threads'" in bad.output
 
 
+@pytest.mark.parametrize(
+    "value,message",
+    [
+        ("kan=2", "Error: Invalid value for --clusters: no number of meta-learners for kind(s) kagn of --kinds"),
+        ("kagn=0", "expected an integer >= 1 or KIND=C pairs with KIND in fastkan,kagn,kaln,kan and C >= 1"),
+        ("cheb=2", "(e.g. kan=4,fastkan=2), got 'cheb=2'"),
+        ("0", "expected an integer >= 1 or KIND=C pairs"),
+    ],
+)
+def test_conv_clusters_option_is_checked_before_any_work(tmp_path, value, message):
+    out = tmp_path / "o"
+    res = CliRunner().invoke(group, ["conv", "--out", str(out), *TINY["conv"], "--clusters", value])
+    assert res.exit_code == 2 and message in res.output, res.output
+    assert not out.exists()
+
+
 def test_feynman_prompt_dimension_choice_needs_a_validation_split(tmp_path):
     out = tmp_path / "f"
     res = CliRunner().invoke(group, ["feynman", "--out", str(out), *TINY["feynman"], "--prompt-dims", "1,4"])

@@ -27,6 +27,8 @@ CASES = {
 
 
 def _text(value):
+    if isinstance(value, dict):
+        return E.csv(value)
     if isinstance(value, tuple):
         return E.csv(value, ";" if value and isinstance(value[0], tuple) else ",")
     return value
@@ -58,5 +60,6 @@ def test_cli_option_defaults_are_the_dataclass(name):
 def test_csv_writes_nested_defaults():
     assert E.csv(((32,), (8, 16)), ";") == "32;8,16" and E.csv(("kan", "metakan")) == "kan,metakan"
     assert E.IMAGES.hiddens == ((32,),) and dataclasses.is_dataclass(E.PdeConfig)
+    assert E.csv({"kan": 1, "kagn": 2}) == "kan=1,kagn=2"
     with pytest.raises(dataclasses.FrozenInstanceError):
         E.PDE.steps = 1  # type: ignore[misc]

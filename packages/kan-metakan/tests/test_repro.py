@@ -137,9 +137,8 @@ def test_kept_items_name_the_revision_the_run_started_with(tmp_path, monkeypatch
 
 def test_pde_stage_builds_the_metakan_its_settings_name(tmp_path):
     from kan_core.repro import apply_overrides, run_stages
-
-    from kan_metakan.models import MetaKAN
     from kan_metakan.counting import count_trainable
+    from kan_metakan.models import MetaKAN
 
     plan = make_plan("tiny", available=lambda n: False)
     plan, _ = apply_overrides(plan, ['pde.equations=["poisson"]', "pde.prompt_dim=1", "pde.clusters=1",

@@ -270,3 +270,20 @@ def test_fit_pair_clusters_reach_the_metakan():
     # negative control: the default is one meta-learner, and the KAN is untouched by the argument
     assert fit_pair([2, 2, 1], x, y, x[:20], y[:20], clusters=(1,), **kw) == one
     assert two["kan_mse"] == one["kan_mse"] and two["kan_params"] == one["kan_params"]
+
+
+def test_run_conv_takes_a_number_of_meta_learners_per_kind():
+    from kan_metakan.tasks.images import run_conv
+
+    kw = dict(channels=[2, 2, 2, 2], epochs=1, max_train=16, max_test=16, batch=8)
+    rows = run_conv("digits", ["kan", "kagn"], clusters={"kan": 1, "kagn": 4, "kaln": 3}, **kw)
+    assert [r["meta_clusters"] for r in rows] == [1, 4]
+    for r, c in zip(rows, (1, 4)):
+        net = ka_conv_net(r["kind"], [2, 2, 2, 2], meta=True, clusters=c, generator=torch.Generator().manual_seed(0))
+        assert r["meta_params"] == count_trainable(net)
+    # negative control: the KAGN's count with one meta-learner differs
+    assert rows[1]["meta_params"] != count_trainable(ka_conv_net("kagn", [2, 2, 2, 2], meta=True, clusters=1))
+    (one,) = run_conv("digits", ["kagn"], clusters=4, **kw)
+    assert one["meta_params"] == rows[1]["meta_params"]
+    with pytest.raises(ValueError, match=r"clusters has no number of meta-learners for kind\(s\) \['kagn'\]; it lists \['kan'\]"):
+        run_conv("digits", ["kan", "kagn"], clusters={"kan": 1}, **kw)

@@ -48,6 +48,26 @@ def _positive_ints(ctx: click.Context, param: click.Parameter, text: str) -> lis
     return vals
 
 
+def _clusters_per_kind(ctx: click.Context, param: click.Parameter, text: str) -> int | dict[str, int]:
+    """Callback: one number of meta-learners (``4``) or one per kind (``kan=4,fastkan=2``), each >= 1."""
+    from .conv import CONV_KINDS
+
+    text = text.strip()
+    if text.isdigit() and int(text) >= 1:
+        return int(text)
+    out: dict[str, int] = {}
+    for part in _strs(text):
+        kind, eq, num = part.partition("=")
+        if not eq or kind.strip() not in CONV_KINDS or not num.strip().isdigit() or int(num) < 1:
+            raise click.BadParameter(f"expected an integer >= 1 or KIND=C pairs with KIND in "
+                                     f"{','.join(sorted(CONV_KINDS))} and C >= 1 (e.g. kan=4,fastkan=2), got "
+                                     f"{text!r}", ctx, param)  # fmt: skip
+        out[kind.strip()] = int(num)
+    if not out:
+        raise click.BadParameter(f"expected an integer >= 1 or KIND=C pairs, got {text!r}", ctx, param)
+    return out
+
+
 def _names(known: Callable[[], Iterable[str]], allow_all: bool = False) -> Callable:
     """Callback factory: a non-empty comma-separated list of names, each one of ``known()``."""
 
@@ -491,10 +511,11 @@ def images(
 )
 @click.option(
     "--clusters",
-    default=CONV.clusters,
+    default=csv(CONV.clusters),
     show_default=True,
-    type=POSITIVE,
-    help="Meta-learners (layer clusters).",
+    callback=_clusters_per_kind,
+    help="Meta-learners (layer clusters) of the Meta networks: one number for every kind, or KIND=C per kind "
+    "(every kind of --kinds listed; defaults chosen on held-out training images).",
 )
 @click.option(
     "--max-train",
@@ -537,7 +558,12 @@ def conv(
     \b
     Example:
       kan metakan conv --dataset digits --kinds kagn,kaln --channels 4,8,8,8 --out runs/metakan
+      kan metakan conv --kinds kan,fastkan --clusters kan=4,fastkan=2 --out runs/metakan
     """
+    missing = [k for k in kinds if isinstance(clusters, dict) and k not in clusters]
+    if missing:
+        raise click.BadParameter(f"no number of meta-learners for kind(s) {','.join(missing)} of --kinds",
+                                 param_hint="--clusters")  # fmt: skip
     dev = _setup(device, seed, out, "conv", force)
     from .tasks.images import run_conv
 

@@ -6,7 +6,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 __all__ = [
     "FeynmanConfig",
@@ -82,7 +83,8 @@ class ConvConfig:
     lr_prompt: float = 1e-1
     lr_meta: float = 1e-3
     meta_hidden: int = 32
-    clusters: int = 1
+    #: meta-learners per kind, chosen on held-out training images (:func:`~kan_metakan.tasks.images.run_conv`)
+    clusters: Mapping[str, int] = field(default_factory=lambda: {"kan": 1, "fastkan": 2, "kaln": 4, "kagn": 2})
     max_train: int | None = 4000
     max_test: int | None = 1000
 
@@ -129,7 +131,9 @@ PDE = PdeConfig()
 SYMBOLIC = SymbolicConfig()
 
 
-def csv(values: tuple, sep: str = ",") -> str:
-    """A tuple default as the comma-separated text a CLI option takes (``((32,), (8, 8))`` with
-    ``sep=";"`` -> ``"32;8,8"``)."""
+def csv(values: tuple | Mapping[str, int], sep: str = ",") -> str:
+    """A tuple or mapping default as the comma-separated text a CLI option takes (``((32,), (8, 8))`` with
+    ``sep=";"`` -> ``"32;8,8"``; ``{"kan": 1, "kagn": 2}`` -> ``"kan=1,kagn=2"``)."""
+    if isinstance(values, Mapping):
+        return sep.join(f"{k}={v}" for k, v in values.items())
     return sep.join(csv(v) if isinstance(v, tuple) else str(v) for v in values)

@@ -31,6 +31,8 @@ from typing import Any
 
 from kan_core.repro import Stage, StageContext, pipeline_command, provenance_rows, stage_rows, write_report
 
+from .experiments import CONV, PDE
+
 __all__ = ["metakan", "STAGES", "make_plan", "build_tables", "paper_numbers"]
 
 SCALES = ("tiny", "cpu", "paper")
@@ -58,7 +60,7 @@ def make_plan(scale: str, available: Callable[[str], bool] = _available) -> dict
             "highdim": {"functions": ["f1", "f2", "f3"], "dims": [10], "steps": 3, "n_train": 200},
             "images": {"datasets": ["digits"], "hiddens": [[16]], "grids": [5], "epochs": 2, "max_train": 600},
             "conv": {"dataset": "digits", "kinds": ["kan", "kagn"], "channels": [4, 8, 8, 8], "epochs": 1,
-                     "max_train": 300, "max_test": 200},
+                     "max_train": 300, "max_test": 200, "clusters": {"kan": 1, "kagn": 2}},
             "pde": {"equations": ["poisson", "sine-gordon"], "dims": [5], "steps": 20, "metakan_steps": 20,
                     "n_interior": 64, "metakan_n_interior": 64, "metakan_warmup": 5, "hidden_widths": [8, 8],
                     "meta_hidden": 16, "prompt_dim": 4, "clusters": 3},
@@ -73,7 +75,7 @@ def make_plan(scale: str, available: Callable[[str], bool] = _available) -> dict
             "images": {"datasets": [img], "hiddens": [[32], [32, 32]], "grids": [3, 5, 10], "epochs": 5,
                        "max_train": 10000},
             "conv": {"dataset": img, "kinds": ["kan", "fastkan", "kaln", "kagn"], "channels": [8, 16, 32, 32],
-                     "epochs": 1, "max_train": 4000, "max_test": 1000},
+                     "epochs": 1, "max_train": 4000, "max_test": 1000, "clusters": dict(CONV.clusters)},
             "pde": {"equations": ["poisson", "allen-cahn", "sine-gordon"], "dims": [20], "steps": 600,
                     "metakan_steps": 2000, "n_interior": 1000, "metakan_n_interior": 500, "meta_hidden": 128,
                     "prompt_dim": 4, "clusters": 3},
@@ -89,7 +91,8 @@ def make_plan(scale: str, available: Callable[[str], bool] = _available) -> dict
         "images": {"datasets": [img], "hiddens": [[32], [32, 32]], "grids": [3, 5, 10], "epochs": 20,
                    "max_train": 60000},
         "conv": {"dataset": img, "kinds": ["kan", "fastkan", "kaln", "kagn"], "channels": [32, 64, 128, 512],
-                 "epochs": 5, "max_train": 60000, "max_test": None, "batch_size": 128, "lr": 1e-3},
+                 "epochs": 5, "max_train": 60000, "max_test": None, "batch_size": 128, "lr": 1e-3,
+                 "clusters": dict(CONV.clusters)},
         "pde": {"equations": ["poisson", "allen-cahn", "sine-gordon"], "dims": [20, 50, 100], "steps": 600,
                 "metakan_steps": 2000, "n_interior": 2000, "metakan_n_interior": 500, "meta_hidden": 128,
                 "prompt_dim": 4, "clusters": 3},
@@ -301,7 +304,7 @@ def _conv(ctx: StageContext) -> dict[str, Any]:
     from .tasks.images import run_conv
 
     s = ctx.settings
-    kw = {k: s[k] for k in ("batch_size", "lr") if k in s}
+    kw = {k: s[k] for k in ("batch_size", "lr", "clusters") if k in s}
     if "batch_size" in kw:
         kw["batch"] = kw.pop("batch_size")
     res = _run_items(ctx, list(s["kinds"]), str, lambda k, z: run_conv(
@@ -317,7 +320,6 @@ def _conv(ctx: StageContext) -> dict[str, Any]:
 
 
 def _pde(ctx: StageContext) -> dict[str, Any]:
-    from .experiments import PDE
     from .tasks.pde import run_pde
 
     s = ctx.settings
@@ -508,7 +510,8 @@ def build_tables(records: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
             a = p.get(f"{r['kind']}|plain", {}).get(col, [None] * 3)
             b = p.get(f"{r['kind']}|meta", {}).get(col, [None] * 3)
             ours = (r["plain_acc"], r["meta_acc"], r["plain_params"], r["meta_params"])
-            items.append((r["kind"], ours, (a[0], b[0], a[2], b[2])))
+            label = r["kind"] + (f" (Meta C {r['meta_clusters']})" if "meta_clusters" in r else "")
+            items.append((label, ours, (a[0], b[0], a[2], b[2])))
         tables.append(_comparison("conv", "Table 3 (4 layers): KA-conv networks, test accuracy (%) and parameters",
                                   ["kind", "ours plain acc", "ours Meta acc", "ours plain params", "ours Meta params",
                                    f"paper {col} plain acc", f"paper {col} Meta acc", "paper plain params",
