@@ -1,7 +1,8 @@
 """The committed results of long runs (``results/<paper>/``) parse and say how they were made.
 
 Each results folder holds the report of ``kan repro`` (``tables.json``, ``tables.md``, ``tables.csv``), the
-stage records it was built from (``stages/<stage>.json``) and a ``README.md``. Every stage record must name
+stage records it was built from (``stages/<stage>.json``), records its README quotes beside them
+(``earlier/``, ``variants/``) and a ``README.md``. Every stage record must name
 the command that made it, the git revision, the CPU and the thread count, and the report must list the
 same stages, so a reader can rerun any one of them.
 """
@@ -28,6 +29,8 @@ def test_results_folders_exist():
 def test_stage_records_name_command_revision_cpu(folder):
     records = sorted((folder / "stages").glob("*.json"))
     assert records, f"{folder}: no stages/*.json"
+    # records a README quotes beside the report's: earlier runs and runs of another configuration
+    records += sorted(folder.glob("earlier/*.json")) + sorted(folder.glob("variants/*.json"))
     for path in records:
         rec = json.loads(path.read_text())
         prov = rec.get("provenance") or {}
