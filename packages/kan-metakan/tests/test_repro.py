@@ -152,3 +152,11 @@ def test_pde_stage_builds_the_metakan_its_settings_name(tmp_path):
         row["metakan_params"]
     )
     assert not any("prompt dimension" in c for c in rec["cuts"])
+
+
+def test_conv_verdict_gives_each_meta_networks_gap_to_its_plain_twin():
+    rows = [{"dataset": "fashion-mnist", "kind": k, "plain_acc": a, "meta_acc": b, "plain_params": 100,
+             "meta_params": 20, "meta_clusters": c} for k, a, b, c in (("kan", 88.6, 86.8, 1), ("kaln", 88.0, 85.5, 4))]  # fmt: skip
+    (t,) = build_tables({"conv": {"result": {"rows": rows}}})
+    assert [r[0] for r in t["rows"]] == ["kan (Meta C 1)", "kaln (Meta C 4)"]
+    assert t["verdict"].endswith("Meta within 2 points of its plain twin in 1 of 2 kinds (plain minus Meta: kan +1.80, kaln +2.50).")

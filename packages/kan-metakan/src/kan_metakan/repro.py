@@ -518,6 +518,10 @@ def build_tables(records: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
                                    "paper Meta params"], items, "test accuracy", True,
                                   f"Ours on {ds}; the paper has no such column, compared with its {col} column."
                                   if _IMG.get(ds) != col else ""))  # fmt: skip
+        gaps = [(r["kind"], r["plain_acc"] - r["meta_acc"]) for r in res["conv"]["rows"]]
+        tables[-1]["verdict"] += (f" Meta within 2 points of its plain twin in {sum(g <= 2 for _, g in gaps)} of "
+                                  f"{len(gaps)} kinds (plain minus Meta: "
+                                  + ", ".join(f"{k} {g:+.2f}" for k, g in gaps) + ").")  # fmt: skip
     if res.get("pde", {}).get("rows"):
         p = paper["pde"]["rows"]
         items = []
