@@ -63,7 +63,7 @@ def make_plan(scale: str, available: Callable[[str], bool] = _available) -> dict
                      "max_train": 300, "max_test": 200, "clusters": {"kan": 1, "kagn": 2}},
             "pde": {"equations": ["poisson", "sine-gordon"], "dims": [5], "steps": 20, "metakan_steps": 20,
                     "n_interior": 64, "metakan_n_interior": 64, "metakan_warmup": 5, "hidden_widths": [8, 8],
-                    "meta_hidden": 16, "prompt_dim": 4, "clusters": 3},
+                    "meta_hidden": 16, "prompt_dim": PDE.prompt_dim, "clusters": PDE.clusters},
             "memory": {"hiddens": [8, 16], "grids": [5, 10], "in_features": 64, "batch": 32},
         }  # fmt: skip
     if scale == "cpu":
@@ -77,8 +77,8 @@ def make_plan(scale: str, available: Callable[[str], bool] = _available) -> dict
             "conv": {"dataset": img, "kinds": ["kan", "fastkan", "kaln", "kagn"], "channels": [8, 16, 32, 32],
                      "epochs": 1, "max_train": 4000, "max_test": 1000, "clusters": dict(CONV.clusters)},
             "pde": {"equations": ["poisson", "allen-cahn", "sine-gordon"], "dims": [20], "steps": 600,
-                    "metakan_steps": 2000, "n_interior": 1000, "metakan_n_interior": 500, "meta_hidden": 128,
-                    "prompt_dim": 4, "clusters": 3},
+                    "metakan_steps": 2000, "n_interior": 1000, "metakan_n_interior": 500, "meta_hidden": PDE.meta_hidden,
+                    "prompt_dim": PDE.prompt_dim, "clusters": PDE.clusters},
             "memory": {"hiddens": [8, 16, 32, 64], "grids": [5, 20, 80], "in_features": 784, "batch": 128},
         }  # fmt: skip
     from .tasks.feynman import FEYNMAN_WIDTHS
@@ -94,8 +94,8 @@ def make_plan(scale: str, available: Callable[[str], bool] = _available) -> dict
                  "epochs": 5, "max_train": 60000, "max_test": None, "batch_size": 128, "lr": 1e-3,
                  "clusters": dict(CONV.clusters)},
         "pde": {"equations": ["poisson", "allen-cahn", "sine-gordon"], "dims": [20, 50, 100], "steps": 600,
-                "metakan_steps": 2000, "n_interior": 2000, "metakan_n_interior": 500, "meta_hidden": 128,
-                "prompt_dim": 4, "clusters": 3},
+                "metakan_steps": 2000, "n_interior": 2000, "metakan_n_interior": 500, "meta_hidden": PDE.meta_hidden,
+                "prompt_dim": PDE.prompt_dim, "clusters": PDE.clusters},
         "memory": {"hiddens": [8, 16, 32, 64, 128, 256], "grids": [5, 10, 20, 40, 80], "in_features": 784,
                    "batch": 128},
     }  # fmt: skip
