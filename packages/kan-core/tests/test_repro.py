@@ -14,7 +14,9 @@ from kan_core.repro import (
     fit_count,
     markdown_table,
     pipeline_command,
+    provenance_rows,
     read_record,
+    report_title,
     run_stages,
     stage_order,
     write_report,
@@ -137,6 +139,20 @@ def test_report_files(tmp_path):
         "t1,WS,paper,0.8",
     ]
     assert json.loads(paths[2].read_text())["tables"][0]["verdict"] == "holds"
+
+
+def test_report_title_and_provenance_name_each_stage_scale():
+    stages = [Stage("a", lambda ctx: {}), Stage("b", lambda ctx: {}), Stage("c", lambda ctx: {})]
+    same = {"a": {"scale": "paper"}, "b": {"scale": "paper"}}
+    assert report_title("X paper", "paper", same) == "X paper reproduction, scale paper"
+    mixed = {"a": {"scale": "paper"}, "b": {"scale": "cpu"}, "c": {"scale": "paper"}}
+    assert report_title("X paper", "paper", mixed) == "X paper reproduction, scales cpu (b); paper (a, c)"
+    prov = {"command": "kan repro x", "revision": "abc", "cpu": "AMD EPYC", "cpus": 2, "threads": 1, "finished": "t"}
+    rows = provenance_rows(stages, {"b": {"scale": "cpu", "provenance": prov}, "c": {"scale": "paper"}})
+    assert rows == [
+        ["b", "cpu", "kan repro x", "abc", "AMD EPYC (2 CPUs)", 1, "t"],
+        ["c", "paper", "not recorded", "not recorded", "not recorded", None, None],
+    ]
 
 
 def test_pipeline_command_errors_and_report_only(tmp_path):

@@ -44,6 +44,7 @@ __all__ = [
     "write_json_atomic",
     "provenance",
     "provenance_rows",
+    "report_title",
     "repro",
     "ENTRY_POINT_GROUP",
 ]
@@ -379,7 +380,7 @@ def markdown_table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str
     return head + "".join("| " + " | ".join(_cell(v) for v in r) + " |\n" for r in rows)
 
 
-PROVENANCE_COLUMNS = ("stage", "command", "revision", "CPU", "threads", "finished (UTC)")
+PROVENANCE_COLUMNS = ("stage", "scale", "command", "revision", "CPU", "threads", "finished (UTC)")
 
 
 def write_report(folder: str | os.PathLike, title: str, stages_rows: Sequence[Sequence[Any]],
@@ -451,9 +452,21 @@ def provenance_rows(stages: Sequence[Stage], records: dict[str, dict[str, Any]])
             continue
         p = rec.get("provenance") or {}
         cpu = f"{p['cpu']} ({p.get('cpus')} CPUs)" if "cpu" in p else "not recorded"
-        rows.append([st.name, p.get("command", "not recorded"), p.get("revision", "not recorded"), cpu,
-                     p.get("threads"), p.get("finished")])  # fmt: skip
+        rows.append([st.name, rec.get("scale"), p.get("command", "not recorded"), p.get("revision", "not recorded"),
+                     cpu, p.get("threads"), p.get("finished")])  # fmt: skip
     return rows
+
+
+def report_title(paper: str, scale: str, records: dict[str, dict[str, Any]]) -> str:
+    """``"<paper> reproduction, scale <scale>"``; when the finished stages ran at other scales (a report
+    assembled from records of several runs), the title names each scale and the stages that ran at it."""
+    by_scale: dict[str, list[str]] = {}
+    for name, rec in records.items():
+        by_scale.setdefault(str(rec.get("scale", scale)), []).append(name)
+    if set(by_scale) <= {scale}:
+        return f"{paper} reproduction, scale {scale}"
+    parts = [f"{s} ({', '.join(names)})" for s, names in sorted(by_scale.items())]
+    return f"{paper} reproduction, scales {'; '.join(parts)}"
 
 
 # ------------------------------------------------------------------------------------------- one command

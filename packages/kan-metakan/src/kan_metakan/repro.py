@@ -29,7 +29,15 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from kan_core.repro import Stage, StageContext, pipeline_command, provenance_rows, stage_rows, write_report
+from kan_core.repro import (
+    Stage,
+    StageContext,
+    pipeline_command,
+    provenance_rows,
+    report_title,
+    stage_rows,
+    write_report,
+)
 
 from .experiments import CONV, PDE
 
@@ -606,7 +614,7 @@ def _report(folder: Path, scale: str, stages: list[Stage], records: dict[str, di
     tables = build_tables(records)
     paths = write_report(
         folder,
-        f"MetaKAN paper reproduction, scale {scale}",
+        report_title("MetaKAN paper", scale, records),
         stage_rows(stages, records, ran),
         tables,
         provenance_rows(stages, records),

@@ -15,7 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from kan_core.repro import Stage, provenance_rows, stage_rows, write_report
+from kan_core.repro import Stage, provenance_rows, report_title, stage_rows, write_report
 
 from ..models.registry import REGISTRY, method_names
 from .stages import best_epoch_from_one
@@ -504,7 +504,7 @@ def write_wskan_report(folder: Path, scale: str, stages: list[Stage], records: d
     tables = build_tables(records)
     paths = write_report(
         folder,
-        f"WS-KAN paper reproduction, scale {scale}",
+        report_title("WS-KAN paper", scale, records),
         stage_rows(stages, records, ran),
         tables,
         provenance_rows(stages, records),
