@@ -134,7 +134,7 @@ def make_plan(scale: str, available: Callable[[str], bool] = dataset_available) 
             "zoo-sine": _zoo("sine-paper", 1000, 200, 200, "sine-paper"),
             "zoo-inr": _zoo("fmnist-inr-paper" if fm else "digits-inr-cpu", 22000 if fm else 300, 30 if fm else 300,
                             500, "fmnist-inr-paper", splits=(10000, 2000, 10000) if fm else (150, 50, 100)),
-            # one epoch over all 60,000 images: 1,000 KANs [784,32,32,10] in about 55 minutes on 2 threads
+            # one epoch over all 60,000 images: 1,000 KANs [784,32,32,10] in 51 minutes on 2 threads
             "zoo-clf": _zoo("fmnist-clf-paper" if fm else "digits-clf-cpu", 1000 if fm else 200, 1 if fm else 10,
                             200, "fmnist-clf-paper"),
             "zoo-ood": {"widths": [32, 48, 64, 80, 96] if fm else [16, 24, 32, 40, 48], "models": 1000 if fm else 100,
