@@ -40,7 +40,7 @@ def test_plans_name_existing_stages_and_fall_back_to_digits():
     )
     assert make_plan("tiny", available=lambda n: True)["zoo-inr"]["preset"] == "digits-inr-cpu"
     # Tables 3-4: the paper's six methods (no SetTrans) at the paper's data scale, all seven below it
-    six = ["wskan", "deepsets", "mlp-align", "mlp-aug", "mlp", "dmc"]
+    six = ["wskan", "deepsets", "mlp-align", "dmc", "mlp-aug", "mlp"]
     assert full["accuracy"]["methods"] == six and full["mask"]["save"] == six
     assert full["zoo-clf"]["preset"] == "fmnist-clf-paper" and full["zoo-clf"]["epochs"] == 1
     assert "settrans" in make_plan("cpu", available=lambda n: True)["mask"]["methods"]
