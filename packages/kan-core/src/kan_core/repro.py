@@ -45,6 +45,7 @@ __all__ = [
     "provenance",
     "provenance_rows",
     "report_title",
+    "write_stage_report",
     "repro",
     "ENTRY_POINT_GROUP",
 ]
@@ -467,6 +468,13 @@ def report_title(paper: str, scale: str, records: dict[str, dict[str, Any]]) -> 
         return f"{paper} reproduction, scale {scale}"
     parts = [f"{s} ({', '.join(names)})" for s, names in sorted(by_scale.items())]
     return f"{paper} reproduction, scales {'; '.join(parts)}"
+
+
+def write_stage_report(folder: str | os.PathLike, paper: str, scale: str, stages: Sequence[Stage],
+                       records: dict[str, dict[str, Any]], ran: set[str], tables: Sequence[dict[str, Any]]) -> list[Path]:  # fmt: skip
+    """:func:`write_report` with the title, stage table and provenance rows taken from the stage records."""
+    return write_report(folder, report_title(paper, scale, records), stage_rows(stages, records, ran), tables,
+                        provenance_rows(stages, records))  # fmt: skip
 
 
 # ------------------------------------------------------------------------------------------- one command

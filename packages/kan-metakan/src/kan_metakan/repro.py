@@ -29,15 +29,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from kan_core.repro import (
-    Stage,
-    StageContext,
-    pipeline_command,
-    provenance_rows,
-    report_title,
-    stage_rows,
-    write_report,
-)
+from kan_core.repro import Stage, StageContext, pipeline_command, write_stage_report
 
 from .experiments import CONV, PDE
 
@@ -612,13 +604,7 @@ def _figure(path: Path, tables: list[dict[str, Any]]) -> Path | None:
 def _report(folder: Path, scale: str, stages: list[Stage], records: dict[str, dict[str, Any]],
             ran: set[str]) -> list[Path]:  # fmt: skip
     tables = build_tables(records)
-    paths = write_report(
-        folder,
-        report_title("MetaKAN paper", scale, records),
-        stage_rows(stages, records, ran),
-        tables,
-        provenance_rows(stages, records),
-    )
+    paths = write_stage_report(folder, "MetaKAN paper", scale, stages, records, ran, tables)
     fig = _figure(Path(folder) / "figures.png", tables)
     return paths + ([fig] if fig else [])
 

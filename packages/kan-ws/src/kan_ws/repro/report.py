@@ -15,7 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from kan_core.repro import Stage, provenance_rows, report_title, stage_rows, write_report
+from kan_core.repro import Stage, write_stage_report
 
 from ..models.registry import REGISTRY, method_names
 from .stages import best_epoch_from_one
@@ -502,12 +502,6 @@ def write_wskan_report(folder: Path, scale: str, stages: list[Stage], records: d
                        ran: set[str]) -> list[Path]:  # fmt: skip
     """``tables.md/.csv/.json`` and ``figures.png`` in ``folder``; returns the paths."""
     tables = build_tables(records)
-    paths = write_report(
-        folder,
-        report_title("WS-KAN paper", scale, records),
-        stage_rows(stages, records, ran),
-        tables,
-        provenance_rows(stages, records),
-    )
+    paths = write_stage_report(folder, "WS-KAN paper", scale, stages, records, ran, tables)
     fig = _figure(Path(folder) / "figures.png", records, tables)
     return paths + ([fig] if fig else [])
