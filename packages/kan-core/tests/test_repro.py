@@ -217,3 +217,32 @@ def test_pipeline_command_set_reaches_the_stage_and_its_record(tmp_path):
     # the scale's own plan is another setting: the record is not reused without --force
     r = CliRunner().invoke(group, ["demo", "--out", str(out), "--stages", "b", "--device", "cpu"])
     assert r.exit_code == 1 and "--force" in r.output
+
+
+def test_pipeline_compile_option_reaches_the_stages_but_not_their_settings(tmp_path):
+    seen: list[bool] = []
+
+    def stages():
+        return [Stage("a", lambda ctx: seen.append(ctx.compile) or {"value": 1})]
+
+    def report(folder, scale, stages, records, ran):
+        return write_report(folder, "R", [], [])
+
+    seeds = {"tiny": "0"}
+    with_opt = pipeline_command("demo", help_text="x", stages=stages, plan=lambda s: {}, report=report,
+                                default_seeds=seeds, compiles="the demo's layers")  # fmt: skip
+    without = pipeline_command("plain", help_text="x", stages=stages, plan=lambda s: {}, report=report,
+                               default_seeds=seeds)  # fmt: skip
+    group = click.Group("g", commands={"demo": with_opt, "plain": without})
+    r = CliRunner().invoke(group, ["demo", "--out", str(tmp_path / "x"), "--compile", "--device", "cpu"])
+    assert r.exit_code == 0, r.output
+    assert seen == [True] and "torch.compile the demo's layers" in CliRunner().invoke(group, ["demo", "--help"]).output
+    rec = read_record(tmp_path / "x", "a")
+    assert rec["settings"] == {}  # the record's command line (sys.argv) is what says --compile
+    # how a stage ran is no setting: the record made with --compile is reused without it
+    r = CliRunner().invoke(group, ["demo", "--out", str(tmp_path / "x"), "--device", "cpu"])
+    assert r.exit_code == 0 and seen == [True]
+    r = CliRunner().invoke(group, ["demo", "--out", str(tmp_path / "y"), "--device", "cpu"])
+    assert r.exit_code == 0 and seen == [True, False]
+    r = CliRunner().invoke(group, ["plain", "--out", str(tmp_path / "z"), "--compile", "--device", "cpu"])
+    assert r.exit_code == 2 and "No such option '--compile'" in r.output

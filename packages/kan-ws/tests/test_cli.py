@@ -51,11 +51,14 @@ def _train_args(zoo: Path, out: Path, method: str = "wskan") -> list[str]:
 
 def test_ws_train_eval_table_plot(sine_zoo_dir, tmp_path):
     r = CliRunner()
-    for method, seed in (("wskan", "0"), ("wskan", "1"), ("mlp", "0")):
-        res = r.invoke(group, _train_args(sine_zoo_dir, tmp_path) + ["--seed", seed, "--model", method])
+    for method, seed, more in (("wskan", "0", []), ("wskan", "1", []), ("mlp", "0", ["--compile"])):
+        res = r.invoke(group, _train_args(sine_zoo_dir, tmp_path) + ["--seed", seed, "--model", method, *more])
         assert res.exit_code == 0, res.output
     saved = json.loads((tmp_path / "sine-wskan-s0.json").read_text())
     assert saved["method"] == "wskan" and "mse" in saved["metrics"]
+    assert not saved["train_config"]["compile"]
+    # --compile reaches the training config (the MLP has nothing to compile and runs eagerly)
+    assert json.loads((tmp_path / "sine-mlp-s0.json").read_text())["train_config"]["compile"]
     res = r.invoke(
         group,
         [

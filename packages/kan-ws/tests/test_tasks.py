@@ -261,3 +261,31 @@ def test_selection_is_on_the_standardised_score(tiny_zoo):
     assert len(scores) == 6 and res.best_epoch == 1 + min(range(6), key=scores.__getitem__)
     assert res.best_selection == pytest.approx(min(scores), rel=1e-6)
     assert res.best_val == res.history[res.best_epoch - 1]["val"]
+
+
+def test_compiled_wskan_trains_as_the_eager_one(tiny_zoo, tmp_path):
+    """``TrainConfig(compile=True)`` compiles WS-KAN's layers (dropout 0: inductor draws its own dropout
+    masks) and trains to the same parameters to float rounding; its checkpoint loads into an eager model."""
+    zoo = tiny_zoo("sine", num=16)
+    mcfg = {"hidden": 16, "depth": 2, "dropout": 0.0}
+
+    def train(compile_: bool):
+        cfg = TrainConfig(epochs=2, batch_size=8, compile=compile_)
+        return run_experiment("sine", zoo, "wskan", seed=0, train_cfg=cfg, model_cfg=mcfg)
+
+    eager, data, res_e = train(False)
+    compiled, _, res_c = train(True)
+    assert all(layer._compiled_call_impl is not None for layer in compiled.layers)
+    assert all(layer._compiled_call_impl is None for layer in eager.layers)
+    for (name, a), (_, b) in zip(eager.state_dict().items(), compiled.state_dict().items()):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5, msg=name)
+    assert res_c["metrics"]["mse"] == pytest.approx(res_e["metrics"]["mse"], rel=1e-3)
+    save_checkpoint(tmp_path / "c.safetensors", compiled, data, res_c)
+    loaded, _ = load_checkpoint(tmp_path / "c.safetensors")
+    assert all(layer._compiled_call_impl is None for layer in loaded.layers)
+    batch = data.feats[:4]
+    from kan_ws.data import make_batch
+
+    with torch.no_grad():
+        torch.testing.assert_close(loaded.eval()(make_batch(data.template, batch)),
+                                   compiled.eval()(make_batch(data.template, batch)), rtol=1e-4, atol=1e-5)  # fmt: skip

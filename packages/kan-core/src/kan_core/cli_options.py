@@ -38,6 +38,7 @@ __all__ = [
     "quiet_option",
     "force_option",
     "seed_option",
+    "compile_option",
     "apply_threads",
     "check_output_file",
     "check_output_folder",
@@ -182,6 +183,18 @@ logging_options = quiet_option
 def force_option(what: str) -> Callable:
     """``--force``; its help is the shared sentence plus ``what`` it replaces in this command."""
     return click.option("--force", is_flag=True, help=f"{FORCE_HELP}: {what}")
+
+
+def compile_option(what: str) -> Callable:
+    """``--compile``: ``torch.compile`` ``what`` (a flag; the same results to float rounding, faster after a
+    one-time compilation)."""
+    return click.option(
+        "--compile",
+        "compile_",
+        is_flag=True,
+        help=f"torch.compile {what}: the same functions with their element-wise work fused; faster after a "
+        "one-time compilation of some seconds (needs the C++ compiler torch's inductor uses).",
+    )
 
 
 def seed_option() -> Callable:

@@ -30,7 +30,14 @@ from typing import Any
 
 import click
 
-from .cli_options import device_option, force_option, lock_output, quiet_option, threads_option
+from .cli_options import (
+    compile_option,
+    device_option,
+    force_option,
+    lock_output,
+    quiet_option,
+    threads_option,
+)
 
 __all__ = [
     "Stage",
@@ -88,6 +95,8 @@ class StageContext:
         out: the run folder; work: ``out/work/<stage>`` (scratch and checkpoints, created on demand).
         settings: this stage's plan (the scale's values, JSON-able); results: finished stages' results.
         budget_s: seconds this stage may take (``None``: no budget, run the plan as it is).
+        compile: ``torch.compile`` what the pipeline can compile (``--compile``): how it runs, not what it
+            computes, so it is no setting of the stage (its record's command line says it).
     """
 
     name: str
@@ -100,6 +109,7 @@ class StageContext:
     budget_s: float | None
     log: Callable[[str], None]
     cuts: list[str] = field(default_factory=list)
+    compile: bool = False
 
     @property
     def work(self) -> Path:
@@ -256,6 +266,7 @@ def run_stages(
     ran: set[str] | None = None,
     provenance: dict[str, Any] | None = None,
     notes: dict[str, list[str]] | None = None,
+    compile: bool = False,
 ) -> dict[str, dict[str, Any]]:
     """Run ``stages`` (those ``selected`` and their dependencies); returns ``{name: record}``.
 
@@ -268,6 +279,7 @@ def run_stages(
             times (UTC) are added to it.
         notes: per stage, lines put first in its record's ``cuts`` (e.g. settings a user changed from the
             scale's plan, see :func:`apply_overrides`).
+        compile: passed to every stage as ``StageContext.compile``.
 
     Raises:
         StageSettingsError: a finished stage's record has other settings and ``force`` is off.
@@ -309,6 +321,7 @@ def run_stages(
             budget_s=stage_budget,
             log=log,
             cuts=list((notes or {}).get(st.name, [])),
+            compile=compile,
         )
         budget_txt = "" if stage_budget is None else f" (budget {stage_budget:.0f} s)"
         log(f"stage {st.name}: running{budget_txt}")
@@ -535,11 +548,13 @@ def pipeline_command(
     report: Callable[[Path, str, list[Stage], dict[str, dict[str, Any]], set[str]], list[Path]],
     default_seeds: dict[str, str],
     scale_help: str = "tiny: CI smoke run; cpu: about an hour on 2 cores; paper: the paper's sizes (GPU).",
+    compiles: str | None = None,
 ) -> click.Command:
     """A ``kan repro NAME`` command running ``stages()`` with ``plan(scale)``, then ``report(...)``.
 
     ``report(out, scale, stages, records, ran)`` writes the tables and figures and returns their paths.
     ``default_seeds`` maps each scale the pipeline knows (the ``--scale`` choices, in order) to its seeds.
+    ``compiles``: what ``--compile`` compiles (its help; ``StageContext.compile``); ``None``: no such option.
     """
 
     seeds_help = "; ".join(f"{k} {v}" for k, v in default_seeds.items())
@@ -586,7 +601,7 @@ def pipeline_command(
     @threads_option()
     @quiet_option()
     def command(scale, device, out, budget_min, only, seeds, assignments, force, report_only, threads,
-                quiet) -> None:  # fmt: skip
+                quiet, compile_=False) -> None:  # fmt: skip
         from .progress import Progress
         from .runtime import resolve_device
 
@@ -628,7 +643,7 @@ def pipeline_command(
                 with bar:
                     run_stages(all_stages, out=folder, scale=scale, device=dev, seeds=seed_list,
                                plan=stage_plan, selected=selected, budget_s=budget_s, force=force, log=log,
-                               ran=ran, provenance=provenance(), notes=notes)  # fmt: skip
+                               ran=ran, provenance=provenance(), notes=notes, compile=compile_)  # fmt: skip
         except StageSettingsError as e:
             raise click.ClickException(str(e)) from e
         done = {n: read_record(folder, n) for n in names}
@@ -638,4 +653,4 @@ def pipeline_command(
             click.echo(f"wrote {p}")
         click.echo(f"total {time.perf_counter() - t0:.1f} s; stage records in {folder / 'stages'}")
 
-    return command
+    return command if compiles is None else compile_option(compiles)(command)

@@ -26,6 +26,7 @@ from kan_core.cli_options import (
     check_output_file,
     check_output_folder,
     checkpoint_option,
+    compile_option,
     device_option,
     force_option,
     free_path,
@@ -125,6 +126,7 @@ def group() -> None:
     help="Dropout probability in [0, 1).",
 )
 @click.option("--train-size", default=None, type=POSITIVE, help="Random subset of the training split.")
+@compile_option("WS-KAN's message-passing layers (other models run eagerly)")
 @device_option()
 @threads_option()
 @click.option(
@@ -149,6 +151,7 @@ def train(
     depth,
     dropout,
     train_size,
+    compile_,
     device,
     out,
     threads,
@@ -191,7 +194,7 @@ def train(
 
         dev = torch.device("cuda", env.local_rank)
     zoo = _load_zoo(zoo_dir)
-    cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay)
+    cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, compile=compile_)
     model_cfg = {"hidden": hidden, "depth": depth, "dropout": dropout}
     cap = get_method(method).max_hidden
     if cap is not None:

@@ -36,6 +36,10 @@ class TrainConfig:
     augment: bool = False  # random hidden permutations of every training batch ("MLP + Aug.")
     eval_batch_size: int = 256
     grad_clip: float = 10.0
+    #: ``torch.compile`` the model's compilable parts (:meth:`kan_ws.WSKAN.compile_layers`: its message-passing
+    #: layers; models without that method run eagerly): the same functions, fused element-wise work, one
+    #: compilation of some seconds per process and mode (training, inference) that serves every batch size
+    compile: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -173,6 +177,8 @@ def _fit(
     model.to(device)
     if hasattr(model, "fit_normalization"):
         model.fit_normalization(data.feats[train_idx].to(device))
+    if cfg.compile and hasattr(model, "compile_layers"):
+        model.compile_layers()
     net: nn.Module = model
     if world > 1:
         from torch.nn.parallel import DistributedDataParallel as DDP

@@ -173,6 +173,14 @@ class WSKAN(nn.Module):
         """Constructor keywords that rebuild this model: ``asdict(self.model_config())``."""
         return asdict(self.model_config())
 
+    def compile_layers(self) -> None:
+        """Compile every message-passing layer in place (``nn.Module.compile``, dynamic shapes): the same
+        function with its gathers, adds, SiLUs and scatters fused; parameters and state-dict keys are
+        unchanged, so checkpoints load into eager models. The first call of each mode (training, inference)
+        pays the compilation (about 30 s on a CPU; it needs the C++ compiler torch's inductor uses)."""
+        for layer in self.layers:
+            layer.compile(dynamic=True)
+
     @torch.no_grad()
     def fit_normalization(self, feats: Tensor) -> None:
         """Store per-feature mean/std of training edge features ``feats (..., F)`` as buffers."""

@@ -47,4 +47,6 @@ wskan = pipeline_command(
     scale_help="tiny: CI smoke run; cpu: about an hour on 2 cores; cpu-full: the paper's data sizes and KAN "
     "architectures, with INR epochs and weight-space training cut to fit a 2-core CPU (hours, stage by stage); "
     "paper: the paper's sizes (GPU).",
+    compiles="WS-KAN's message-passing layers in every training stage (the baselines run eagerly); a "
+    "finished run of an earlier invocation is reused either way",
 )

@@ -179,14 +179,15 @@ def _selection_score(model, data, device) -> float:
     return data.selection_score(predict(model, data, data.splits["val"], device=device))
 
 
-def _one_run(task, data, method, cfg, seed, epochs, batch, device, settrans_max_edges, train_size=None, log=None):
+def _one_run(task, data, method, cfg, seed, epochs, batch, device, settrans_max_edges, train_size=None, log=None,
+             compile=False):  # fmt: skip
     from ..tasks import run_experiment
     from ..train import TrainConfig
 
     mcfg = {"hidden": cfg["hidden"], "depth": cfg["depth"], "dropout": cfg["dropout"]}
     if method == "settrans":  # one attention head, at most 2 blocks: as `kan demo` (attention is the cost)
         mcfg.update(max_edges=settrans_max_edges, depth=min(cfg["depth"], 2), heads=1)
-    tcfg = TrainConfig(epochs=epochs, batch_size=batch, lr=cfg["lr"])
+    tcfg = TrainConfig(epochs=epochs, batch_size=batch, lr=cfg["lr"], compile=compile)
     return run_experiment(task, None, method, seed=seed, train_cfg=tcfg, model_cfg=mcfg, device=device, data=data,
                           train_size=train_size, log=log)  # fmt: skip
 
@@ -219,7 +220,8 @@ def _kept_run(ctx: StageContext, zoo_id: str, task, data, method, cfg, seed, epo
         ctx.log(f"  {what} seed {seed} {cfg}: kept run reused")
         return json.loads(kept.read_text()), ckpt if save else None, True
     model, _, res = _one_run(task, data, method, cfg, seed, epochs, batch, ctx.device, settrans_max_edges,
-                             train_size=train_size, log=lambda msg: ctx.log(f"  {what} seed {seed}: {msg}"))  # fmt: skip
+                             train_size=train_size, log=lambda msg: ctx.log(f"  {what} seed {seed}: {msg}"),
+                             compile=ctx.compile)  # fmt: skip
     res = {**res, "selection_score": _selection_score(model, data, ctx.device)}
     if save:
         save_checkpoint(ckpt, model.cpu(), data, res)
@@ -249,7 +251,8 @@ def _fit_epochs(ctx, task, plans, epochs, batch, settrans_max_edges, skipped) ->
     for method, (data, points) in plans.items():
         t0 = time.perf_counter()
         try:
-            _one_run(task, data, method, points[0], ctx.seeds[0], 1, batch, ctx.device, settrans_max_edges)
+            _one_run(task, data, method, points[0], ctx.seeds[0], 1, batch, ctx.device, settrans_max_edges,
+                     compile=ctx.compile)
         except InfeasibleError as e:
             skipped[method] = str(e)
             ctx.log(f"  {task}/{method}: skipped ({e})")
@@ -493,7 +496,7 @@ def inr_curve_stage(ctx: StageContext) -> dict[str, Any]:
         epochs = max(int(s["epochs"]), math.ceil(int(s["min_passes"]) / n))
         model, _, res = _one_run("inr", data, s["method"], s["config"], seed, epochs, int(s["batch_size"]),
                                  ctx.device, 2048, train_size=n if n < ntr else None,
-                                 log=lambda msg, n=n: ctx.log(f"  inr-curve n={n}: {msg}"))  # fmt: skip
+                                 log=lambda msg, n=n: ctx.log(f"  inr-curve n={n}: {msg}"), compile=ctx.compile)  # fmt: skip
         save_checkpoint(ctx.work / f"{s['method']}-n{n}-s{seed}-{key}.safetensors", model.cpu(), data, res)
         row = {"train_inrs": n, "epochs": epochs, "accuracy": res["metrics"]["accuracy"], "best_val": res["best_val"],
                "best_epoch": res["best_epoch"], **EPOCHS_FROM_ONE,
