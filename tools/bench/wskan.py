@@ -4,13 +4,17 @@
    number of edges per KAN, with the fitted log-log exponent (the paper's claim: O(#edges), exponent 1).
    Every zoo holds the same number of graphs, large enough that fixed per-batch overheads do not dominate.
 2. Graphs per second in training and inference (h = 32).
-3. Mask-prediction time (one WS-KAN forward, alone or amortised in a batch) against oracle pruning time
+3. ``--compile``: training-epoch time of WS-KAN eager against the same model with its message-passing layers
+   compiled (``WSKAN.compile_layers``, what ``kan repro wskan --compile`` does), interleaved round by round,
+   on classifier graphs [784, 32, 32, 10] (26,432 edges, Tables 3-4); the median of the per-round ratios.
+4. Mask-prediction time (one WS-KAN forward, alone or amortised in a batch) against oracle pruning time
    (every edge's activation over the whole training set) on the same classifier KANs: ``cpu`` scale is
    the demo's ([64, 16, 16, 10] on 8x8 digits), ``paper`` scale the paper's ([784, 32, 32, 10] on the
    60k Fashion-MNIST training images, WS-KAN hidden 128, depth 4); ``--pykan`` also times pykan's own
    oracle, which is what the paper timed (7.2 s vs 1.6e-4 s on MNIST, a ratio of ~4.5e4).
 
     python tools/bench/wskan.py [--graphs 64] [--repeats 3] [--threads 1] [--mask-scale cpu paper] [--pykan]
+    python tools/bench/wskan.py --threads 1 --widths --mask-scale --compile --compile-graphs 16 --repeats 5
 
 Prints medians of ``--repeats`` runs and the ratios measured in this run.
 """
@@ -80,6 +84,8 @@ def main() -> None:
         help="mask-prediction timing settings (paper: [784,32,32,10] on Fashion-MNIST's 60k images)",
     )
     ap.add_argument("--pykan", action="store_true", help="also time pykan's oracle (slow; needs pykan)")
+    ap.add_argument("--compile", action="store_true", help="also time eager vs compiled WS-KAN training")
+    ap.add_argument("--compile-graphs", type=int, default=16, help="classifier graphs per compile round")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -130,8 +136,38 @@ def main() -> None:
         slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / max(sum((x - mx) ** 2 for x in xs), 1e-12)
         print(f"fitted log-log exponent of epoch time vs #edges: {slope:.3f} (target 1.0 +- 0.1)")
 
+    if args.compile:
+        compile_timing(args.compile_graphs, args.batch_size, args.hidden, args.depth, args.repeats)
     for scale in args.mask_scale:
         mask_timing(scale, args.repeats, args.graphs, args.pykan)
+
+
+def compile_timing(graphs: int, batch_size: int, hidden: int, depth: int, rounds: int) -> None:
+    """Training-epoch time over ``graphs`` classifier KAN-graphs, eager vs compiled layers, interleaved."""
+    import copy
+
+    from kan_ws import WSKAN
+    from kan_ws.data import graph_template
+
+    spec, feats = _zoo_feats((784, 32, 32, 10), graphs)
+    t = graph_template(spec)
+    eager = WSKAN(out_dim=1, hidden=hidden, depth=depth, dropout=0.0, edge_in=feats.shape[-1], node_in=1)
+    compiled = copy.deepcopy(eager)
+    compiled.compile_layers()
+    epoch_time(eager, t, feats[:batch_size], batch_size)  # warm-up
+    t0 = time.perf_counter()
+    epoch_time(compiled, t, feats[:batch_size], batch_size)  # compiles (training mode)
+    first = time.perf_counter() - t0
+    print(f"# compile: WS-KAN hidden {hidden} depth {depth}, {graphs} graphs of {t.num_edges} edges per "
+          f"epoch, batch {batch_size}, threads {torch.get_num_threads()}; first compiled batch {first:.1f} s")  # fmt: skip
+    print(f"{'round':>5} {'eager s':>9} {'compiled s':>11} {'eager/compiled':>15}")
+    ratios = []
+    for r in range(rounds):
+        a = epoch_time(eager, t, feats, batch_size)
+        b = epoch_time(compiled, t, feats, batch_size)
+        ratios.append(a / b)
+        print(f"{r:>5} {a:>9.3f} {b:>11.3f} {a / b:>15.2f}")
+    print(f"median eager/compiled over {rounds} rounds: {statistics.median(ratios):.2f}")
 
 
 MASK_SCALES = {
