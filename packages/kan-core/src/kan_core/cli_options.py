@@ -193,7 +193,8 @@ def compile_option(what: str) -> Callable:
         "compile_",
         is_flag=True,
         help=f"torch.compile {what}: the same functions with their element-wise work fused; faster after a "
-        "one-time compilation of some seconds (needs the C++ compiler torch's inductor uses).",
+        "one-time compilation of some seconds (needs the C++ compiler torch's inductor uses; torch keeps the "
+        "compiled code in its cache folder, $TORCHINDUCTOR_CACHE_DIR, by default under the temporary folder).",
     )
 
 

@@ -38,7 +38,8 @@ class TrainConfig:
     grad_clip: float = 10.0
     #: ``torch.compile`` the model's compilable parts (:meth:`kan_ws.WSKAN.compile_layers`: its message-passing
     #: layers; models without that method run eagerly): the same functions, fused element-wise work, one
-    #: compilation of some seconds per process and mode (training, inference) that serves every batch size
+    #: compilation of some seconds per process and mode (training, inference) that serves every batch size;
+    #: with dropout the compiled layers draw other masks than eager ones
     compile: bool = False
 
     def to_dict(self) -> dict[str, Any]:
